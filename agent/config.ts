@@ -1,0 +1,192 @@
+/**
+ * Agent configuration: read once in main.ts, validated completely before the
+ * agent touches any database. Every error names the field path and what was
+ * expected. Secrets may be `{ "env": "NAME" }` and are wrapped in Secret so
+ * they never reach a log line or JSON.
+ */
+import { readFileSync } from 'node:fs';
+import { AgentError } from './errors.js';
+
+export class Secret {
+  readonly #value: string;
+  constructor(value: string) {
+    this.#value = value;
+  }
+  reveal(): string {
+    return this.#value;
+  }
+  toString(): string {
+    return '[secret]';
+  }
+  toJSON(): string {
+    return '[secret]';
+  }
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return '[secret]';
+  }
+}
+
+export interface PostgresSourceConfig {
+  readonly kind: 'postgres';
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  readonly user: string;
+  readonly password: Secret | null;
+  readonly slot: string;
+  readonly publication: string;
+  /** `schema.table` names or `schema.*`; empty = every table. */
+  readonly tables: readonly string[];
+  /** Create the publication when missing (needs table ownership or superuser). */
+  readonly createPublication: boolean;
+}
+
+export type SourceConfig = PostgresSourceConfig;
+
+export interface AgentConfig {
+  readonly agentId: string;
+  readonly hub: { readonly address: string; readonly plaintext: boolean };
+  readonly spool: { readonly path: string; readonly maxBytes: number; readonly batchEvents: number };
+  readonly source: SourceConfig;
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+/** Reads typed fields out of parsed JSON, collecting errors with their paths. */
+export class FieldReader {
+  readonly errors: string[] = [];
+  constructor(private readonly env: NodeJS.ProcessEnv) {}
+
+  object(v: Json | undefined, path: string): Record<string, Json> {
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) return v;
+    this.errors.push(`${path}: expected an object`);
+    return {};
+  }
+
+  string(o: Record<string, Json>, key: string, path: string, opts: { default?: string; pattern?: RegExp; hint?: string } = {}): string {
+    const v = o[key];
+    if (v === undefined && opts.default !== undefined) return opts.default;
+    if (typeof v !== 'string' || v === '') {
+      this.errors.push(`${path}.${key}: expected a non-empty string${v === undefined ? ' (missing)' : ''}`);
+      return '';
+    }
+    if (opts.pattern && !opts.pattern.test(v)) this.errors.push(`${path}.${key}: ${JSON.stringify(v)} is not ${opts.hint ?? `matching ${opts.pattern}`}`);
+    return v;
+  }
+
+  int(o: Record<string, Json>, key: string, path: string, min: number, max: number, def?: number): number {
+    const v = o[key];
+    if (v === undefined && def !== undefined) return def;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      this.errors.push(`${path}.${key}: expected an integer from ${min} to ${max}${v === undefined ? ' (missing)' : `, got ${JSON.stringify(v)}`}`);
+      return min;
+    }
+    return v;
+  }
+
+  bool(o: Record<string, Json>, key: string, path: string, def: boolean): boolean {
+    const v = o[key];
+    if (v === undefined) return def;
+    if (typeof v !== 'boolean') {
+      this.errors.push(`${path}.${key}: expected true or false`);
+      return def;
+    }
+    return v;
+  }
+
+  /** A secret: a literal string or `{ "env": "NAME" }` read from the environment. */
+  secret(o: Record<string, Json>, key: string, path: string): Secret | null {
+    const v = o[key];
+    if (v === undefined || v === null) return null;
+    if (typeof v === 'string') return new Secret(v);
+    const ref = this.object(v, `${path}.${key}`);
+    const name = this.string(ref, 'env', `${path}.${key}`, { pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, hint: 'an environment variable name' });
+    const value = this.env[name];
+    if (name !== '' && value === undefined) this.errors.push(`${path}.${key}.env: environment variable ${name} is not set`);
+    return new Secret(value ?? '');
+  }
+
+  unknownKeys(o: Record<string, Json>, allowed: readonly string[], path: string): void {
+    for (const k of Object.keys(o)) if (!allowed.includes(k)) this.errors.push(`${path}.${k}: unknown field (expected one of ${allowed.join(', ')})`);
+  }
+}
+
+const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+const TABLE = /^[A-Za-z_][A-Za-z0-9_$]*\.(\*|[A-Za-z_][A-Za-z0-9_$]*)$/;
+
+function parseSource(r: FieldReader, v: Json | undefined): SourceConfig {
+  const o = r.object(v, 'source');
+  const kind = r.string(o, 'kind', 'source');
+  if (kind !== 'postgres' && kind !== '') r.errors.push(`source.kind: "${kind}" is not supported (expected "postgres")`);
+  r.unknownKeys(o, ['kind', 'id', 'host', 'port', 'database', 'user', 'password', 'slot', 'publication', 'tables', 'createPublication'], 'source');
+  const tablesRaw = o['tables'] ?? [];
+  const tables: string[] = [];
+  if (!Array.isArray(tablesRaw)) r.errors.push('source.tables: expected an array of "schema.table" or "schema.*"');
+  else
+    tablesRaw.forEach((t, i) => {
+      if (typeof t !== 'string' || !TABLE.test(t)) r.errors.push(`source.tables[${i}]: expected "schema.table" or "schema.*", got ${JSON.stringify(t)}`);
+      else tables.push(t);
+    });
+  return {
+    kind: 'postgres',
+    id: r.string(o, 'id', 'source', { pattern: NAME, hint: 'a name of letters, digits, "_", "-", "." (max 63)' }),
+    host: r.string(o, 'host', 'source', { default: '127.0.0.1' }),
+    port: r.int(o, 'port', 'source', 1, 65535, 5432),
+    database: r.string(o, 'database', 'source'),
+    user: r.string(o, 'user', 'source'),
+    password: r.secret(o, 'password', 'source'),
+    slot: r.string(o, 'slot', 'source', { pattern: IDENT, hint: 'a lower-case identifier (a-z, 0-9, _; max 63)' }),
+    publication: r.string(o, 'publication', 'source', { pattern: IDENT, hint: 'a lower-case identifier (a-z, 0-9, _; max 63)' }),
+    tables,
+    createPublication: r.bool(o, 'createPublication', 'source', true),
+  };
+}
+
+/** Validates parsed JSON; throws AgentError('config') listing every problem. */
+export function parseAgentConfig(json: unknown, env: NodeJS.ProcessEnv = process.env): AgentConfig {
+  const r = new FieldReader(env);
+  const root = r.object(json as Json, 'config');
+  r.unknownKeys(root, ['agentId', 'hub', 'spool', 'source', 'logLevel'], 'config');
+  const hub = r.object(root['hub'], 'hub');
+  r.unknownKeys(hub, ['address', 'plaintext'], 'hub');
+  const spool = r.object(root['spool'], 'spool');
+  r.unknownKeys(spool, ['path', 'maxBytes', 'batchEvents'], 'spool');
+  const logLevel = r.string(root, 'logLevel', 'config', { default: 'info', pattern: /^(debug|info|warn|error)$/, hint: 'one of debug, info, warn, error' });
+  const config: AgentConfig = {
+    agentId: r.string(root, 'agentId', 'config', { pattern: NAME, hint: 'a name of letters, digits, "_", "-", "." (max 63)' }),
+    hub: {
+      address: r.string(hub, 'address', 'hub', { pattern: /^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/, hint: 'host:port' }),
+      plaintext: r.bool(hub, 'plaintext', 'hub', false),
+    },
+    spool: {
+      path: r.string(spool, 'path', 'spool'),
+      maxBytes: r.int(spool, 'maxBytes', 'spool', 1 << 20, Number.MAX_SAFE_INTEGER, 1 << 30),
+      batchEvents: r.int(spool, 'batchEvents', 'spool', 1, 100_000, 2000),
+    },
+    source: parseSource(r, root['source']),
+    logLevel: logLevel as AgentConfig['logLevel'],
+  };
+  if (!config.hub.plaintext && r.errors.length === 0)
+    r.errors.push('hub.plaintext: TLS to the hub is not available in this version; set "plaintext": true (loopback or a trusted network only)');
+  if (r.errors.length > 0) throw new AgentError('config', `invalid agent configuration:\n  ${r.errors.join('\n  ')}`);
+  return config;
+}
+
+export function loadAgentConfig(file: string, env: NodeJS.ProcessEnv = process.env): AgentConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (cause) {
+    throw new AgentError('config', `cannot read configuration file ${file}`, { cause });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    throw new AgentError('config', `configuration file ${file} is not valid JSON: ${(cause as Error).message}`, { cause });
+  }
+  return parseAgentConfig(json, env);
+}

@@ -1,0 +1,78 @@
+/**
+ * `tributary agent --config FILE`: validate the configuration, open the
+ * spool, then run the source (database → spool) and the uplink (spool → hub)
+ * side by side until SIGTERM/SIGINT, on which both stop and the spool is
+ * flushed and closed.
+ */
+import { loadAgentConfig, type AgentConfig } from './config.js';
+import { LmdbChangeBuffer } from './buffer/lmdb-change-buffer.js';
+import { AgentError } from './errors.js';
+import { createLogger, type Logger } from './log.js';
+import { PostgresSource } from './sources/postgres/source.js';
+import { Uplink } from './uplink/uplink-client.js';
+
+export const AGENT_VERSION = '0.1.0';
+
+export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSignal): Promise<void> {
+  const buffer = await LmdbChangeBuffer.open({ path: config.spool.path, maxBytes: config.spool.maxBytes });
+  try {
+    const source = new PostgresSource({ config: config.source, buffer, log: log.child('source'), batchEvents: config.spool.batchEvents });
+    const uplink = new Uplink({
+      address: config.hub.address,
+      agentId: config.agentId,
+      agentVersion: AGENT_VERSION,
+      source,
+      sourceKind: config.source.kind,
+      buffer,
+      log: log.child('uplink'),
+      window: 64,
+      heartbeatMs: 1000,
+    });
+    if (config.hub.plaintext) log.warn('PLAINTEXT connection to the hub: use only on loopback or a trusted network', { hub: config.hub.address });
+    const stop = new AbortController();
+    const onAbort = (): void => stop.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    // If either side stops for good, stop the other: the agent exits and its supervisor restarts it.
+    const results = await Promise.allSettled([
+      source.run(stop.signal).finally(() => stop.abort()),
+      uplink.run(stop.signal).finally(() => stop.abort()),
+    ]);
+    signal.removeEventListener('abort', onAbort);
+    for (const r of results) if (r.status === 'rejected') throw r.reason;
+  } finally {
+    await buffer[Symbol.asyncDispose]();
+  }
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const i = argv.indexOf('--config');
+  const file = i >= 0 ? argv[i + 1] : undefined;
+  if (file === undefined) {
+    process.stderr.write('usage: tributary agent --config FILE\n');
+    return 2;
+  }
+  let config: AgentConfig;
+  try {
+    config = loadAgentConfig(file);
+  } catch (e) {
+    process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
+    return 2;
+  }
+  const log = createLogger(config.logLevel, { process: 'agent', agent: config.agentId });
+  const controller = new AbortController();
+  const shutdown = (sig: string): void => {
+    log.info('shutting down', { signal: sig });
+    controller.abort();
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  try {
+    log.info('agent starting', { version: AGENT_VERSION, source: config.source.id, spool: config.spool.path });
+    await runAgent(config, log, controller.signal);
+    log.info('agent stopped');
+    return 0;
+  } catch (e) {
+    log.error('agent failed', { error: e });
+    return e instanceof AgentError && e.kind === 'config' ? 2 : 1;
+  }
+}

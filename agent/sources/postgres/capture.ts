@@ -1,0 +1,300 @@
+/**
+ * Turns decoded pgoutput messages into spool batches and confirms positions.
+ *
+ * Invariants (DESIGN.md, "The durability chain", link 1):
+ * - a position is confirmed upstream only after the batch holding its
+ *   transaction's commit is flushed to the spool;
+ * - only commit positions are confirmed, never the middle of a transaction;
+ * - a large transaction is spooled in pieces as it arrives (invisible until
+ *   its commit), so it is never held whole in memory;
+ * - a transaction the spool already holds (PostgreSQL resends after a crash
+ *   between our flush and its confirmed_flush_lsn update) is dropped.
+ */
+import { create } from '@bufbuild/protobuf';
+import { ColumnSchema, Op, TableSchemaSchema, type TableSchema } from '../../../proto/gen/tributary/v1/change_pb.js';
+import { RowWriter } from '../../../proto/tributary/v1/row-codec.js';
+import { BatchBuilder, encodeEvent } from '../../buffer/batch-builder.js';
+import type { ChangeBuffer, SchemaVersionRecord } from '../../buffer/change-buffer.js';
+import { AgentError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { RowConverter } from './convert.js';
+import type { PgOutputMessage } from './protocol.js';
+import type { PgTypeCatalog } from './types.js';
+
+interface RelationState {
+  readonly tableKey: string;
+  readonly schema: TableSchema;
+  readonly converter: RowConverter;
+}
+
+interface OpenTransaction {
+  readonly commitLsn: bigint;
+  readonly commitTimeUs: number;
+  readonly xid: number;
+  index: number;
+  readonly skip: boolean;
+}
+
+export interface CaptureSink {
+  /** Confirms a durable commit position to the server. */
+  confirm(lsn: bigint): void;
+  pause(): void;
+  resume(): void;
+}
+
+export class Capture {
+  private readonly relations = new Map<number, RelationState>();
+  private readonly versions = new Map<string, SchemaVersionRecord>();
+  private readonly sentSchemas = new Set<string>();
+  private tx: OpenTransaction | null = null;
+  private readonly committed = new BatchBuilder();
+  private readonly open = new BatchBuilder();
+  private committedVersions: SchemaVersionRecord[] = [];
+  private openVersions: SchemaVersionRecord[] = [];
+  private lastCommitEnd: bigint;
+  private readonly spooledEnd: bigint;
+  private inFlight = 0;
+  private inFlightBytes = 0;
+  private flushScheduled = false;
+  /** A transaction committed since the last flush (its boundary batch may have no events left). */
+  private pendingCommit = false;
+  private pausedForSpool = false;
+  private failure: AgentError | null = null;
+  private readonly writer = new RowWriter(4096);
+  eventsCaptured = 0;
+
+  constructor(
+    private readonly buffer: ChangeBuffer,
+    private readonly catalog: PgTypeCatalog,
+    private readonly target: CaptureSink,
+    private readonly log: Logger,
+    private readonly batchEvents: number,
+    private readonly signal: AbortSignal,
+  ) {
+    this.spooledEnd = buffer.state().committedPosition;
+    this.lastCommitEnd = this.spooledEnd;
+  }
+
+  /** The first error that stopped capture, if any (the session ends and restarts). */
+  get error(): AgentError | null {
+    return this.failure;
+  }
+
+  get backPressure(): boolean {
+    return this.pausedForSpool;
+  }
+
+  /** True when nothing is buffered, in flight, or open: a keepalive position may be confirmed. */
+  get idle(): boolean {
+    return this.tx === null && this.inFlight === 0 && !this.pendingCommit && this.open.eventCount === 0 && !this.pausedForSpool;
+  }
+
+  handle(msg: PgOutputMessage): void {
+    switch (msg.tag) {
+      case 'begin':
+        // finalLsn is the commit record's LSN; anything below the spool's
+        // last commit end was spooled before a restart.
+        this.tx = { commitLsn: msg.finalLsn, commitTimeUs: msg.commitTimeUs, xid: msg.xid, index: 0, skip: msg.finalLsn < this.spooledEnd };
+        return;
+      case 'commit':
+        return this.onCommit(msg.endLsn);
+      case 'relation':
+        return this.onRelation(msg);
+      case 'insert':
+        return this.onRow(msg.relationId, Op.INSERT, msg.newTuple, null);
+      case 'update':
+        return this.onRow(msg.relationId, Op.UPDATE, msg.newTuple, msg.oldTuple);
+      case 'delete':
+        return this.onRow(msg.relationId, Op.DELETE, null, msg.oldTuple);
+      case 'truncate':
+        for (const id of msg.relationIds) this.onTruncate(id);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private onRelation(msg: Extract<PgOutputMessage, { tag: 'relation' }>): void {
+    const tableKey = `${msg.namespace}.${msg.name}`;
+    const columns = msg.columns.map((c) => {
+      const t = this.catalog.resolve(c.typeOid, c.typeMod);
+      if (t === undefined) throw new AgentError('protocol', `${tableKey}.${c.name}: unknown type OID ${c.typeOid}`);
+      return { ...c, resolved: t };
+    });
+    const fingerprint = JSON.stringify(columns.map((c) => [c.name, c.key, c.resolved.kind, c.resolved.sourceType]));
+    let current = this.versions.get(tableKey) ?? this.buffer.schemaVersion(tableKey);
+    if (current === undefined || current.fingerprint !== fingerprint) {
+      current = { tableKey, version: (current?.version ?? 0) + 1, fingerprint };
+      this.openVersions.push(current);
+    }
+    this.versions.set(tableKey, current);
+    const schema = create(TableSchemaSchema, {
+      schema: msg.namespace,
+      table: msg.name,
+      version: current.version,
+      relationId: msg.relationId,
+      sincePosition: this.tx?.commitLsn ?? 0n,
+      columns: columns.map((c) =>
+        create(ColumnSchema, {
+          name: c.name,
+          kind: c.resolved.kind,
+          elementKind: c.resolved.elementKind,
+          sourceType: c.resolved.sourceType,
+          key: c.key,
+          nullable: !c.key,
+          arrayDims: c.resolved.arrayDims,
+        }),
+      ),
+    });
+    if (!columns.some((c) => c.key))
+      this.log.warn('table has no replica identity key; updates and deletes cannot be applied by key', { table: tableKey });
+    this.relations.set(msg.relationId, { tableKey, schema, converter: new RowConverter(tableKey, columns) });
+  }
+
+  private relation(id: number): RelationState {
+    const r = this.relations.get(id);
+    if (r === undefined) throw new AgentError('protocol', `change for relation ${id} arrived before its Relation message`);
+    const sentKey = `${r.tableKey}@${r.schema.version}`;
+    if (!this.sentSchemas.has(sentKey)) {
+      this.sentSchemas.add(sentKey);
+      this.open.addSchema(r.schema);
+    }
+    return r;
+  }
+
+  private currentTx(): OpenTransaction {
+    if (this.tx === null) throw new AgentError('protocol', 'row change outside a transaction');
+    return this.tx;
+  }
+
+  private onRow(relationId: number, op: Op, newTuple: Parameters<RowConverter['writeRow']>[0] | null, oldTuple: Parameters<RowConverter['writeRow']>[0] | null): void {
+    const tx = this.currentTx();
+    if (tx.skip) return;
+    const r = this.relation(relationId);
+    const keySource = newTuple ?? oldTuple;
+    if (keySource === null) throw new AgentError('protocol', `${r.tableKey}: change without a tuple`);
+    r.converter.writeKey(keySource, this.writer.reset());
+    const key = this.writer.finish();
+    let before: Uint8Array | null = null;
+    if (oldTuple !== null) {
+      r.converter.writeRow(oldTuple, this.writer.reset());
+      before = this.writer.finish();
+    }
+    let after: Uint8Array | null = null;
+    if (newTuple !== null) {
+      r.converter.writeRow(newTuple, this.writer.reset());
+      after = this.writer.finish();
+    }
+    this.addEvent(tx, r, op, key, before, after);
+  }
+
+  private onTruncate(relationId: number): void {
+    const tx = this.currentTx();
+    if (tx.skip) return;
+    const r = this.relation(relationId);
+    this.addEvent(tx, r, Op.TRUNCATE, new Uint8Array(0), null, null);
+  }
+
+  private addEvent(tx: OpenTransaction, r: RelationState, op: Op, key: Uint8Array, before: Uint8Array | null, after: Uint8Array | null): void {
+    this.open.addEvent(
+      encodeEvent({
+        schema: r.schema.schema,
+        table: r.schema.table,
+        op,
+        key,
+        before,
+        after,
+        commitPosition: tx.commitLsn,
+        indexInTx: tx.index++,
+        commitTimeUs: tx.commitTimeUs,
+        txid: tx.xid,
+        schemaVersion: r.schema.version,
+      }),
+    );
+    this.eventsCaptured++;
+    if (this.open.eventCount >= this.batchEvents) this.flushPartial();
+  }
+
+  private onCommit(endLsn: bigint): void {
+    const tx = this.tx;
+    this.tx = null;
+    if (tx === null || tx.skip) return;
+    this.committed.absorb(this.open);
+    this.committedVersions.push(...this.openVersions);
+    this.openVersions = [];
+    this.lastCommitEnd = endLsn;
+    this.pendingCommit = true;
+    if (this.committed.eventCount >= this.batchEvents) this.flush();
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => {
+        this.flushScheduled = false;
+        this.flush();
+      });
+    }
+  }
+
+  /** A large transaction: spool what is committed, then the open part, invisible until its commit. */
+  private flushPartial(): void {
+    if (this.pendingCommit) this.flush();
+    this.spool(this.open.build(this.lastCommitEnd, false), null, []);
+  }
+
+  /** Spools every complete transaction gathered so far, then confirms their end position. */
+  flush(): void {
+    if (!this.pendingCommit) return;
+    this.pendingCommit = false;
+    const end = this.lastCommitEnd;
+    const versions = this.committedVersions;
+    this.committedVersions = [];
+    this.spool(this.committed.build(end, true), end, versions);
+  }
+
+  private spool(body: Uint8Array, end: bigint | null, versions: SchemaVersionRecord[]): void {
+    this.inFlight++;
+    this.inFlightBytes += body.length;
+    if (this.inFlightBytes > 64 << 20) this.target.pause();
+    this.buffer.append(body, end, versions).then(
+      () => {
+        this.inFlight--;
+        this.inFlightBytes -= body.length;
+        if (end !== null) this.target.confirm(end);
+        this.checkRoom();
+      },
+      (cause: unknown) => {
+        this.inFlight--;
+        this.fail(new AgentError('spool-corrupt', 'writing to the spool failed', { cause }));
+      },
+    );
+  }
+
+  private checkRoom(): void {
+    if (this.buffer.isFull()) {
+      if (!this.pausedForSpool) {
+        this.pausedForSpool = true;
+        const s = this.buffer.state();
+        this.log.error('spool is full: stopped reading the source until the hub acknowledges more (the source keeps WAL meanwhile)', {
+          spoolBytes: s.bytes,
+          maxBytes: s.maxBytes,
+        });
+        this.target.pause();
+        void this.buffer.waitForRoom(this.signal).then(() => {
+          this.pausedForSpool = false;
+          this.log.warn('spool has room again: reading resumed');
+          this.target.resume();
+        });
+      }
+      return;
+    }
+    if (this.inFlightBytes <= 16 << 20 && !this.pausedForSpool) this.target.resume();
+  }
+
+  /** Resolves when every append handed to the spool has settled. */
+  async drain(): Promise<void> {
+    while (this.inFlight > 0) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  fail(error: AgentError): void {
+    if (this.failure === null) this.failure = error;
+  }
+}

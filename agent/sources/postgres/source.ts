@@ -1,0 +1,174 @@
+/**
+ * PostgresSource: one replication session at a time, restarted with backoff.
+ * Each session: check the server, ensure publication and slot, load the type
+ * catalog, stream from the spool's position (or the slot's, for a new spool),
+ * and hand every message to Capture.
+ */
+import pg from 'pg';
+import type { ChangeBuffer } from '../../buffer/change-buffer.js';
+import type { PostgresSourceConfig } from '../../config.js';
+import { Backoff } from '../../backoff.js';
+import { AgentError, retryDirective } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { ChangeSource, SourceStatus } from '../change-source.js';
+import { Capture } from './capture.js';
+import { REPLICATION_SESSION_SETTINGS } from './convert.js';
+import { formatLsn } from './position.js';
+import { decodePgOutput } from './protocol.js';
+import { ensurePublicationAndSlot } from './slot.js';
+import { ReplicationStream, classify } from './stream.js';
+import { PG_TYPE_CATALOG_SQL, PgTypeCatalog, type PgTypeRow } from './types.js';
+
+export interface PostgresSourceOptions {
+  readonly config: PostgresSourceConfig;
+  readonly buffer: ChangeBuffer;
+  readonly log: Logger;
+  readonly batchEvents: number;
+}
+
+export class PostgresSource implements ChangeSource {
+  readonly id: string;
+  private connected = false;
+  private confirmed = 0n;
+  private serverPosition = 0n;
+  private capture: Capture | null = null;
+  private lastError: string | null = null;
+  private captured = 0;
+
+  constructor(private readonly options: PostgresSourceOptions) {
+    this.id = options.config.id;
+  }
+
+  status(): SourceStatus {
+    return {
+      connected: this.connected,
+      confirmedPosition: this.confirmed,
+      serverPosition: this.serverPosition,
+      backPressure: this.capture?.backPressure ?? false,
+      eventsCaptured: this.captured + (this.capture?.eventsCaptured ?? 0),
+      lastError: this.lastError,
+    };
+  }
+
+  private clientConfig(): pg.ClientConfig {
+    const c = this.options.config;
+    return {
+      host: c.host,
+      port: c.port,
+      database: c.database,
+      user: c.user,
+      ...(c.password === null ? {} : { password: c.password.reveal() }),
+      application_name: `tributary-${c.id}`,
+      connectionTimeoutMillis: 10_000,
+    };
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    const backoff = new Backoff({ initialMs: 250, maxMs: 30_000 });
+    const log = this.options.log;
+    while (!signal.aborted) {
+      try {
+        await this.session(signal, () => backoff.reset());
+        if (signal.aborted) return;
+        log.warn('replication connection ended; reconnecting');
+      } catch (cause) {
+        const err = classify(cause);
+        this.lastError = err.message;
+        if (signal.aborted) return;
+        if (retryDirective(err.kind) !== 'retry') {
+          log.error('source stopped: this needs attention', { error: err });
+          throw err;
+        }
+        log.warn('source session failed; retrying', { error: err });
+      } finally {
+        this.connected = false;
+        if (this.capture !== null) this.captured += this.capture.eventsCaptured;
+        this.capture = null;
+      }
+      await backoff.wait(signal);
+    }
+  }
+
+  private async loadCatalog(): Promise<PgTypeCatalog> {
+    const client = new pg.Client(this.clientConfig());
+    try {
+      await client.connect();
+      const { rows } = await client.query<PgTypeRow>(PG_TYPE_CATALOG_SQL);
+      return new PgTypeCatalog(rows);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  private async session(signal: AbortSignal, onStreaming: () => void): Promise<void> {
+    const { config, buffer, log } = this.options;
+    const slot = await ensurePublicationAndSlot(config, this.clientConfig());
+    const catalog = await this.loadCatalog();
+    await buffer.discardUncommitted();
+    const spooled = buffer.state().committedPosition;
+    if (spooled !== 0n && spooled < slot.confirmedFlush)
+      log.error('the spool is behind the slot: changes between them were confirmed by an earlier spool and are not in this one', {
+        spooled: formatLsn(spooled),
+        slot: formatLsn(slot.confirmedFlush),
+      });
+    const startLsn = spooled > slot.confirmedFlush ? spooled : slot.confirmedFlush;
+    const session = new AbortController();
+    const onAbort = (): void => session.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    let stream: ReplicationStream | null = null;
+    const capture = new Capture(
+      buffer,
+      catalog,
+      {
+        confirm: (lsn) => {
+          this.confirmed = lsn > this.confirmed ? lsn : this.confirmed;
+          stream?.confirm(lsn);
+        },
+        pause: () => stream?.pause(),
+        resume: () => stream?.resume(),
+      },
+      log,
+      this.options.batchEvents,
+      session.signal,
+    );
+    this.capture = capture;
+    stream = new ReplicationStream({
+      client: this.clientConfig(),
+      slot: config.slot,
+      publication: config.publication,
+      startLsn,
+      sessionSettings: REPLICATION_SESSION_SETTINGS,
+      statusIntervalMs: 5_000,
+      onData: (payload) => {
+        if (capture.error !== null) return;
+        try {
+          capture.handle(decodePgOutput(payload));
+        } catch (cause) {
+          capture.fail(cause instanceof AgentError ? cause : new AgentError('protocol', 'decoding a change failed', { cause }));
+          void stream?.stop();
+        }
+      },
+      onServerPosition: (lsn) => {
+        this.serverPosition = lsn;
+        // Caught up with nothing buffered: the keepalive position holds no
+        // change for us, so confirming it lets the server recycle WAL.
+        if (capture.idle) stream?.confirm(lsn);
+      },
+    });
+    const current = stream;
+    const stopOnAbort = (): void => void current.stop();
+    session.signal.addEventListener('abort', stopOnAbort, { once: true });
+    this.confirmed = startLsn;
+    this.connected = true;
+    log.info('streaming', { slot: config.slot, publication: config.publication, from: formatLsn(startLsn) });
+    onStreaming();
+    try {
+      await stream.run();
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      session.abort();
+      await capture.drain();
+    }
+    if (capture.error !== null) throw capture.error;
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * The replication connection: pg-logical-replication carries the COPY BOTH
+ * stream, everything else is ours. Two of the library's behaviours lose data
+ * and are switched off: its automatic acknowledgement (it confirms the last
+ * LSN *received*, processed or not) and its status timer (same). We send
+ * standby status updates ourselves, only with the position the spool holds
+ * durably, and answer keepalives with it.
+ */
+import { LogicalReplicationService } from 'pg-logical-replication';
+import type { ClientConfig } from 'pg';
+import { AgentError } from '../../errors.js';
+import { formatLsn, parseLsn } from './position.js';
+
+export interface ReplicationStreamOptions {
+  readonly client: ClientConfig;
+  readonly slot: string;
+  readonly publication: string;
+  readonly startLsn: bigint;
+  /** Session settings that fix the text output of values (DateStyle, TimeZone, ...). */
+  readonly sessionSettings: Readonly<Record<string, string>>;
+  /** Called synchronously for each XLogData payload; the bytes are only valid during the call. */
+  readonly onData: (payload: Uint8Array) => void;
+  /** Called with the server's current end of WAL from keepalives. */
+  readonly onServerPosition: (lsn: bigint) => void;
+  /** How often to send a status update even without a keepalive request. */
+  readonly statusIntervalMs: number;
+}
+
+/** PostgreSQL's epoch for replication timestamps: 2000-01-01T00:00:00Z. */
+const PG_EPOCH_MS = 946_684_800_000;
+
+interface CopyConnection {
+  sendCopyFromChunk(chunk: Buffer): void;
+  stream?: { pause?: () => void; resume?: () => void };
+}
+
+/** The escaped `options` startup parameter for session settings. */
+function optionsString(settings: Readonly<Record<string, string>>): string {
+  return Object.entries(settings)
+    .map(([k, v]) => `-c ${k}=${v.replace(/\\/g, '\\\\').replace(/ /g, '\\ ')}`)
+    .join(' ');
+}
+
+export class ReplicationStream {
+  private readonly service: LogicalReplicationService;
+  private confirmed = 0n;
+  private timer: NodeJS.Timeout | undefined;
+  private paused = false;
+
+  constructor(private readonly options: ReplicationStreamOptions) {
+    this.service = new LogicalReplicationService(
+      { ...options.client, options: optionsString(options.sessionSettings) },
+      { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: false } },
+    );
+    this.service.on('data', (_lsn: string, payload: Buffer) => options.onData(payload));
+    this.service.on('heartbeat', (lsn: string, _ts: number, shouldRespond: boolean) => {
+      options.onServerPosition(parseLsn(lsn));
+      if (shouldRespond) this.sendStatus();
+    });
+  }
+
+  /**
+   * Streams until the connection ends or `stop` is called. Rejects with an
+   * AgentError classified by SQLSTATE.
+   */
+  async run(): Promise<void> {
+    const pub = this.options.publication;
+    const plugin = {
+      options: {},
+      name: 'pgoutput',
+      // Identifiers were validated by the config; LSN is formatted by us.
+      start: (client: { query(sql: string): Promise<unknown> }, slot: string, lsn: string) =>
+        client.query(
+          `START_REPLICATION SLOT "${slot}" LOGICAL ${lsn} (proto_version '1', publication_names '"${pub}"', messages 'true')`,
+        ),
+      parse: (buffer: Buffer) => buffer,
+    };
+    this.confirmed = this.options.startLsn;
+    this.timer = setInterval(() => this.sendStatus(), this.options.statusIntervalMs);
+    this.timer.unref();
+    try {
+      // The library's typings want its abstract class; the shape is what it uses.
+      await this.service.subscribe(plugin as never, this.options.slot, formatLsn(this.options.startLsn));
+    } catch (cause) {
+      throw classify(cause);
+    } finally {
+      clearInterval(this.timer);
+    }
+  }
+
+  /**
+   * Records that everything up to `lsn` (a commit end) is durable in the
+   * spool, and tells the server so it can release WAL.
+   */
+  confirm(lsn: bigint): void {
+    if (lsn <= this.confirmed) return;
+    this.confirmed = lsn;
+    this.sendStatus();
+  }
+
+  get confirmedPosition(): bigint {
+    return this.confirmed;
+  }
+
+  /** Stops reading from the socket (back-pressure); status updates continue. */
+  pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.connection()?.stream?.pause?.();
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.connection()?.stream?.resume?.();
+  }
+
+  /** Sends a final status update with the durable position, then closes. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.sendStatus();
+    await this.service.stop();
+  }
+
+  private connection(): CopyConnection | null {
+    // The library keeps the pg connection private; we need it to send our
+    // own status updates and to pause the socket.
+    return (this.service as unknown as { _connection: CopyConnection | null })._connection;
+  }
+
+  /** Standby Status Update ('r'): write = flush = apply = the durable position. */
+  private sendStatus(): void {
+    const conn = this.connection();
+    if (conn === null) return;
+    const msg = Buffer.alloc(34);
+    msg[0] = 0x72;
+    msg.writeBigUInt64BE(this.confirmed, 1);
+    msg.writeBigUInt64BE(this.confirmed, 9);
+    msg.writeBigUInt64BE(this.confirmed, 17);
+    msg.writeBigInt64BE(BigInt(Date.now() - PG_EPOCH_MS) * 1000n, 25);
+    msg[33] = 0;
+    try {
+      conn.sendCopyFromChunk(msg);
+    } catch {
+      // The connection is closing; the next connection starts from the slot.
+    }
+  }
+}
+
+/** Maps a failure to an AgentError by SQLSTATE (never by message text). */
+export function classify(cause: unknown): AgentError {
+  if (cause instanceof AgentError) return cause;
+  const code = (cause as { code?: unknown } | null)?.code;
+  const text = cause instanceof Error ? cause.message : String(cause);
+  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
+    const cls = code.slice(0, 2);
+    if (cls === '28' || code === '42501') return new AgentError('source-permission', `PostgreSQL refused access (SQLSTATE ${code}): ${text}`, { cause });
+    if (code === '55000' || code === '42704' || code === '0A000' || cls === '22' || cls === '42')
+      return new AgentError('source-misconfigured', `PostgreSQL rejected the replication setup (SQLSTATE ${code}): ${text}`, { cause });
+    if (code === '55006') return new AgentError('source-unavailable', `replication slot is in use by another process (SQLSTATE ${code}): ${text}`, { cause });
+    return new AgentError('source-unavailable', `PostgreSQL error (SQLSTATE ${code}): ${text}`, { cause });
+  }
+  return new AgentError('source-unavailable', `connection to PostgreSQL failed: ${text}`, { cause });
+}

@@ -1,0 +1,88 @@
+/**
+ * The hub's HTTP API (hono). Read-only for now: health, Prometheus metrics,
+ * connected agents, and pipelines with positions and lag.
+ */
+import { Hono } from 'hono';
+import type { HubConfig } from '../config.js';
+import type { AgentSession } from '../ingest/ingest-server.js';
+import type { ChangeLog } from '../log/change-log.js';
+import type { HubMetrics } from '../metrics.js';
+import type { SinkWorkerStatus } from '../sinks/worker.js';
+
+export interface ApiDeps {
+  readonly config: HubConfig;
+  readonly log: ChangeLog;
+  readonly metrics: HubMetrics;
+  readonly sessions: () => ReadonlyMap<string, AgentSession>;
+  readonly sinks: () => readonly SinkWorkerStatus[];
+}
+
+function lsn(v: bigint): string {
+  return `${(v >> 32n).toString(16).toUpperCase()}/${(v & 0xffffffffn).toString(16).toUpperCase()}`;
+}
+
+export function createApi(deps: ApiDeps): Hono {
+  const app = new Hono();
+  app.onError((err, c) => c.json({ error: { code: 'INTERNAL', message: err.message } }, 500));
+  app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}` } }, 404));
+
+  app.get('/healthz', (c) => c.json({ status: 'ok', hub: deps.config.hubId, logHead: deps.log.headOffset() }));
+
+  app.get('/metrics', (c) => {
+    deps.metrics.logHead.set({}, deps.log.headOffset());
+    return c.text(deps.metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4' });
+  });
+
+  app.get('/v1/agents', (c) => {
+    const agents = [...deps.sessions().entries()].map(([key, s]) => {
+      const hb = s.lastHeartbeat;
+      const cp = deps.log.checkpoint(key);
+      return {
+        agentId: s.agentId,
+        sourceId: s.sourceId,
+        sourceKind: s.sourceKind,
+        version: s.agentVersion,
+        connected: s.connected,
+        connectedAt: s.connectedAt.toISOString(),
+        lastSeen: s.lastSeen.toISOString(),
+        ackedSequence: cp?.ackedSequence ?? 0,
+        spool: hb === null ? null : { bytes: Number(hb.spoolBytes), limitBytes: Number(hb.spoolLimitBytes), backPressure: hb.backPressure },
+        sourcePosition: hb === null ? null : { spooled: lsn(hb.spooledPosition), server: lsn(hb.serverPosition), lagBytes: Number(hb.serverPosition > hb.spooledPosition ? hb.serverPosition - hb.spooledPosition : 0n) },
+      };
+    });
+    return c.json({ agents });
+  });
+
+  app.get('/v1/pipelines', (c) => {
+    const sinks = new Map(deps.sinks().map((s) => [s.sink, s]));
+    const head = deps.log.headOffset();
+    const now = Date.now();
+    const pipelines = deps.config.pipelines.map((p) => {
+      const key = `${p.agent}/${p.source}`;
+      const cp = deps.log.checkpoint(key);
+      const session = deps.sessions().get(key);
+      return {
+        name: p.name,
+        agent: p.agent,
+        source: p.source,
+        connected: session?.connected ?? false,
+        ingest: { ackedSequence: cp?.ackedSequence ?? 0, sourcePosition: cp === undefined ? null : lsn(cp.sourcePosition), logOffset: cp?.lastOffset ?? 0 },
+        sinks: p.sinks.map((name) => {
+          const s = sinks.get(name);
+          const caughtUp = s !== undefined && s.offset >= head;
+          return {
+            name,
+            offset: s?.offset ?? 0,
+            lagBatches: Math.max(0, head - (s?.offset ?? 0)),
+            lagSeconds: s === undefined || s.lastCommitTimeUs === 0 || caughtUp ? 0 : Math.max(0, now / 1000 - s.lastCommitTimeUs / 1e6),
+            lastAppliedAt: s === undefined || s.appliedAt === 0 ? null : new Date(s.appliedAt).toISOString(),
+            failing: s?.failing ?? false,
+            lastError: s?.lastError ?? null,
+          };
+        }),
+      };
+    });
+    return c.json({ pipelines, logHead: head });
+  });
+  return app;
+}

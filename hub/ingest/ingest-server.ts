@@ -1,0 +1,163 @@
+/**
+ * gRPC ingest: one stream per (agent, source). Hello → Welcome(resume point);
+ * each batch is appended to the log and acknowledged only once durable there.
+ * A newer stream for the same source replaces the older one (an agent that
+ * reconnected before the hub noticed the old connection died).
+ */
+import { create } from '@bufbuild/protobuf';
+import * as grpc from '@grpc/grpc-js';
+import { AckSchema, HubMessageSchema, RejectSchema, WelcomeSchema, type Heartbeat, type HubMessage } from '../../proto/gen/tributary/v1/uplink_pb.js';
+import { HubError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { ChangeLog } from '../log/change-log.js';
+import type { HubMetrics } from '../metrics.js';
+import { hubUplinkDefinition, type ParsedAgentMessage } from './wire.js';
+
+export interface AgentSession {
+  readonly agentId: string;
+  readonly sourceId: string;
+  readonly sourceKind: string;
+  readonly agentVersion: string;
+  readonly connectedAt: Date;
+  lastSeen: Date;
+  lastHeartbeat: Heartbeat | null;
+  connected: boolean;
+}
+
+export interface IngestOptions {
+  readonly hubId: string;
+  readonly log: ChangeLog;
+  readonly logger: Logger;
+  readonly metrics: HubMetrics;
+  readonly maxMessageBytes: number;
+}
+
+type Stream = grpc.ServerDuplexStream<ParsedAgentMessage, HubMessage>;
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
+export function sourceKeyOf(agentId: string, sourceId: string): string {
+  return `${agentId}/${sourceId}`;
+}
+
+export class IngestServer {
+  readonly sessions = new Map<string, AgentSession>();
+  private readonly active = new Map<string, { call: Stream; supersede: () => void }>();
+  private readonly server: grpc.Server;
+
+  constructor(private readonly options: IngestOptions) {
+    this.server = new grpc.Server({
+      'grpc.max_receive_message_length': options.maxMessageBytes,
+      'grpc.max_send_message_length': 1 << 20,
+      'grpc.keepalive_time_ms': 20_000,
+      'grpc.keepalive_timeout_ms': 10_000,
+      'grpc.keepalive_permit_without_calls': 1,
+      'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+    });
+    this.server.addService(hubUplinkDefinition, { stream: (call: Stream) => this.handle(call) });
+  }
+
+  listen(address: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.active.values()) s.supersede();
+    await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
+  }
+
+  private send(call: Stream, m: HubMessage): void {
+    if (!call.cancelled && !call.destroyed) call.write(m);
+  }
+
+  private reject(call: Stream, code: string, message: string, sequence = 0): void {
+    this.options.logger.warn('rejecting agent stream', { code, message, sequence });
+    this.send(call, create(HubMessageSchema, { body: { case: 'reject', value: create(RejectSchema, { code, message, sequence: BigInt(sequence) }) } }));
+    call.end();
+  }
+
+  private handle(call: Stream): void {
+    let session: AgentSession | null = null;
+    let sourceKey = '';
+    // Batches are appended strictly one after another per stream.
+    let chain: Promise<void> = Promise.resolve();
+    let failed = false;
+    const { log, logger, metrics } = this.options;
+    call.on('data', (m: ParsedAgentMessage) => {
+      if (failed) return;
+      if (session !== null) session.lastSeen = new Date();
+      if (m.case === 'invalid') {
+        failed = true;
+        metrics.rejected.inc({ code: 'MALFORMED' });
+        return this.reject(call, 'MALFORMED', m.error.message);
+      }
+      if (m.case === 'hello') {
+        const h = m.value;
+        if (session !== null) return this.reject(call, 'PROTOCOL', 'a second Hello on one stream');
+        if (!NAME.test(h.agentId) || !NAME.test(h.sourceId)) {
+          failed = true;
+          return this.reject(call, 'BAD_HELLO', `agent and source ids must be names of letters, digits, "_", "-", "." (got ${JSON.stringify(h.agentId).slice(0, 80)}, ${JSON.stringify(h.sourceId).slice(0, 80)})`);
+        }
+        sourceKey = sourceKeyOf(h.agentId, h.sourceId);
+        this.active.get(sourceKey)?.supersede();
+        this.active.set(sourceKey, {
+          call,
+          supersede: () => {
+            failed = true;
+            call.end();
+          },
+        });
+        session = { agentId: h.agentId, sourceId: h.sourceId, sourceKind: h.sourceKind, agentVersion: h.agentVersion, connectedAt: new Date(), lastSeen: new Date(), lastHeartbeat: null, connected: true };
+        this.sessions.set(sourceKey, session);
+        const acked = log.checkpoint(sourceKey)?.ackedSequence ?? 0;
+        logger.info('agent connected', { source: sourceKey, version: h.agentVersion, resumeAt: acked + 1 });
+        return this.send(call, create(HubMessageSchema, { body: { case: 'welcome', value: create(WelcomeSchema, { ackedSequence: BigInt(acked), hubId: this.options.hubId }) } }));
+      }
+      if (session === null) {
+        failed = true;
+        return this.reject(call, 'PROTOCOL', 'the first message must be Hello');
+      }
+      if (m.case === 'heartbeat') {
+        session.lastHeartbeat = m.value;
+        return;
+      }
+      if (m.case !== 'batch') return;
+      const { header, bytes } = m;
+      const key = sourceKey;
+      chain = chain.then(async () => {
+        if (failed) return;
+        try {
+          const result = await log.append(key, header.sequence, header.sourcePosition, bytes, header.schemas);
+          if (result === 'appended') {
+            metrics.eventsIn.inc({ source: key }, header.eventCount);
+            metrics.batchesIn.inc({ source: key });
+          } else metrics.duplicates.inc({ source: key });
+          this.send(call, create(HubMessageSchema, { body: { case: 'ack', value: create(AckSchema, { sequence: BigInt(header.sequence) }) } }));
+        } catch (e) {
+          failed = true;
+          const err = e instanceof HubError ? e : new HubError('log-unavailable', 'appending to the log failed', { cause: e });
+          const code = err.kind === 'sequence-conflict' ? 'SEQUENCE_CONFLICT' : err.kind === 'sequence-gap' ? 'SEQUENCE_GAP' : 'LOG_UNAVAILABLE';
+          metrics.rejected.inc({ code });
+          if (err.kind === 'sequence-conflict') logger.error('REFUSED: a batch sequence was replayed with different content', { source: key, sequence: header.sequence });
+          this.reject(call, code, err.message, header.sequence);
+        }
+      });
+    });
+    const done = (): void => {
+      if (session !== null && this.active.get(sourceKey)?.call === call) {
+        this.active.delete(sourceKey);
+        session.connected = false;
+        logger.info('agent disconnected', { source: sourceKey });
+      }
+    };
+    call.on('end', () => {
+      done();
+      call.end();
+    });
+    call.on('error', done);
+    call.on('close', done);
+    call.on('cancelled', done);
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * Hub side of the Uplink framing. A ChangeBatch is not decoded at ingest:
+ * the hub reads its header (sequence, position, schemas), checks that every
+ * event is well-formed protobuf, and stores the batch's bytes as they came.
+ * Sinks decode events later, only the ones they need.
+ */
+import { fromBinary, toBinary } from '@bufbuild/protobuf';
+import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
+import type { ServiceDefinition } from '@grpc/grpc-js';
+import { TableSchemaSchema, type TableSchema } from '../../proto/gen/tributary/v1/change_pb.js';
+import { HeartbeatSchema, HelloSchema, HubMessageSchema, type Heartbeat, type Hello, type HubMessage } from '../../proto/gen/tributary/v1/uplink_pb.js';
+import { UPLINK_STREAM_PATH } from '../../proto/tributary/v1/uplink-service.js';
+import { HubError } from '../errors.js';
+
+export interface BatchHeader {
+  readonly sequence: number;
+  readonly sourcePosition: bigint;
+  readonly commitBoundary: boolean;
+  readonly schemas: readonly TableSchema[];
+  readonly eventCount: number;
+}
+
+export type IncomingAgentMessage =
+  | { readonly case: 'hello'; readonly value: Hello }
+  | { readonly case: 'heartbeat'; readonly value: Heartbeat }
+  | { readonly case: 'batch'; readonly header: BatchHeader; readonly bytes: Uint8Array }
+  | { readonly case: 'unknown' };
+
+function malformed(what: string, cause?: unknown): HubError {
+  return new HubError('malformed', `malformed message: ${what}`, cause === undefined ? undefined : { cause });
+}
+
+/** Walks a ChangeEvent's fields without materialising it: wire types must match change.proto. */
+function checkEvent(bytes: Uint8Array): void {
+  const r = new BinaryReader(bytes);
+  while (r.pos < r.len) {
+    const [field, type] = r.tag();
+    const expected = field <= 2 || (field >= 4 && field <= 6) ? WireType.LengthDelimited : field <= 11 ? WireType.Varint : type;
+    if (type !== expected) throw malformed(`ChangeEvent field ${field} has wire type ${type}`);
+    r.skip(type, field);
+  }
+}
+
+export function parseBatch(bytes: Uint8Array): BatchHeader {
+  const r = new BinaryReader(bytes);
+  let sequence = 0n;
+  let sourcePosition = 0n;
+  let commitBoundary = false;
+  let eventCount = 0;
+  const schemas: TableSchema[] = [];
+  try {
+    while (r.pos < r.len) {
+      const [field, type] = r.tag();
+      if (field === 1 && type === WireType.Varint) sequence = BigInt(r.uint64());
+      else if (field === 2 && type === WireType.LengthDelimited) schemas.push(fromBinary(TableSchemaSchema, r.bytes()));
+      else if (field === 3 && type === WireType.LengthDelimited) {
+        checkEvent(r.bytes());
+        eventCount++;
+      } else if (field === 4 && type === WireType.Varint) sourcePosition = BigInt(r.uint64());
+      else if (field === 5 && type === WireType.Varint) commitBoundary = r.bool();
+      else if (field <= 5) throw malformed(`ChangeBatch field ${field} has wire type ${type}`);
+      else r.skip(type, field); // a newer agent's field: ignored, kept in the stored bytes
+    }
+  } catch (cause) {
+    throw cause instanceof HubError ? cause : malformed('ChangeBatch is not valid protobuf', cause);
+  }
+  if (sequence < 1n || sequence > BigInt(Number.MAX_SAFE_INTEGER)) throw malformed(`ChangeBatch.sequence ${sequence} out of range`);
+  return { sequence: Number(sequence), sourcePosition, commitBoundary, schemas, eventCount };
+}
+
+export function parseAgentMessage(b: Uint8Array): IncomingAgentMessage {
+  const r = new BinaryReader(b);
+  let out: IncomingAgentMessage = { case: 'unknown' };
+  try {
+    while (r.pos < r.len) {
+      const [field, type] = r.tag();
+      if (type !== WireType.LengthDelimited) {
+        r.skip(type, field);
+        continue;
+      }
+      const body = r.bytes();
+      if (field === 1) out = { case: 'hello', value: fromBinary(HelloSchema, body) };
+      else if (field === 2) out = { case: 'batch', header: parseBatch(body), bytes: body };
+      else if (field === 3) out = { case: 'heartbeat', value: fromBinary(HeartbeatSchema, body) };
+    }
+  } catch (cause) {
+    throw cause instanceof HubError ? cause : malformed('AgentMessage is not valid protobuf', cause);
+  }
+  return out;
+}
+
+/**
+ * The deserializer never throws: grpc-js would answer a throwing deserializer
+ * by failing the stream without a reason the agent could act on. A parse
+ * failure becomes a value the ingest handler rejects with a clear code.
+ */
+export type ParsedAgentMessage = IncomingAgentMessage | { readonly case: 'invalid'; readonly error: HubError };
+
+export const hubUplinkDefinition = {
+  stream: {
+    path: UPLINK_STREAM_PATH,
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: (): Buffer => {
+      throw new Error('the hub does not send agent messages');
+    },
+    requestDeserialize: (b: Buffer): ParsedAgentMessage => {
+      try {
+        return parseAgentMessage(b);
+      } catch (e) {
+        return { case: 'invalid', error: e instanceof HubError ? e : malformed('unreadable', e) };
+      }
+    },
+    responseSerialize: (m: HubMessage): Buffer => Buffer.from(toBinary(HubMessageSchema, m)),
+    responseDeserialize: (b: Buffer): HubMessage => fromBinary(HubMessageSchema, b),
+    originalName: 'stream',
+  },
+} satisfies ServiceDefinition;

@@ -1,0 +1,52 @@
+import type { TableSchema } from '../../proto/gen/tributary/v1/change_pb.js';
+
+/** One ingested batch in the hub log. */
+export interface LogEntry {
+  readonly offset: number;
+  readonly sourceKey: string;
+  readonly sequence: number;
+  /** The ChangeBatch bytes exactly as the agent sent them. */
+  readonly bytes: Uint8Array;
+}
+
+export interface SourceCheckpoint {
+  readonly sourceKey: string;
+  readonly ackedSequence: number;
+  readonly sourcePosition: bigint;
+  readonly lastOffset: number;
+}
+
+export type AppendResult = 'appended' | 'duplicate';
+
+/**
+ * The hub's durable log (embedded LMDB by default; Kafka in production).
+ *
+ * Order: offsets are dense and increase in append order; batches of one
+ * source appear in sequence order. Durability: `append` resolves only once
+ * the batch, its source checkpoint and its schemas are durable together, so
+ * the hub may then acknowledge the sequence to the agent.
+ */
+export interface ChangeLog extends AsyncDisposable {
+  /**
+   * Appends batch `sequence` of `sourceKey`. A sequence already held with the
+   * same bytes resolves 'duplicate' (retransmission after a reconnect); with
+   * different bytes it rejects HubError('sequence-conflict'); a sequence past
+   * the next expected one rejects HubError('sequence-gap').
+   */
+  append(sourceKey: string, sequence: number, sourcePosition: bigint, bytes: Uint8Array, schemas: readonly TableSchema[]): Promise<AppendResult>;
+  checkpoint(sourceKey: string): SourceCheckpoint | undefined;
+  checkpoints(): SourceCheckpoint[];
+  /** Entries with offset >= `from`, at most `max`. */
+  read(from: number, max: number): LogEntry[];
+  /** Resolves once an entry with offset > `after` exists, or the signal aborts. */
+  waitFor(after: number, signal: AbortSignal): Promise<void>;
+  /** Offset of the newest entry (0 when empty). */
+  headOffset(): number;
+  schema(sourceKey: string, schema: string, table: string, version: number): TableSchema | undefined;
+  /** A sink's committed offset (entries <= it are applied durably), or 0. */
+  sinkOffset(sink: string): number;
+  /** Records a sink's offset; durable when it resolves. */
+  commitSinkOffset(sink: string, offset: number): Promise<void>;
+  /** Deletes entries every registered sink has passed. */
+  compact(sinks: readonly string[]): Promise<number>;
+}

@@ -1,0 +1,171 @@
+import { createHash } from 'node:crypto';
+import { fromBinary, toBinary } from '@bufbuild/protobuf';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { TableSchemaSchema, type TableSchema } from '../../../proto/gen/tributary/v1/change_pb.js';
+import { HubError } from '../../errors.js';
+import type { AppendResult, ChangeLog, LogEntry, SourceCheckpoint } from '../change-log.js';
+
+interface StoredEntry {
+  sourceKey: string;
+  sequence: number;
+  bytes: Uint8Array;
+}
+
+interface StoredCheckpoint {
+  ackedSequence: number;
+  sourcePosition: string;
+  lastOffset: number;
+}
+
+/** The embedded log: LMDB on the hub's disk; writes of one event-loop turn share a commit. */
+export class LmdbChangeLog implements ChangeLog {
+  private readonly root: RootDatabase;
+  private readonly entries: Database<StoredEntry, number>;
+  private readonly sources: Database<StoredCheckpoint, string>;
+  private readonly seqIndex: Database<Uint8Array, [string, number]>;
+  private readonly schemas: Database<Uint8Array, [string, string, string, number]>;
+  private readonly offsets: Database<number, string>;
+  private head: number;
+  /** In-memory next expected sequence per source, updated synchronously so concurrent appends order correctly. */
+  private readonly expected = new Map<string, number>();
+  private readonly waiters = new Set<() => void>();
+  private readonly schemaCache = new Map<string, TableSchema>();
+
+  constructor(path: string) {
+    this.root = open({ path, maxDbs: 8, compression: false });
+    this.entries = this.root.openDB({ name: 'entries', encoding: 'msgpack' });
+    this.sources = this.root.openDB({ name: 'sources', encoding: 'msgpack' });
+    this.seqIndex = this.root.openDB({ name: 'sequences', encoding: 'binary' });
+    this.schemas = this.root.openDB({ name: 'schemas', encoding: 'binary' });
+    this.offsets = this.root.openDB({ name: 'sink-offsets', encoding: 'msgpack' });
+    let head = 0;
+    for (const key of this.entries.getKeys({ reverse: true, limit: 1 })) head = key;
+    for (const { value } of this.sources.getRange({})) head = Math.max(head, value.lastOffset);
+    this.head = head;
+  }
+
+  private nextExpected(sourceKey: string): number {
+    let n = this.expected.get(sourceKey);
+    if (n === undefined) {
+      n = (this.sources.get(sourceKey)?.ackedSequence ?? 0) + 1;
+      this.expected.set(sourceKey, n);
+    }
+    return n;
+  }
+
+  async append(sourceKey: string, sequence: number, sourcePosition: bigint, bytes: Uint8Array, schemas: readonly TableSchema[]): Promise<AppendResult> {
+    const expected = this.nextExpected(sourceKey);
+    const hash = createHash('sha256').update(bytes).digest().subarray(0, 16);
+    if (sequence < expected) {
+      // Appends of this source may still be in flight: let them land first.
+      await this.root.committed;
+      const stored = this.seqIndex.get([sourceKey, sequence]);
+      if (stored !== undefined && !Buffer.from(stored).equals(hash))
+        throw new HubError('sequence-conflict', `${sourceKey}: sequence ${sequence} was already ingested with different content; refusing it`);
+      await this.root.flushed;
+      return 'duplicate';
+    }
+    if (sequence > expected) throw new HubError('sequence-gap', `${sourceKey}: expected sequence ${expected}, got ${sequence}`);
+    for (const s of schemas) this.checkSchema(sourceKey, s);
+    this.expected.set(sourceKey, sequence + 1);
+    const offset = ++this.head;
+    const checkpoint: StoredCheckpoint = { ackedSequence: sequence, sourcePosition: sourcePosition.toString(), lastOffset: offset };
+    await this.root.transaction(() => {
+      void this.entries.put(offset, { sourceKey, sequence, bytes });
+      void this.sources.put(sourceKey, checkpoint);
+      void this.seqIndex.put([sourceKey, sequence], hash);
+      for (const s of schemas) void this.schemas.put([sourceKey, s.schema, s.table, s.version], toBinary(TableSchemaSchema, s));
+    });
+    await this.root.flushed;
+    for (const w of [...this.waiters]) w();
+    return 'appended';
+  }
+
+  /** A schema version is immutable: the same (table, version) with other columns is refused. */
+  private checkSchema(sourceKey: string, s: TableSchema): void {
+    const stored = this.schemas.get([sourceKey, s.schema, s.table, s.version]);
+    if (stored === undefined) return;
+    const a = fromBinary(TableSchemaSchema, stored);
+    const same = JSON.stringify(a.columns.map((c) => [c.name, c.kind, c.sourceType, c.key])) === JSON.stringify(s.columns.map((c) => [c.name, c.kind, c.sourceType, c.key]));
+    if (!same) throw new HubError('sequence-conflict', `${sourceKey}: schema ${s.schema}.${s.table} version ${s.version} was already registered with different columns`);
+  }
+
+  checkpoint(sourceKey: string): SourceCheckpoint | undefined {
+    const c = this.sources.get(sourceKey);
+    return c === undefined ? undefined : { sourceKey, ackedSequence: c.ackedSequence, sourcePosition: BigInt(c.sourcePosition), lastOffset: c.lastOffset };
+  }
+
+  checkpoints(): SourceCheckpoint[] {
+    return [...this.sources.getRange({})].map(({ key, value }) => ({
+      sourceKey: key,
+      ackedSequence: value.ackedSequence,
+      sourcePosition: BigInt(value.sourcePosition),
+      lastOffset: value.lastOffset,
+    }));
+  }
+
+  read(from: number, max: number): LogEntry[] {
+    const out: LogEntry[] = [];
+    for (const { key, value } of this.entries.getRange({ start: from, limit: max })) {
+      out.push({ offset: key, sourceKey: value.sourceKey, sequence: value.sequence, bytes: value.bytes });
+    }
+    return out;
+  }
+
+  waitFor(after: number, signal: AbortSignal): Promise<void> {
+    if (this.head > after || signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (this.head > after || signal.aborted) {
+          this.waiters.delete(check);
+          signal.removeEventListener('abort', check);
+          resolve();
+        }
+      };
+      this.waiters.add(check);
+      signal.addEventListener('abort', check, { once: true });
+    });
+  }
+
+  headOffset(): number {
+    return this.head;
+  }
+
+  schema(sourceKey: string, schema: string, table: string, version: number): TableSchema | undefined {
+    const k = `${sourceKey}\u0000${schema}\u0000${table}\u0000${version}`;
+    let s = this.schemaCache.get(k);
+    if (s === undefined) {
+      const b = this.schemas.get([sourceKey, schema, table, version]);
+      if (b === undefined) return undefined;
+      s = fromBinary(TableSchemaSchema, b);
+      this.schemaCache.set(k, s);
+    }
+    return s;
+  }
+
+  sinkOffset(sink: string): number {
+    return this.offsets.get(sink) ?? 0;
+  }
+
+  async commitSinkOffset(sink: string, offset: number): Promise<void> {
+    await this.offsets.put(sink, offset);
+    await this.root.flushed;
+  }
+
+  async compact(sinks: readonly string[]): Promise<number> {
+    if (sinks.length === 0) return 0;
+    const upto = Math.min(...sinks.map((s) => this.sinkOffset(s)));
+    const keys = [...this.entries.getKeys({ end: upto + 1 })];
+    if (keys.length === 0) return 0;
+    await this.root.transaction(() => {
+      for (const k of keys) void this.entries.remove(k);
+    });
+    return keys.length;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    for (const w of [...this.waiters]) w();
+    await this.root.flushed;
+    await this.root.close();
+  }
+}

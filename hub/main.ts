@@ -1,0 +1,117 @@
+/**
+ * `tributary hub --config FILE`: open the log, accept agents over gRPC, run
+ * one worker per sink, serve the HTTP API; on SIGTERM/SIGINT stop accepting,
+ * let in-flight appends finish, stop the workers and close the log.
+ */
+import { serve } from '@hono/node-server';
+import { createApi } from './api/app.js';
+import { loadHubConfig, type HubConfig } from './config.js';
+import { HubError } from './errors.js';
+import { IngestServer, sourceKeyOf } from './ingest/ingest-server.js';
+import { createLogger, type Logger } from './log.js';
+import { LmdbChangeLog } from './log/embedded/lmdb-log.js';
+import { HubMetrics } from './metrics.js';
+import { PostgresSink } from './sinks/postgres/sink.js';
+import type { Sink } from './sinks/sink.js';
+import { SinkWorker } from './sinks/worker.js';
+
+export interface RunningHub {
+  readonly grpcPort: number;
+  readonly httpPort: number;
+  stop(): Promise<void>;
+}
+
+function createSink(config: HubConfig['sinks'][number]): Sink {
+  return new PostgresSink({
+    name: config.name,
+    connection: {
+      host: config.host,
+      port: config.port,
+      database: config.database,
+      user: config.user,
+      ...(config.password === null ? {} : { password: config.password.reveal() }),
+      application_name: `tributary-sink-${config.name}`,
+    },
+    schema: config.schema,
+  });
+}
+
+export async function startHub(config: HubConfig, logger: Logger): Promise<RunningHub> {
+  const log = new LmdbChangeLog(config.log.path);
+  const metrics = new HubMetrics();
+  const ingest = new IngestServer({ hubId: config.hubId, log, logger: logger.child('ingest'), metrics, maxMessageBytes: config.grpc.maxMessageBytes });
+  const stop = new AbortController();
+  const workers = config.sinks.map((s) => {
+    const sources = new Set(config.pipelines.filter((p) => p.sinks.includes(s.name)).map((p) => sourceKeyOf(p.agent, p.source)));
+    return { sink: createSink(s), worker: null as SinkWorker | null, sources };
+  });
+  const running = workers.map((w) => {
+    const worker = new SinkWorker(w.sink, log, w.sources, metrics, logger.child('sink'));
+    w.worker = worker;
+    return worker.run(stop.signal).catch((e: unknown) => logger.error('sink worker stopped', { sink: w.sink.name, error: e }));
+  });
+  const metricsTimer = setInterval(() => workers.forEach((w) => w.worker?.updateMetrics()), 1000);
+  const compactTimer = setInterval(() => {
+    void log.compact(config.sinks.map((s) => s.name)).catch((e: unknown) => logger.warn('log compaction failed', { error: e }));
+  }, 30_000);
+  const grpcPort = await ingest.listen(config.grpc.listen);
+  const app = createApi({ config, log, metrics, sessions: () => ingest.sessions, sinks: () => workers.flatMap((w) => (w.worker ? [w.worker.status()] : [])) });
+  const [host, portText] = splitAddress(config.http.listen);
+  const http = await new Promise<ReturnType<typeof serve>>((resolve) => {
+    const s = serve({ fetch: app.fetch, hostname: host, port: Number(portText) }, () => resolve(s));
+  });
+  const address = http.address();
+  const httpPort = typeof address === 'object' && address !== null ? address.port : Number(portText);
+  logger.info('hub listening', { grpc: `${host}:${grpcPort}`, http: `${host}:${httpPort}`, log: config.log.path });
+  return {
+    grpcPort,
+    httpPort,
+    async stop() {
+      clearInterval(metricsTimer);
+      clearInterval(compactTimer);
+      await ingest.close();
+      stop.abort();
+      await Promise.all(running);
+      for (const w of workers) await w.sink[Symbol.asyncDispose]();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+      await log[Symbol.asyncDispose]();
+    },
+  };
+}
+
+function splitAddress(address: string): [string, string] {
+  const i = address.lastIndexOf(':');
+  return [address.slice(0, i).replace(/^\[|\]$/g, ''), address.slice(i + 1)];
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const i = argv.indexOf('--config');
+  const file = i >= 0 ? argv[i + 1] : undefined;
+  if (file === undefined) {
+    process.stderr.write('usage: tributary hub --config FILE\n');
+    return 2;
+  }
+  let config: HubConfig;
+  try {
+    config = loadHubConfig(file);
+  } catch (e) {
+    process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
+    return 2;
+  }
+  const logger = createLogger(config.logLevel, { process: 'hub', hub: config.hubId });
+  let hub: RunningHub;
+  try {
+    hub = await startHub(config, logger);
+  } catch (e) {
+    logger.error('hub failed to start', { error: e });
+    return e instanceof HubError && e.kind === 'config' ? 2 : 1;
+  }
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', () => resolve());
+    process.once('SIGINT', () => resolve());
+  });
+  logger.info('shutting down');
+  await hub.stop();
+  logger.info('hub stopped');
+  return 0;
+}

@@ -1,0 +1,151 @@
+/**
+ * One worker per sink: reads the log from the sink's own offset, decodes the
+ * batches routed to it, writes them, and moves the offset only after the
+ * write is durable. Failures retry with backoff; a sink that keeps failing
+ * falls behind alone — ingest and the other sinks never wait for it.
+ */
+import { fromBinary } from '@bufbuild/protobuf';
+import { ChangeBatchSchema, Op } from '../../proto/gen/tributary/v1/change_pb.js';
+import { decodeRow } from '../../proto/tributary/v1/row-codec.js';
+import { Backoff } from '../backoff.js';
+import { HubError, retryDirective } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { ChangeLog, LogEntry } from '../log/change-log.js';
+import type { HubMetrics } from '../metrics.js';
+import type { ChangeOp, Sink, SinkChange } from './sink.js';
+
+const OPS: Partial<Record<Op, ChangeOp>> = {
+  [Op.INSERT]: 'insert',
+  [Op.UPDATE]: 'update',
+  [Op.DELETE]: 'delete',
+  [Op.TRUNCATE]: 'truncate',
+  [Op.READ]: 'read',
+};
+
+export interface SinkWorkerStatus {
+  readonly sink: string;
+  readonly offset: number;
+  readonly lastCommitTimeUs: number;
+  readonly appliedAt: number;
+  readonly failing: boolean;
+  readonly lastError: string | null;
+}
+
+export class SinkWorker {
+  private offset = 0;
+  private lastCommitTimeUs = 0;
+  private appliedAt = 0;
+  private failing = false;
+  private lastError: string | null = null;
+
+  constructor(
+    private readonly sink: Sink,
+    private readonly log: ChangeLog,
+    /** Source keys routed to this sink. */
+    private readonly sources: ReadonlySet<string>,
+    private readonly metrics: HubMetrics,
+    private readonly logger: Logger,
+    private readonly maxEventsPerWrite = 20_000,
+  ) {}
+
+  status(): SinkWorkerStatus {
+    return { sink: this.sink.name, offset: this.offset, lastCommitTimeUs: this.lastCommitTimeUs, appliedAt: this.appliedAt, failing: this.failing, lastError: this.lastError };
+  }
+
+  decode(entries: readonly LogEntry[]): SinkChange[] {
+    const out: SinkChange[] = [];
+    for (const entry of entries) {
+      if (!this.sources.has(entry.sourceKey)) continue;
+      const batch = fromBinary(ChangeBatchSchema, entry.bytes);
+      for (const e of batch.events) {
+        const schema = this.log.schema(entry.sourceKey, e.schema, e.table, e.schemaVersion);
+        if (schema === undefined)
+          throw new HubError('schema', `${entry.sourceKey}: no schema ${e.schema}.${e.table} version ${e.schemaVersion} (log offset ${entry.offset})`);
+        const op = OPS[e.op];
+        if (op === undefined) throw new HubError('malformed', `${entry.sourceKey}: unknown op ${e.op} at log offset ${entry.offset}`);
+        out.push({
+          sourceKey: entry.sourceKey,
+          op,
+          schema,
+          key: e.key.length > 0 ? decodeRow(e.key) : [],
+          before: e.before.length > 0 ? decodeRow(e.before) : null,
+          after: e.after.length > 0 ? decodeRow(e.after) : null,
+          position: { commit: e.commitPosition, index: e.indexInTx },
+          commitTimeUs: e.commitTimeUs,
+          txid: e.txid,
+        });
+      }
+    }
+    return out;
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    const backoff = new Backoff({ initialMs: 200, maxMs: 30_000 });
+    const name = this.sink.name;
+    while (!signal.aborted) {
+      try {
+        const stored = await this.sink.open(signal);
+        this.offset = stored === null ? this.log.sinkOffset(name) : Number(stored);
+        break;
+      } catch (e) {
+        this.recordFailure(e);
+        await backoff.wait(signal);
+      }
+    }
+    while (!signal.aborted) {
+      const entries = this.readChunk();
+      if (entries.length === 0) {
+        await this.log.waitFor(this.offset, signal);
+        continue;
+      }
+      const last = entries[entries.length - 1] as LogEntry;
+      try {
+        const changes = this.decode(entries);
+        if (changes.length > 0) await this.sink.write({ changes, lastOffset: BigInt(last.offset) }, signal);
+        await this.log.commitSinkOffset(name, last.offset);
+        this.offset = last.offset;
+        const newest = changes[changes.length - 1];
+        if (newest !== undefined) this.lastCommitTimeUs = Number(newest.commitTimeUs);
+        this.appliedAt = Date.now();
+        this.metrics.sinkEvents.inc({ sink: name }, changes.length);
+        if (this.failing) this.logger.info('sink recovered', { sink: name });
+        this.failing = false;
+        backoff.reset();
+      } catch (e) {
+        if (signal.aborted) return;
+        const err = this.recordFailure(e);
+        if (retryDirective(err.kind) === 'fatal') throw err;
+        await backoff.wait(signal);
+      }
+      this.updateMetrics();
+    }
+  }
+
+  private readChunk(): LogEntry[] {
+    const out: LogEntry[] = [];
+    let approxEvents = 0;
+    for (const e of this.log.read(this.offset + 1, 256)) {
+      out.push(e);
+      approxEvents += e.bytes.length / 64;
+      if (approxEvents >= this.maxEventsPerWrite) break;
+    }
+    return out;
+  }
+
+  private recordFailure(e: unknown): HubError {
+    const err = e instanceof HubError ? e : new HubError('internal', 'sink worker failed', { cause: e });
+    this.failing = true;
+    this.lastError = err.message;
+    this.metrics.sinkErrors.inc({ sink: this.sink.name, kind: err.kind });
+    this.logger.warn('sink write failed; will retry', { sink: this.sink.name, error: err, directive: retryDirective(err.kind) });
+    return err;
+  }
+
+  updateMetrics(): void {
+    const name = this.sink.name;
+    this.metrics.sinkOffset.set({ sink: name }, this.offset);
+    this.metrics.sinkLagEntries.set({ sink: name }, Math.max(0, this.log.headOffset() - this.offset));
+    const lag = this.lastCommitTimeUs === 0 ? 0 : Math.max(0, Date.now() / 1000 - this.lastCommitTimeUs / 1e6);
+    this.metrics.sinkLagSeconds.set({ sink: name }, this.log.headOffset() === this.offset ? 0 : lag);
+  }
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: dependencies, generated-code check,
+# type check, unit tests, then integration tests against private PostgreSQL
+# instances that the tests start themselves (see test/support/postgres.ts).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+bash scripts/check-proto.sh
+npx tsc -p tsconfig.json --noEmit
+echo "== unit tests"
+node --import tsx --test --test-reporter=spec "agent/**/*.test.ts" "hub/**/*.test.ts" "proto/**/*.test.ts"
+echo "== integration tests"
+node --import tsx --test --test-reporter=spec --test-concurrency=1 --test-timeout=900000 "test/**/*.test.ts"

@@ -1,0 +1,104 @@
+/**
+ * End to end through the real processes: every common PostgreSQL type
+ * round-trips value by value; updates, deletes, truncate; and an update of
+ * another column never wipes an unchanged TOAST value.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { converged, startE2E, tableText, type E2E } from './support/e2e.js';
+import { waitFor } from './support/pipeline.js';
+
+const COLUMNS = [
+  'id', 'c_int2', 'c_int4', 'c_int8', 'c_num', 'c_num_free', 'c_f4', 'c_f8', 'c_bool', 'c_text', 'c_vc', 'c_char', 'c_bytea', 'c_uuid',
+  'c_date', 'c_time', 'c_timetz', 'c_ts', 'c_tstz', 'c_iv', 'c_json', 'c_jsonb', 'c_int_arr', 'c_text_arr', 'c_mood', 'c_mood_arr', 'c_2d',
+];
+
+const DDL = `
+CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+CREATE TABLE all_types (
+  id bigint PRIMARY KEY, c_int2 smallint, c_int4 integer, c_int8 bigint, c_num numeric(30,10), c_num_free numeric,
+  c_f4 real, c_f8 double precision, c_bool boolean, c_text text, c_vc varchar(20), c_char char(5), c_bytea bytea, c_uuid uuid,
+  c_date date, c_time time, c_timetz timetz, c_ts timestamp, c_tstz timestamptz, c_iv interval, c_json json, c_jsonb jsonb,
+  c_int_arr int[], c_text_arr text[], c_mood mood, c_mood_arr mood[], c_2d int[][]
+);`;
+
+const ROWS = `
+INSERT INTO all_types VALUES
+ (1, 32767, 2147483647, 9223372036854775807, 12345678901234567890.0123456789, 'NaN', 3.14, 2.718281828459045, true,
+  'plain', 'varchar', 'ab', '\\x00ff10', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '2024-02-29', '23:59:59.999999', '12:34:56.789+05:30',
+  '2024-01-02 03:04:05.123456', '2024-01-02 03:04:05.123456+02', '1 year 2 mons 3 days 04:05:06.789', '{"b": 1, "a": [1, 2]}', '{"b": 1, "a": [1, 2]}',
+  '{1,NULL,3}', '{"a,b","c\\"d","e\\\\f",NULL,""}', 'happy', '{sad,happy}', '{{1,2},{3,4}}'),
+ (2, -32768, -2147483648, -9223372036854775808, -0.0000000001, '1e-30', 'NaN', '-Infinity', false,
+  'emoji 🦀 and ünïcödé', '', '     ', '\\x', '00000000-0000-0000-0000-000000000000', '0044-03-15 BC', '00:00:00', '00:00:00-03:00',
+  '0001-01-01 00:00:00 BC', '-infinity', '-3 days -00:00:00.000001', '[]', 'null',
+  '{}', '{}', 'sad', '{}', '{{NULL,2},{3,NULL}}'),
+ (3, 0, 0, 0, 0, 'Infinity', 'Infinity', 1e308, NULL,
+  NULL, NULL, NULL, NULL, NULL, 'infinity', '24:00:00', '24:00:00+14', '294276-12-31 23:59:59.999999', 'infinity', '0', '"text"', '{"nested": {"deep": [true, false, null]}}',
+  NULL, '{"x"}', NULL, NULL, NULL),
+ (4, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);`;
+
+let e: E2E;
+
+before(async () => {
+  e = await startE2E({ name: 'types' });
+  await e.src.query(DDL);
+  e.hub.start();
+  e.agent.start();
+});
+
+after(async () => {
+  await e?.close();
+});
+
+test('every common type round-trips value by value', async () => {
+  await e.src.query(ROWS);
+  await converged(e, 'all_types', COLUMNS);
+  const rows = await tableText(e.dst, 'all_types', COLUMNS);
+  assert.equal(rows.length, 4);
+  // Spot checks that would hide behind a lossy conversion on both sides.
+  assert.equal(rows[0]?.[3], '9223372036854775807');
+  assert.equal(rows[1]?.[3], '-9223372036854775808');
+  assert.equal(rows[0]?.[4], '12345678901234567890.0123456789');
+  assert.equal(rows[1]?.[9], 'emoji 🦀 and ünïcödé');
+  assert.equal(rows[3]?.[9], null);
+  assert.equal(rows[1]?.[10], '');
+});
+
+test('updates, deletes and truncate apply', async () => {
+  await e.src.query("UPDATE all_types SET c_text = 'changed', c_int4 = c_int4 / 2 WHERE id IN (1, 2)");
+  await e.src.query('DELETE FROM all_types WHERE id = 3');
+  await e.src.query("UPDATE all_types SET id = 40 WHERE id = 4");
+  await converged(e, 'all_types', COLUMNS);
+  await e.src.query('TRUNCATE all_types');
+  await e.src.query("INSERT INTO all_types (id, c_text) VALUES (7, 'after truncate')");
+  await converged(e, 'all_types', COLUMNS);
+  const rows = await tableText(e.dst, 'all_types', ['id', 'c_text']);
+  assert.deepEqual(rows, [['7', 'after truncate']]);
+});
+
+test('an unchanged TOAST value survives an update of another column', async () => {
+  await e.src.query('CREATE TABLE docs (id int PRIMARY KEY, body text, n int)');
+  await e.src.query('ALTER TABLE docs ALTER COLUMN body SET STORAGE EXTERNAL');
+  // Random text does not compress, so it is stored out of line (TOAST).
+  await e.src.query("INSERT INTO docs SELECT 1, string_agg(md5(random()::text), '') FROM generate_series(1, 2000)");
+  await converged(e, 'docs', ['id', 'body', 'n']);
+  await e.src.query('UPDATE docs SET n = 42 WHERE id = 1');
+  await converged(e, 'docs', ['id', 'body', 'n']);
+  const r = await e.dst.query<{ len: number; n: number }>('SELECT length(body) AS len, n FROM docs WHERE id = 1');
+  assert.equal(r.rows[0]?.len, 64_000);
+  assert.equal(r.rows[0]?.n, 42);
+});
+
+test('the API reports the agent and the pipeline', async () => {
+  const res = await waitFor('agent listed', async () => {
+    const r = await fetch(`http://127.0.0.1:${e.httpPort}/v1/agents`);
+    const body = (await r.json()) as { agents: { agentId: string; connected: boolean }[] };
+    return body.agents.find((a) => a.agentId === 'agent-1' && a.connected);
+  });
+  assert.equal(res.connected, true);
+  const p = (await (await fetch(`http://127.0.0.1:${e.httpPort}/v1/pipelines`)).json()) as { pipelines: { name: string; sinks: { name: string; offset: number }[] }[] };
+  assert.equal(p.pipelines[0]?.name, 'main');
+  assert.ok((p.pipelines[0]?.sinks[0]?.offset ?? 0) > 0);
+  const metrics = await (await fetch(`http://127.0.0.1:${e.httpPort}/metrics`)).text();
+  assert.match(metrics, /tributary_hub_events_ingested_total\{source="agent-1\/src"\} \d+/);
+});

@@ -102,6 +102,7 @@ export class FieldReader {
     if (v === undefined || v === null) return null;
     if (typeof v === 'string') return new Secret(v);
     const ref = this.object(v, `${path}.${key}`);
+    this.unknownKeys(ref, ['env'], `${path}.${key}`);
     const name = this.string(ref, 'env', `${path}.${key}`, { pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, hint: 'an environment variable name' });
     const value = this.env[name];
     if (name !== '' && value === undefined) this.errors.push(`${path}.${key}.env: environment variable ${name} is not set`);
@@ -169,7 +170,7 @@ export function parseAgentConfig(json: unknown, env: NodeJS.ProcessEnv = process
     source: parseSource(r, root['source']),
     logLevel: logLevel as AgentConfig['logLevel'],
   };
-  if (!config.hub.plaintext && r.errors.length === 0)
+  if (!config.hub.plaintext)
     r.errors.push('hub.plaintext: TLS to the hub is not available in this version; set "plaintext": true (loopback or a trusted network only)');
   if (r.errors.length > 0) throw new AgentError('config', `invalid agent configuration:\n  ${r.errors.join('\n  ')}`);
   return config;

@@ -28,6 +28,13 @@ export class LmdbChangeBuffer implements ChangeBuffer {
   private readonly metaDb: Database<Meta, string>;
   private readonly schemaDb: Database<SchemaVersionRecord, string>;
   private meta: Meta;
+  /**
+   * The commit point of the newest boundary append *queued* to LMDB. LMDB
+   * runs queued transactions in call order, so any meta written by a later
+   * transaction (an acknowledge) must carry this, not `meta`, which only
+   * moves once the append is flushed.
+   */
+  private queued: { committedSequence: number; committedPosition: string };
   private nextSequence: number;
   private firstSequence: number;
   private readonly sizes = new Map<number, number>();
@@ -46,6 +53,7 @@ export class LmdbChangeBuffer implements ChangeBuffer {
     this.meta = this.metaDb.get(META_KEY) ?? { committedSequence: 0, committedPosition: '0', ackedSequence: 0, bytes: 0 };
     this.firstSequence = this.meta.ackedSequence + 1;
     this.nextSequence = this.meta.committedSequence + 1;
+    this.queued = { committedSequence: this.meta.committedSequence, committedPosition: this.meta.committedPosition };
   }
 
   /** Opens (or creates) the spool and discards the tail of a transaction that never committed. */
@@ -105,19 +113,18 @@ export class LmdbChangeBuffer implements ChangeBuffer {
     this.meta.bytes += bytes.length;
     // Meta is written in the same LMDB transaction as the batch, so the stored
     // position never runs ahead of the events it covers.
-    const meta: Meta | null =
-      endsTransactionAt === null
-        ? null
-        : { ...this.meta, committedSequence: sequence, committedPosition: endsTransactionAt.toString() };
+    const boundary = endsTransactionAt !== null;
+    if (boundary) this.queued = { committedSequence: sequence, committedPosition: endsTransactionAt.toString() };
+    const point = this.queued;
     await this.root.transaction(() => {
       void this.batches.put(sequence, bytes);
-      if (meta !== null) void this.metaDb.put(META_KEY, { ...meta, ackedSequence: this.meta.ackedSequence });
+      if (boundary) void this.metaDb.put(META_KEY, this.storedMeta(point));
       for (const v of schemaVersions) void this.schemaDb.put(v.tableKey, v);
     });
     await this.root.flushed;
-    if (meta !== null && sequence > this.meta.committedSequence) {
+    if (boundary && sequence > this.meta.committedSequence) {
       this.meta.committedSequence = sequence;
-      this.meta.committedPosition = meta.committedPosition;
+      this.meta.committedPosition = point.committedPosition;
       this.wake(this.waiters);
     }
     return sequence;
@@ -136,6 +143,10 @@ export class LmdbChangeBuffer implements ChangeBuffer {
       for (let s = from; s <= upto; s++) void this.batches.remove(s);
     });
     await this.root.flushed;
+  }
+
+  private storedMeta(point: { committedSequence: number; committedPosition: string }): Meta {
+    return { ...point, ackedSequence: this.meta.ackedSequence, bytes: this.meta.bytes };
   }
 
   read(from: number, maxBatches: number, maxBytes: number): SpooledBatch[] {
@@ -165,10 +176,10 @@ export class LmdbChangeBuffer implements ChangeBuffer {
     }
     this.meta.ackedSequence = upto;
     this.firstSequence = upto + 1;
-    const meta = { ...this.meta };
+    const point = this.queued;
     await this.root.transaction(() => {
       for (let s = from; s <= upto; s++) void this.batches.remove(s);
-      void this.metaDb.put(META_KEY, meta);
+      void this.metaDb.put(META_KEY, this.storedMeta(point));
     });
     if (!this.isFull()) this.wake(this.roomWaiters);
   }

@@ -78,10 +78,7 @@ function freePort(): Promise<number> {
   });
 }
 
-interface RunAs {
-  uid: number;
-  gid: number;
-}
+type RunAs = { uid: number; gid: number };
 
 /** Under root, the `postgres` system user (created if missing); otherwise run as ourselves. */
 function runAs(): RunAs | undefined {
@@ -95,7 +92,9 @@ function runAs(): RunAs | undefined {
   };
   const found = lookup();
   if (found) return found;
-  execFileSync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', 'postgres']);
+  const groupExists = readFileSync('/etc/group', 'utf8').split('\n').some((line) => line.startsWith('postgres:'));
+  const group = groupExists ? ['--gid', 'postgres'] : ['--user-group'];
+  execFileSync('useradd', ['--system', ...group, '--no-create-home', '--shell', '/usr/sbin/nologin', 'postgres']);
   const created = lookup();
   if (!created) throw new Error('useradd postgres did not create the user');
   return created;
@@ -114,31 +113,22 @@ function confLine(key: string, value: string): string {
   return `${key} = '${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'\n`;
 }
 
-/** Pids whose parent is `ppid` (the postmaster's backends and auxiliary processes). */
-function childrenOf(ppid: number): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // Fields after the parenthesised command name: state, ppid, ...
-      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(rest[1]) === ppid) out.push(Number(entry));
-    } catch {
-      // the process exited while we looked
-    }
-  }
-  return out;
-}
-
-function alive(pid: number): boolean {
+/** State and parent pid from /proc/<pid>/stat (fields after the parenthesised command name). */
+function procStat(pid: number | string): { state: string; ppid: number } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+    const [state = '', ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state, ppid: Number(ppid) };
   } catch {
-    return false;
+    return undefined; // exited
   }
 }
+
+/** Pids whose parent is `ppid` (the postmaster's backends and auxiliary processes). */
+const childrenOf = (ppid: number): number[] =>
+  readdirSync('/proc').filter((e) => /^\d+$/.test(e) && procStat(e)?.ppid === ppid).map(Number);
+
+const alive = (pid: number): boolean => (procStat(pid)?.state ?? 'Z') !== 'Z';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -190,7 +180,10 @@ class Instance implements PgInstance {
     await appendFile(join(this.dataDir, 'postgresql.conf'), Object.entries(settings).map(([k, v]) => confLine(k, v)).join(''));
   }
 
-  /** Spawns the postmaster (its own process group, output to the log file) and waits until it accepts connections. */
+  /**
+   * Spawns the postmaster (output to the log file) and waits until it accepts connections. It stays in
+   * our process group, so a Ctrl-C on the test run also reaches it (SIGINT = fast shutdown).
+   */
   async start(): Promise<void> {
     const fd = openSync(this.logFile, 'a');
     let child: ChildProcess;
@@ -199,7 +192,6 @@ class Instance implements PgInstance {
         cwd: this.tempDir,
         env: childEnv(),
         stdio: ['ignore', fd, fd],
-        detached: true,
         ...this.as,
       });
     } finally {

@@ -173,7 +173,7 @@ function isArray(info: TypeInfo): boolean {
 }
 
 /** Mirrors format_type(oid, typmod) in src/backend/utils/adt/format_type.c for the types that have SQL-standard names. */
-export function formatType(info: { oid: number; name: string; namespace: string }, typmod: number): string {
+function formatType(info: { oid: number; name: string; namespace: string }, typmod: number): string {
   const has = typmod >= 0;
   switch (info.oid) {
     case 16:

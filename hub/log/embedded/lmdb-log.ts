@@ -67,16 +67,25 @@ export class LmdbChangeLog implements ChangeLog {
     }
     if (sequence > expected) throw new HubError('sequence-gap', `${sourceKey}: expected sequence ${expected}, got ${sequence}`);
     for (const s of schemas) this.checkSchema(sourceKey, s);
+    // Everything that can throw happens before the write: the LMDB
+    // transaction below either stores all of it or none.
+    const encodedSchemas = schemas.map((s) => ({ key: [sourceKey, s.schema, s.table, s.version] as [string, string, string, number], value: toBinary(TableSchemaSchema, s) }));
     this.expected.set(sourceKey, sequence + 1);
     const offset = ++this.head;
     const checkpoint: StoredCheckpoint = { ackedSequence: sequence, sourcePosition: sourcePosition.toString(), lastOffset: offset };
-    await this.root.transaction(() => {
-      void this.entries.put(offset, { sourceKey, sequence, bytes });
-      void this.sources.put(sourceKey, checkpoint);
-      void this.seqIndex.put([sourceKey, sequence], hash);
-      for (const s of schemas) void this.schemas.put([sourceKey, s.schema, s.table, s.version], toBinary(TableSchemaSchema, s));
-    });
-    await this.root.flushed;
+    try {
+      await this.root.transaction(() => {
+        void this.entries.put(offset, { sourceKey, sequence, bytes });
+        void this.sources.put(sourceKey, checkpoint);
+        void this.seqIndex.put([sourceKey, sequence], hash);
+        for (const s of encodedSchemas) void this.schemas.put(s.key, s.value);
+      });
+      await this.root.flushed;
+    } catch (cause) {
+      // The log's in-memory view is unknown now: reload it from disk on the next append.
+      this.expected.delete(sourceKey);
+      throw new HubError('log-unavailable', `${sourceKey}: writing sequence ${sequence} to the log failed`, { cause });
+    }
     for (const w of [...this.waiters]) w();
     return 'appended';
   }

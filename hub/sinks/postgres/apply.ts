@@ -114,6 +114,7 @@ function deleteKey(plan: TablePlan, change: SinkChange): readonly Value[] {
   if (change.key.length === plan.keyIndexes.length) return change.key;
   const before = change.before;
   if (before !== null && before.length === plan.columns.length) return plan.keyIndexes.map((i) => before[i] ?? null);
+  if (before !== null && before.length === plan.keyIndexes.length) return before;
   throw new RangeError(`delete on ${plan.source} carries no key`);
 }
 

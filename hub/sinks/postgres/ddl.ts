@@ -86,18 +86,19 @@ const TYPE_CHARS = /^[A-Za-z0-9_ .,()[\]]+$/;
 const TYPE_GRAMMAR =
   /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?( (precision|varying|with|without|time|zone|year|month|day|hour|minute|second|to))*(\(\d{1,4}(, ?\d{1,4})?\))?( (with|without|time|zone|to|second))*( ?\[\d*\])*$/;
 
-export function validateSourceType(type: string, column: string): string {
+/** `where` names the column in messages, e.g. `table public.t column "c"`. */
+export function validateSourceType(type: string, where: string): string {
   if (!TYPE_CHARS.test(type) || !TYPE_GRAMMAR.test(type)) {
-    throw new HubError('schema', `column ${JSON.stringify(column)}: source type ${JSON.stringify(type)} is not a plain PostgreSQL type name`);
+    throw new HubError('schema', `${where}: source type ${JSON.stringify(type)} is not a plain PostgreSQL type name`);
   }
   return type;
 }
 
 /** Destination type: the source's own type, except enums (the enum type does not exist here) as text. */
-export function columnType(col: Column): string {
+export function columnType(col: Column, table = ''): string {
   if (col.kind === ValueKind.ENUM) return 'text';
   if (col.kind === ValueKind.ARRAY && col.elementKind === ValueKind.ENUM) return 'text[]';
-  return validateSourceType(col.sourceType, col.name);
+  return validateSourceType(col.sourceType, `${table ? `table ${table} ` : ''}column ${JSON.stringify(col.name)}`);
 }
 
 /**
@@ -119,7 +120,7 @@ export function planTable(destSchema: string, schema: TableSchema): TablePlan {
     if (META_NAMES.has(col.name)) throw new HubError('schema', `table ${source}: column ${col.name} clashes with a Tributary metadata column`);
     if (seen.has(col.name)) throw new HubError('schema', `table ${source}: column ${JSON.stringify(col.name)} appears twice`);
     seen.add(col.name);
-    const type = columnType(col);
+    const type = columnType(col, source);
     return { name: col.name, ident: quoteIdent(col.name, `table ${source}: column`), type, cast: castType(type) };
   });
   const keyIndexes = schema.columns.flatMap((col, i) => (col.key ? [i] : []));

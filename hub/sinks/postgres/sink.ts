@@ -121,7 +121,7 @@ export class PostgresSink implements Sink {
       signal.throwIfAborted();
       await client.query('COMMIT');
     } catch (err) {
-      await this.rollback(client, err);
+      await this.rollback(client, err instanceof DatabaseError || err instanceof HubError || err instanceof RangeError || signal.aborted);
       // The destination may have changed under us (a dropped table): re-check DDL on the next attempt.
       this.ready.clear();
       throw this.classify(err, table, signal);
@@ -157,7 +157,12 @@ export class PostgresSink implements Sink {
     const key = JSON.stringify([schema.schema, schema.table, schema.version]);
     const known = pending.get(key) ?? this.ready.get(key);
     if (known) return known;
-    const plan = planTable(this.schema, schema);
+    let plan: TablePlan;
+    try {
+      plan = planTable(this.schema, schema);
+    } catch (err) {
+      throw err instanceof HubError ? new HubError(err.kind, `sink ${this.name}: ${err.message}`, { cause: err }) : err;
+    }
     const owner = this.owners.get(plan.name);
     if (owner !== undefined && owner !== plan.sourceId) {
       throw new HubError('schema', `sink ${this.name}: source tables ${owner} and ${plan.sourceId} both map to destination table ${plan.name}`);
@@ -196,16 +201,13 @@ export class PostgresSink implements Sink {
     }
   }
 
-  /** ROLLBACK when the connection still answers; a broken one is discarded (the server aborts its transaction). */
-  private async rollback(client: PoolClient, err: unknown): Promise<void> {
-    let healthy = false;
-    if (err instanceof DatabaseError || err instanceof HubError || err instanceof RangeError) {
-      healthy = await client.query('ROLLBACK').then(
-        () => true,
-        () => false,
-      );
-    }
-    client.release(healthy ? undefined : true);
+  /**
+   * ROLLBACK when the connection should still answer (the server or our own code refused the batch);
+   * after a network failure the connection is discarded instead, and the server aborts its transaction.
+   */
+  private async rollback(client: PoolClient, connectionAlive: boolean): Promise<void> {
+    const rolledBack = connectionAlive && (await client.query('ROLLBACK').then(() => true, () => false));
+    client.release(rolledBack ? undefined : true);
   }
 
   /** Maps a failure to a HubError by SQLSTATE, never by message text; the caller's own abort passes through. */

@@ -36,7 +36,7 @@ export function toPgParam(v: Value): string | null {
     case 'timestamp':
       return timestampText(v.micros);
     case 'timestamptz':
-      return Number.isFinite(v.micros) ? timestampText(v.micros) + '+00' : timestampText(v.micros);
+      return v.micros === Infinity || v.micros === -Infinity ? timestampText(v.micros) : timestampText(v.micros) + '+00';
     case 'interval':
       return intervalText(v.months, v.days, v.micros);
     case 'array':
@@ -105,12 +105,24 @@ export function offsetText(offsetSeconds: number): string {
 }
 
 /** 'YYYY-MM-DD HH:MM:SS.ffffff[ BC]' from microseconds since 1970-01-01 00:00 (no zone). */
-export function timestampText(micros: number): string {
+export function timestampText(micros: number | bigint): string {
   if (micros === Infinity) return 'infinity';
   if (micros === -Infinity) return '-infinity';
-  const days = Math.floor(micros / MICROS_PER_DAY);
+  let days: number;
+  let timeOfDay: number;
+  if (typeof micros === 'bigint') {
+    // Beyond 2^53 µs (before 1685 or after 2255): exact integer division.
+    const perDay = BigInt(MICROS_PER_DAY);
+    let d = micros / perDay;
+    if (micros % perDay < 0n) d -= 1n;
+    days = Number(d);
+    timeOfDay = Number(micros - d * perDay);
+  } else {
+    days = Math.floor(micros / MICROS_PER_DAY);
+    timeOfDay = micros - days * MICROS_PER_DAY;
+  }
   const { text, bc } = ymd(days);
-  const time = timeText(micros - days * MICROS_PER_DAY);
+  const time = timeText(timeOfDay);
   return bc ? `${text} ${time} BC` : `${text} ${time}`;
 }
 

@@ -65,8 +65,8 @@ export type Value =
   | { readonly kind: 'date'; readonly days: number }
   | { readonly kind: 'time'; readonly micros: number }
   | { readonly kind: 'timetz'; readonly micros: number; readonly offsetSeconds: number }
-  | { readonly kind: 'timestamp'; readonly micros: number }
-  | { readonly kind: 'timestamptz'; readonly micros: number }
+  | { readonly kind: 'timestamp'; readonly micros: number | bigint }
+  | { readonly kind: 'timestamptz'; readonly micros: number | bigint }
   | { readonly kind: 'interval'; readonly months: number; readonly days: number; readonly micros: number }
   | { readonly kind: 'json'; readonly text: string }
   | { readonly kind: 'array'; readonly dims: readonly number[]; readonly lower: readonly number[]; readonly items: readonly Value[] };
@@ -143,6 +143,8 @@ export class RowWriter {
   svarint(n: number | bigint): void {
     if (typeof n === 'number') {
       if (!Number.isSafeInteger(n)) throw new RangeError(`not a safe integer: ${n}`);
+      // Zigzag doubles the magnitude: beyond 2^52 that is no longer exact in a double.
+      if (n >= 2 ** 52 || n <= -(2 ** 52)) return this.svarint(BigInt(n));
       this.uvarint(n >= 0 ? n * 2 : -n * 2 - 1);
     } else {
       this.uvarintBig(n >= 0n ? n << 1n : (-n << 1n) - 1n);
@@ -210,8 +212,11 @@ export class RowWriter {
     this.uvarint(micros);
     this.svarint(offsetSeconds);
   }
-  /** `micros` may be ±Infinity for PostgreSQL's infinite timestamps. */
-  timestamp(micros: number, withZone: boolean): void {
+  /**
+   * Microseconds since 1970-01-01: a number when exact, a bigint beyond 2^53
+   * (PostgreSQL's range needs 63 bits), ±Infinity for infinite timestamps.
+   */
+  timestamp(micros: number | bigint, withZone: boolean): void {
     this.byte(withZone ? Tag.TimestampTz : Tag.Timestamp);
     if (micros === Infinity) this.svarint(TS_INFINITY);
     else if (micros === -Infinity) this.svarint(TS_MINUS_INFINITY);
@@ -348,6 +353,7 @@ class RowReader {
     for (let i = 0; i < 10; i++) {
       this.need(1);
       const b = this.buf[this.pos++] as number;
+      if (i === 9 && b > 1) throw new RowDecodeError('varint exceeds 64 bits', this.pos - 1);
       result += (b & 0x7f) * mul;
       if (b < 0x80) {
         if (Number.isSafeInteger(result)) return result;
@@ -378,8 +384,10 @@ class RowReader {
 
   svarint(): number {
     const v = this.svarintAny();
-    if (typeof v === 'bigint') throw new RowDecodeError('value out of range', this.pos);
-    return v;
+    if (typeof v === 'number') return v;
+    const n = Number(v);
+    if (!Number.isSafeInteger(n)) throw new RowDecodeError('value out of range', this.pos);
+    return n;
   }
 
   private lenBytes(): Uint8Array {
@@ -399,12 +407,14 @@ class RowReader {
     }
   }
 
-  private micros(): number {
+  private micros(): number | bigint {
     const v = this.svarintAny();
     if (typeof v === 'number') return v;
     if (v === TS_INFINITY) return Infinity;
     if (v === TS_MINUS_INFINITY) return -Infinity;
-    throw new RowDecodeError('timestamp out of range', this.pos);
+    if (v > TS_INFINITY || v < TS_MINUS_INFINITY) throw new RowDecodeError('timestamp out of range', this.pos);
+    const n = Number(v);
+    return Number.isSafeInteger(n) ? n : v;
   }
 
   value(depth = 0): Value {
@@ -434,7 +444,8 @@ class RowReader {
       case Tag.Text:
         return this.str();
       case Tag.Bytes:
-        return this.lenBytes().slice();
+        // A copy: `slice` on a Node Buffer would return a view of the batch.
+        return new Uint8Array(this.lenBytes());
       case Tag.Uuid: {
         this.need(16);
         const b = this.buf.subarray(this.pos, this.pos + 16);

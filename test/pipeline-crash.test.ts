@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { converged, startE2E, type E2E } from './support/e2e.js';
+import { converged, streaming, startE2E, type E2E } from './support/e2e.js';
 import { waitFor } from './support/pipeline.js';
 import { WRITER_COLUMNS, WRITER_TABLE, randomBetween, startWriter } from './support/writer.js';
 
@@ -17,6 +17,7 @@ before(async () => {
   await e.src.query(WRITER_TABLE);
   e.hub.start();
   e.agent.start();
+  await streaming(e);
 });
 
 after(async () => {

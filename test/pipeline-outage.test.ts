@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { converged, slotConfirmedFlush, startE2E, type E2E } from './support/e2e.js';
+import { converged, streaming, slotConfirmedFlush, startE2E, type E2E } from './support/e2e.js';
 import { waitFor } from './support/pipeline.js';
 
 let e: E2E;
@@ -26,6 +26,7 @@ before(async () => {
   await e.src.query('CREATE TABLE items (id int PRIMARY KEY, payload text)');
   e.hub.start();
   e.agent.start();
+  await streaming(e);
   await e.src.query("INSERT INTO items VALUES (0, 'warm-up')");
   await converged(e, 'items', COLUMNS);
 });

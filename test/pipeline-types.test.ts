@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { converged, startE2E, tableText, type E2E } from './support/e2e.js';
+import { converged, streaming, startE2E, tableText, type E2E } from './support/e2e.js';
 import { waitFor } from './support/pipeline.js';
 
 const COLUMNS = [
@@ -44,6 +44,7 @@ before(async () => {
   await e.src.query(DDL);
   e.hub.start();
   e.agent.start();
+  await streaming(e);
 });
 
 after(async () => {

@@ -101,3 +101,18 @@ export async function slotConfirmedFlush(e: E2E): Promise<bigint> {
   const [hi, lo] = text.split('/');
   return (BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`);
 }
+
+/**
+ * Waits until the agent streams from its slot. Changes committed before the
+ * slot exists are not in the log (initial snapshots are a separate feature).
+ */
+export async function streaming(e: E2E): Promise<void> {
+  await waitFor(
+    'the agent to stream from its slot',
+    async () => {
+      const r = await e.src.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [e.slot]);
+      return r.rows[0]?.active === true;
+    },
+    60_000,
+  );
+}

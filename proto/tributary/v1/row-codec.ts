@@ -18,7 +18,7 @@
  * | 10  | date               | zigzag varint days since 1970-01-01; int32 max/min = ±infinity |
  * | 11  | time               | varint microseconds since midnight                        |
  * | 12  | time with zone     | varint microseconds, zigzag varint UTC offset in seconds (east positive) |
- * | 13  | timestamp          | zigzag varint microseconds since 1970-01-01 (no zone); int64 max/min = ±infinity |
+ * | 13  | timestamp          | zigzag varint microseconds since 1970-01-01 (no zone); int64 max/min = ±infinity; PostgreSQL's last days (294276 AD) lie just past int64, so this varint may use 65 bits |
  * | 14  | timestamp with zone| as 13, the instant in UTC                                 |
  * | 15  | interval           | zigzag varint months, days, microseconds                  |
  * | 16  | json               | len + UTF-8 JSON text, as the source stored it            |
@@ -353,7 +353,7 @@ class RowReader {
     for (let i = 0; i < 10; i++) {
       this.need(1);
       const b = this.buf[this.pos++] as number;
-      if (i === 9 && b > 1) throw new RowDecodeError('varint exceeds 64 bits', this.pos - 1);
+      if (i === 9 && b > 3) throw new RowDecodeError('varint exceeds 66 bits', this.pos - 1);
       result += (b & 0x7f) * mul;
       if (b < 0x80) {
         if (Number.isSafeInteger(result)) return result;
@@ -412,7 +412,6 @@ class RowReader {
     if (typeof v === 'number') return v;
     if (v === TS_INFINITY) return Infinity;
     if (v === TS_MINUS_INFINITY) return -Infinity;
-    if (v > TS_INFINITY || v < TS_MINUS_INFINITY) throw new RowDecodeError('timestamp out of range', this.pos);
     const n = Number(v);
     return Number.isSafeInteger(n) ? n : v;
   }
@@ -431,7 +430,9 @@ class RowReader {
         return true;
       case Tag.Int: {
         const v = this.svarintAny();
-        return typeof v === 'bigint' ? v : BigInt(v);
+        if (typeof v === 'number') return BigInt(v);
+        if (v > TS_INFINITY || v < TS_MINUS_INFINITY) throw new RowDecodeError('integer outside int64', this.pos);
+        return v;
       }
       case Tag.Float: {
         this.need(8);

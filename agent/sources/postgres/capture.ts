@@ -254,7 +254,11 @@ export class Capture {
     this.inFlight++;
     this.inFlightBytes += body.length;
     if (this.inFlightBytes > 64 << 20) this.target.pause();
-    this.buffer.append(body, end, versions).then(
+    const appended = this.buffer.append(body, end, versions);
+    // The spool counts a batch as soon as append is called: stop reading now,
+    // not after the write lands, or the socket's buffered data overshoots.
+    if (this.buffer.isFull()) this.checkRoom();
+    appended.then(
       () => {
         this.inFlight--;
         this.inFlightBytes -= body.length;

@@ -7,6 +7,8 @@ export interface LogEntry {
   readonly sequence: number;
   /** The ChangeBatch bytes exactly as the agent sent them. */
   readonly bytes: Uint8Array;
+  /** When the hub wrote it, microseconds since the Unix epoch (for lag and latency). */
+  readonly ingestedAtUs: number;
 }
 
 export interface SourceCheckpoint {

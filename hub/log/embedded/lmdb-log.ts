@@ -9,6 +9,7 @@ interface StoredEntry {
   sourceKey: string;
   sequence: number;
   bytes: Uint8Array;
+  ingestedAtUs: number;
 }
 
 interface StoredCheckpoint {
@@ -75,7 +76,7 @@ export class LmdbChangeLog implements ChangeLog {
     const checkpoint: StoredCheckpoint = { ackedSequence: sequence, sourcePosition: sourcePosition.toString(), lastOffset: offset };
     try {
       await this.root.transaction(() => {
-        void this.entries.put(offset, { sourceKey, sequence, bytes });
+        void this.entries.put(offset, { sourceKey, sequence, bytes, ingestedAtUs: Math.round((performance.timeOrigin + performance.now()) * 1000) });
         void this.sources.put(sourceKey, checkpoint);
         void this.seqIndex.put([sourceKey, sequence], hash);
         for (const s of encodedSchemas) void this.schemas.put(s.key, s.value);
@@ -116,7 +117,7 @@ export class LmdbChangeLog implements ChangeLog {
   read(from: number, max: number): LogEntry[] {
     const out: LogEntry[] = [];
     for (const { key, value } of this.entries.getRange({ start: from, limit: max })) {
-      out.push({ offset: key, sourceKey: value.sourceKey, sequence: value.sequence, bytes: value.bytes });
+      out.push({ offset: key, sourceKey: value.sourceKey, sequence: value.sequence, bytes: value.bytes, ingestedAtUs: value.ingestedAtUs });
     }
     return out;
   }

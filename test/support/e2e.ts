@@ -12,6 +12,8 @@ export interface E2E {
   readonly src: pg.Pool;
   readonly dst: pg.Pool;
   readonly hub: ManagedProcess;
+  /** The same hub (same log) configured without sinks. */
+  readonly hubLogOnly: ManagedProcess;
   readonly agent: ManagedProcess;
   readonly httpPort: number;
   readonly dir: string;
@@ -34,7 +36,9 @@ export async function startE2E(o: E2EOptions): Promise<E2E> {
   const grpcPort = await freePort();
   const httpPort = await freePort();
   const slot = `tributary_${o.name.replace(/[^a-z0-9_]/g, '_')}`;
-  const hub = hubProcess({ dir: join(dir, 'hub'), grpcPort, httpPort, sinkPort: pgi.port, sinkDatabase: 'dst', agentId: 'agent-1', sourceId: 'src' });
+  const hubSetup = { dir: join(dir, 'hub'), grpcPort, httpPort, sinkPort: pgi.port, sinkDatabase: 'dst', agentId: 'agent-1', sourceId: 'src' };
+  const hub = hubProcess(hubSetup);
+  const hubLogOnly = hubProcess({ ...hubSetup, withSink: false });
   const agent = agentProcess({
     dir: join(dir, 'agent'),
     hubPort: grpcPort,
@@ -48,11 +52,15 @@ export async function startE2E(o: E2EOptions): Promise<E2E> {
   });
   const src = new pg.Pool({ connectionString: pgi.connectionString('src'), max: 4 });
   const dst = new pg.Pool({ connectionString: pgi.connectionString('dst'), max: 2 });
+  // Idle connections die when a test kills the server; the next query reconnects.
+  src.on('error', () => undefined);
+  dst.on('error', () => undefined);
   return {
     pgi,
     src,
     dst,
     hub,
+    hubLogOnly,
     agent,
     httpPort,
     dir,
@@ -60,8 +68,10 @@ export async function startE2E(o: E2EOptions): Promise<E2E> {
     async close() {
       await agent.stop();
       await hub.stop();
+      await hubLogOnly.stop();
       agent.close();
       hub.close();
+      hubLogOnly.close();
       await src.end();
       await dst.end();
       await pgi.stop();

@@ -108,20 +108,23 @@ export interface HubSetup {
   readonly sinkSchema?: string;
   readonly agentId: string;
   readonly sourceId: string;
+  /** False: the hub only ingests into its log (benchmarks measure the two stages apart). */
+  readonly withSink?: boolean;
 }
 
 export function hubProcess(s: HubSetup): ManagedProcess {
+  const withSink = s.withSink ?? true;
   mkdirSync(s.dir, { recursive: true });
   const config = {
     hubId: 'test-hub',
     grpc: { listen: `127.0.0.1:${s.grpcPort}` },
     http: { listen: `127.0.0.1:${s.httpPort}` },
     log: { kind: 'embedded', path: join(s.dir, 'log') },
-    sinks: [{ name: 'dest', kind: 'postgres', host: '127.0.0.1', port: s.sinkPort, database: s.sinkDatabase, user: 'postgres', schema: s.sinkSchema ?? 'public' }],
-    pipelines: [{ name: 'main', agent: s.agentId, source: s.sourceId, sinks: ['dest'] }],
+    sinks: withSink ? [{ name: 'dest', kind: 'postgres', host: '127.0.0.1', port: s.sinkPort, database: s.sinkDatabase, user: 'postgres', schema: s.sinkSchema ?? 'public' }] : [],
+    pipelines: [{ name: 'main', agent: s.agentId, source: s.sourceId, sinks: withSink ? ['dest'] : [] }],
     logLevel: 'info',
   };
-  const path = join(s.dir, 'hub.json');
+  const path = join(s.dir, withSink ? 'hub.json' : 'hub-log-only.json');
   writeFileSync(path, JSON.stringify(config, null, 2));
   return new ManagedProcess('hub', ['hub', '--config', path], join(s.dir, 'hub.log'));
 }

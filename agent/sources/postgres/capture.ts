@@ -20,6 +20,7 @@ import type { Logger } from '../../log.js';
 import { RowConverter } from './convert.js';
 import type { PgOutputMessage } from './protocol.js';
 import type { PgTypeCatalog } from './types.js';
+import { formatLsn } from './position.js';
 
 interface RelationState {
   readonly tableKey: string;
@@ -34,6 +35,13 @@ interface OpenTransaction {
   index: number;
   readonly skip: boolean;
 }
+
+/**
+ * Batch bytes handed to the spool but not yet flushed. Above it the socket is
+ * paused: the spool's fsync pace, not PostgreSQL's send rate, sets how much
+ * the agent holds in memory.
+ */
+const MAX_IN_FLIGHT_BYTES = 8 << 20;
 
 export interface CaptureSink {
   /** Confirms a durable commit position to the server. */
@@ -60,6 +68,7 @@ export class Capture {
   private pendingCommit = false;
   private pausedForSpool = false;
   private failure: AgentError | null = null;
+  private droppedResent = 0;
   private readonly writer = new RowWriter(4096);
   eventsCaptured = 0;
 
@@ -218,7 +227,11 @@ export class Capture {
   private onCommit(endLsn: bigint): void {
     const tx = this.tx;
     this.tx = null;
-    if (tx === null || tx.skip) return;
+    if (tx === null) return;
+    if (tx.skip) {
+      if (this.droppedResent++ === 0) this.log.info('dropping transactions the spool already holds (the server resent them after a restart)', { upTo: formatLsn(this.spooledEnd) });
+      return;
+    }
     this.committed.absorb(this.open);
     this.committedVersions.push(...this.openVersions);
     this.openVersions = [];
@@ -253,7 +266,7 @@ export class Capture {
   private spool(body: Uint8Array, end: bigint | null, versions: SchemaVersionRecord[]): void {
     this.inFlight++;
     this.inFlightBytes += body.length;
-    if (this.inFlightBytes > 64 << 20) this.target.pause();
+    if (this.inFlightBytes > MAX_IN_FLIGHT_BYTES) this.target.pause();
     const appended = this.buffer.append(body, end, versions);
     // The spool counts a batch as soon as append is called: stop reading now,
     // not after the write lands, or the socket's buffered data overshoots.
@@ -290,7 +303,7 @@ export class Capture {
       }
       return;
     }
-    if (this.inFlightBytes <= 16 << 20 && !this.pausedForSpool) this.target.resume();
+    if (this.inFlightBytes <= MAX_IN_FLIGHT_BYTES / 4 && !this.pausedForSpool) this.target.resume();
   }
 
   /** Resolves when every append handed to the spool has settled. */

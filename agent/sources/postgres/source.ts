@@ -158,6 +158,12 @@ export class PostgresSource implements ChangeSource {
     const current = stream;
     const stopOnAbort = (): void => void current.stop();
     session.signal.addEventListener('abort', stopOnAbort, { once: true });
+    // A shutdown that arrived while the session was being set up: an abort
+    // listener added to an already aborted signal never fires.
+    if (signal.aborted) {
+      signal.removeEventListener('abort', onAbort);
+      return;
+    }
     this.confirmed = startLsn;
     this.connected = true;
     log.info('streaming', { slot: config.slot, publication: config.publication, from: formatLsn(startLsn) });

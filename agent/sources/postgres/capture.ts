@@ -48,6 +48,8 @@ export interface CaptureSink {
   confirm(lsn: bigint): void;
   pause(): void;
   resume(): void;
+  /** Ends the replication session (after a failure). */
+  stop(): void;
 }
 
 export class Capture {
@@ -95,7 +97,7 @@ export class Capture {
 
   /** True when nothing is buffered, in flight, or open: a keepalive position may be confirmed. */
   get idle(): boolean {
-    return this.tx === null && this.inFlight === 0 && !this.pendingCommit && this.open.eventCount === 0 && !this.pausedForSpool;
+    return this.failure === null && !this.flushScheduled && this.tx === null && this.inFlight === 0 && !this.pendingCommit && this.open.eventCount === 0 && !this.pausedForSpool;
   }
 
   handle(msg: PgOutputMessage): void {
@@ -110,11 +112,11 @@ export class Capture {
       case 'relation':
         return this.onRelation(msg);
       case 'insert':
-        return this.onRow(msg.relationId, Op.INSERT, msg.newTuple, null);
+        return this.onRow(msg.relationId, Op.INSERT, msg.newTuple, null, null);
       case 'update':
-        return this.onRow(msg.relationId, Op.UPDATE, msg.newTuple, msg.oldTuple);
+        return this.onRow(msg.relationId, Op.UPDATE, msg.newTuple, msg.oldTuple, msg.oldKind);
       case 'delete':
-        return this.onRow(msg.relationId, Op.DELETE, null, msg.oldTuple);
+        return this.onRow(msg.relationId, Op.DELETE, null, msg.oldTuple, msg.oldKind);
       case 'truncate':
         for (const id of msg.relationIds) this.onTruncate(id);
         return;
@@ -176,7 +178,13 @@ export class Capture {
     return this.tx;
   }
 
-  private onRow(relationId: number, op: Op, newTuple: Parameters<RowConverter['writeRow']>[0] | null, oldTuple: Parameters<RowConverter['writeRow']>[0] | null): void {
+  private onRow(
+    relationId: number,
+    op: Op,
+    newTuple: Parameters<RowConverter['writeRow']>[0] | null,
+    oldTuple: Parameters<RowConverter['writeRow']>[0] | null,
+    oldKind: 'K' | 'O' | null,
+  ): void {
     const tx = this.currentTx();
     if (tx.skip) return;
     const r = this.relation(relationId);
@@ -186,7 +194,8 @@ export class Capture {
     const key = this.writer.finish();
     let before: Uint8Array | null = null;
     if (oldTuple !== null) {
-      r.converter.writeRow(oldTuple, this.writer.reset());
+      if (oldKind === 'K') r.converter.writeKeyImage(oldTuple, this.writer.reset());
+      else r.converter.writeRow(oldTuple, this.writer.reset());
       before = this.writer.finish();
     }
     let after: Uint8Array | null = null;
@@ -275,7 +284,8 @@ export class Capture {
       () => {
         this.inFlight--;
         this.inFlightBytes -= body.length;
-        if (end !== null) this.target.confirm(end);
+        // After any failed append the spool may lack earlier batches: confirm nothing more.
+        if (end !== null && this.failure === null) this.target.confirm(end);
         this.checkRoom();
       },
       (cause: unknown) => {
@@ -308,10 +318,13 @@ export class Capture {
 
   /** Resolves when every append handed to the spool has settled. */
   async drain(): Promise<void> {
-    while (this.inFlight > 0) await new Promise((r) => setTimeout(r, 5));
+    while (this.inFlight > 0 || this.flushScheduled) await new Promise((r) => setTimeout(r, 5));
   }
 
+  /** Records the first failure and ends the session: nothing is confirmed after it. */
   fail(error: AgentError): void {
-    if (this.failure === null) this.failure = error;
+    if (this.failure !== null) return;
+    this.failure = error;
+    this.target.stop();
   }
 }

@@ -86,15 +86,25 @@ export class RowConverter {
 
   /** Writes the whole tuple: `columns(n)`, then one value per column in relation order. */
   writeRow(tuple: TupleData, w: RowWriter): void {
-    this.write(tuple, w, false);
+    this.write(tuple, w, 'row');
   }
 
   /** Writes only the key columns, in relation column order. */
   writeKey(tuple: TupleData, w: RowWriter): void {
-    this.write(tuple, w, true);
+    this.write(tuple, w, 'key');
   }
 
-  private write(tuple: TupleData, w: RowWriter, keysOnly: boolean): void {
+  /**
+   * A full-width row from an old-key tuple ('K'): the server sends only the
+   * key columns, so the others are written as UNCHANGED (not sent), never as
+   * NULL, which would claim a value the source did not state.
+   */
+  writeKeyImage(tuple: TupleData, w: RowWriter): void {
+    this.write(tuple, w, 'keyImage');
+  }
+
+  private write(tuple: TupleData, w: RowWriter, mode: 'row' | 'key' | 'keyImage'): void {
+    const keysOnly = mode === 'key';
     const n = this.kinds.length;
     if (tuple.count !== n) {
       throw new AgentError('protocol', `${this.table}: tuple has ${tuple.count} columns, relation has ${n}`);
@@ -109,7 +119,8 @@ export class RowConverter {
         len = ((buf[p] as number) << 24) | ((buf[p + 1] as number) << 16) | ((buf[p + 2] as number) << 8) | (buf[p + 3] as number);
         p += 4;
       }
-      if (!keysOnly || this.keys[i] === 1) {
+      if (mode === 'keyImage' && this.keys[i] !== 1) w.unchanged();
+      else if (!keysOnly || this.keys[i] === 1) {
         if (kind === TupleKind.Text) this.value(i, buf, p, p + len, w);
         else if (kind === TupleKind.Null) w.null();
         else if (kind === TupleKind.Unchanged) w.unchanged();

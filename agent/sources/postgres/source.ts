@@ -126,6 +126,7 @@ export class PostgresSource implements ChangeSource {
         },
         pause: () => stream?.pause(),
         resume: () => stream?.resume(),
+        stop: () => void stream?.stop(),
       },
       log,
       this.options.batchEvents,
@@ -145,7 +146,6 @@ export class PostgresSource implements ChangeSource {
           capture.handle(decodePgOutput(payload));
         } catch (cause) {
           capture.fail(cause instanceof AgentError ? cause : new AgentError('protocol', 'decoding a change failed', { cause }));
-          void stream?.stop();
         }
       },
       onServerPosition: (lsn) => {

@@ -42,7 +42,8 @@ export type ChangeEvent = Message<"tributary.v1.ChangeEvent"> & {
   key: Uint8Array;
 
   /**
-   * Old row image when the source sent one (REPLICA IDENTITY FULL, or key change).
+   * Old row image when the source sent one: the full row (REPLICA IDENTITY FULL),
+   * or after a key change only the old key, other columns marked unchanged.
    *
    * @generated from field: bytes before = 5;
    */
@@ -56,7 +57,8 @@ export type ChangeEvent = Message<"tributary.v1.ChangeEvent"> & {
   after: Uint8Array;
 
   /**
-   * Source position of the transaction's commit (PostgreSQL: commit end LSN).
+   * Source position of the transaction's commit (PostgreSQL: the LSN of the
+   * commit record, pgoutput Begin.final_lsn), the same for every event of it.
    *
    * @generated from field: uint64 commit_position = 7;
    */

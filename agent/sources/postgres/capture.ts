@@ -26,6 +26,8 @@ interface RelationState {
   readonly tableKey: string;
   readonly schema: TableSchema;
   readonly converter: RowConverter;
+  /** The schema went into a batch in this session (it is sent once per version). */
+  sent: boolean;
 }
 
 interface OpenTransaction {
@@ -159,15 +161,15 @@ export class Capture {
     });
     if (!columns.some((c) => c.key))
       this.log.warn('table has no replica identity key; updates and deletes cannot be applied by key', { table: tableKey });
-    this.relations.set(msg.relationId, { tableKey, schema, converter: new RowConverter(tableKey, columns) });
+    this.relations.set(msg.relationId, { tableKey, schema, converter: new RowConverter(tableKey, columns), sent: this.sentSchemas.has(`${tableKey}@${current.version}`) });
   }
 
   private relation(id: number): RelationState {
     const r = this.relations.get(id);
     if (r === undefined) throw new AgentError('protocol', `change for relation ${id} arrived before its Relation message`);
-    const sentKey = `${r.tableKey}@${r.schema.version}`;
-    if (!this.sentSchemas.has(sentKey)) {
-      this.sentSchemas.add(sentKey);
+    if (!r.sent) {
+      r.sent = true;
+      this.sentSchemas.add(`${r.tableKey}@${r.schema.version}`);
       this.open.addSchema(r.schema);
     }
     return r;

@@ -122,8 +122,25 @@ async function recvlogical(e: E2E, slot: string, endpos: string): Promise<number
   return (performance.now() - t0) / 1000;
 }
 
-/** Agent stopped, hub ingesting only: the workload's WAL waits in the slot. */
+/**
+ * Agent stopped, hub ingesting only: the workload's WAL waits in the slot.
+ * First the agent's slot is let catch up (restart_lsn past the previous
+ * phase), as a slot created just before the workload — the baseline's — is:
+ * otherwise the agent's timing would include the server re-reading the
+ * previous phase's WAL.
+ */
 async function quiesce(e: E2E): Promise<void> {
+  const lsn = await currentLsn(e);
+  await e.src.query('CHECKPOINT');
+  await waitFor(
+    "the agent's slot to move past the previous phase",
+    async () => {
+      const r = await e.src.query<{ ok: boolean }>('SELECT restart_lsn >= $2::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $1', [e.slot, lsn]);
+      return r.rows[0]?.ok === true;
+    },
+    60_000,
+    200,
+  ).catch(() => log('  (note: the slot did not catch up within 60 s; the next timing includes re-reading older WAL)'));
   await e.agent.stop();
   await e.hub.stop();
   await e.hubLogOnly.stop();

@@ -26,6 +26,9 @@ export interface ReplicationStreamOptions {
   readonly statusIntervalMs: number;
 }
 
+/** Least time between two status updates sent because the durable position moved. */
+const CONFIRM_INTERVAL_MS = 1000;
+
 /** PostgreSQL's epoch for replication timestamps: 2000-01-01T00:00:00Z. */
 const PG_EPOCH_MS = 946_684_800_000;
 
@@ -44,6 +47,7 @@ function optionsString(settings: Readonly<Record<string, string>>): string {
 export class ReplicationStream {
   private readonly service: LogicalReplicationService;
   private confirmed = 0n;
+  private lastStatusAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private paused = false;
 
@@ -76,7 +80,7 @@ export class ReplicationStream {
       parse: (buffer: Buffer) => buffer,
     };
     this.confirmed = this.options.startLsn;
-    this.timer = setInterval(() => this.sendStatus(), this.options.statusIntervalMs);
+    this.timer = setInterval(() => this.sendStatus(), Math.min(this.options.statusIntervalMs, CONFIRM_INTERVAL_MS));
     this.timer.unref();
     try {
       // The library's typings want its abstract class; the shape is what it uses.
@@ -95,7 +99,11 @@ export class ReplicationStream {
   confirm(lsn: bigint): void {
     if (lsn <= this.confirmed) return;
     this.confirmed = lsn;
-    this.sendStatus();
+    // Each status update that moves the slot makes the walsender save the
+    // slot to disk (an fsync in its own loop): telling it after every spool
+    // flush would pace the server by our fsyncs. Once per interval is enough
+    // to release WAL; keepalive requests and shutdown are answered at once.
+    if (Date.now() - this.lastStatusAt >= CONFIRM_INTERVAL_MS) this.sendStatus();
   }
 
   get confirmedPosition(): bigint {
@@ -132,6 +140,7 @@ export class ReplicationStream {
   private sendStatus(): void {
     const conn = this.connection();
     if (conn === null) return;
+    this.lastStatusAt = Date.now();
     const msg = Buffer.alloc(34);
     msg[0] = 0x72;
     msg.writeBigUInt64BE(this.confirmed, 1);

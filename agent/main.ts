@@ -25,7 +25,7 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
       sourceKind: config.source.kind,
       buffer,
       log: log.child('uplink'),
-      window: 64,
+      window: 16,
       heartbeatMs: 1000,
     });
     if (config.hub.plaintext) log.warn('PLAINTEXT connection to the hub: use only on loopback or a trusted network', { hub: config.hub.address });

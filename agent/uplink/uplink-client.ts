@@ -182,7 +182,7 @@ export class Uplink {
         await new Promise((r) => setTimeout(r, 2));
         continue;
       }
-      const batches = buffer.read(next, Math.min(room, 256), 8 << 20);
+      const batches = buffer.read(next, Math.min(room, 64), 2 << 20);
       if (batches.length === 0) {
         await buffer.waitFor(next - 1, signal);
         continue;

@@ -273,6 +273,7 @@ case "$cmd" in
   stop) stop "$@" ;;
   kill) kill_node "$@" ;;
   restart) restart_node "$@" ;;
-  java) fetch; d="$1"; shift; kafka_java "$d" "$@" ;;
+  # Full JIT and a bigger heap here: this runs the measuring tools (ProducerPerformance).
+  java) fetch; d="$1"; shift; java -Xmx1g -Dlog4j2.configurationFile="$d/log4j2-tools.properties" -cp "$lib/*" "$@" ;;
   *) die "usage: kafka.sh fetch | start DIR [--brokers 1|3] | stop DIR | kill DIR I | restart DIR I | java DIR CLASS ARGS..." ;;
 esac

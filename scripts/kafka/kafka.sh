@@ -201,6 +201,10 @@ transaction.state.log.num.partitions=10
 share.coordinator.state.topic.replication.factor=$rf
 share.coordinator.state.topic.min.isr=$min_isr
 group.initial.rebalance.delay.ms=0
+# Fast failover for tests: a killed node is fenced after 3 s (default 9 s), so its
+# partitions get a new leader within a client's default retry budget.
+broker.session.timeout.ms=3000
+broker.heartbeat.interval.ms=500
 auto.create.topics.enable=true
 num.network.threads=2
 num.io.threads=4

@@ -4,7 +4,7 @@
  * resolves them, about a minute; later calls start in seconds).
  */
 import { execFile, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -47,7 +47,7 @@ function pidsOf(dir: string): number[] {
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  // 'exit' handlers must be synchronous: SIGKILL the JVMs, nothing of them is worth keeping.
+  // 'exit' handlers must be synchronous: SIGKILL the JVMs and drop their data, nothing of it is worth keeping.
   process.on('exit', () => {
     for (const dir of live) {
       for (const pid of pidsOf(dir)) {
@@ -57,6 +57,7 @@ function installExitHook(): void {
           // already gone
         }
       }
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 }

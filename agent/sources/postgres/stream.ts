@@ -136,24 +136,32 @@ export class ReplicationStream {
     return (this.service as unknown as { _connection: CopyConnection | null })._connection;
   }
 
-  /** Standby Status Update ('r'): write = flush = apply = the durable position. */
   private sendStatus(): void {
     const conn = this.connection();
     if (conn === null) return;
     this.lastStatusAt = Date.now();
-    const msg = Buffer.alloc(34);
-    msg[0] = 0x72;
-    msg.writeBigUInt64BE(this.confirmed, 1);
-    msg.writeBigUInt64BE(this.confirmed, 9);
-    msg.writeBigUInt64BE(this.confirmed, 17);
-    msg.writeBigInt64BE(BigInt(Date.now() - PG_EPOCH_MS) * 1000n, 25);
-    msg[33] = 0;
     try {
-      conn.sendCopyFromChunk(msg);
+      conn.sendCopyFromChunk(standbyStatusUpdate(this.confirmed, Date.now()));
     } catch {
       // The connection is closing; the next connection starts from the slot.
     }
   }
+}
+
+/**
+ * Standby Status Update ('r', PostgreSQL protocol "Streaming Replication
+ * Protocol"): write = flush = apply = the durable position, exactly (the
+ * library adds 1), and the client clock in microseconds since 2000-01-01.
+ */
+export function standbyStatusUpdate(durable: bigint, nowMs: number): Buffer {
+  const msg = Buffer.alloc(34);
+  msg[0] = 0x72;
+  msg.writeBigUInt64BE(durable, 1);
+  msg.writeBigUInt64BE(durable, 9);
+  msg.writeBigUInt64BE(durable, 17);
+  msg.writeBigInt64BE(BigInt(Math.round(nowMs) - PG_EPOCH_MS) * 1000n, 25);
+  msg[33] = 0;
+  return msg;
 }
 
 /** Maps a failure to an AgentError by SQLSTATE (never by message text). */

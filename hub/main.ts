@@ -43,19 +43,16 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
   const stop = new AbortController();
   const workers = config.sinks.map((s) => {
     const sources = new Set(config.pipelines.filter((p) => p.sinks.includes(s.name)).map((p) => sourceKeyOf(p.agent, p.source)));
-    return { sink: createSink(s), worker: null as SinkWorker | null, sources };
+    const sink = createSink(s);
+    return { sink, worker: new SinkWorker(sink, log, sources, metrics, logger.child('sink')) };
   });
-  const running = workers.map((w) => {
-    const worker = new SinkWorker(w.sink, log, w.sources, metrics, logger.child('sink'));
-    w.worker = worker;
-    return worker.run(stop.signal).catch((e: unknown) => logger.error('sink worker stopped', { sink: w.sink.name, error: e }));
-  });
-  const metricsTimer = setInterval(() => workers.forEach((w) => w.worker?.updateMetrics()), 1000);
+  const running = workers.map((w) => w.worker.run(stop.signal).catch((e: unknown) => logger.error('sink worker stopped', { sink: w.sink.name, error: e })));
+  const metricsTimer = setInterval(() => workers.forEach((w) => w.worker.updateMetrics()), 1000);
   const compactTimer = setInterval(() => {
     void log.compact(config.sinks.map((s) => s.name)).catch((e: unknown) => logger.warn('log compaction failed', { error: e }));
   }, 30_000);
   const grpcPort = await ingest.listen(config.grpc.listen);
-  const app = createApi({ config, log, metrics, sessions: () => ingest.sessions, sinks: () => workers.flatMap((w) => (w.worker ? [w.worker.status()] : [])) });
+  const app = createApi({ config, log, metrics, sessions: () => ingest.sessions, sinks: () => workers.map((w) => w.worker.status()) });
   const [host, portText] = splitAddress(config.http.listen);
   const http = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: host, port: Number(portText) }, () => resolve(s));

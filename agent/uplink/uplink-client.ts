@@ -44,6 +44,8 @@ export class Uplink {
   private acked = 0;
   private lastError: string | null = null;
   private readonly client: grpc.Client;
+  /** Wakes the send loop when an ack opens the window. */
+  private ackWaiter: (() => void) | null = null;
 
   constructor(private readonly options: UplinkOptions) {
     this.client = new UplinkClient(options.address, grpc.credentials.createInsecure(), {
@@ -138,6 +140,7 @@ export class Uplink {
             if (seq > this.acked) {
               this.acked = seq;
               void buffer.acknowledge(seq);
+              this.ackWaiter?.();
             }
             return;
           }
@@ -179,7 +182,7 @@ export class Uplink {
       const next = getNext();
       const room = this.acked + window - next + 1;
       if (room <= 0) {
-        await new Promise((r) => setTimeout(r, 2));
+        await this.nextAck(signal);
         continue;
       }
       const batches = buffer.read(next, Math.min(room, 64), 2 << 20);
@@ -196,6 +199,18 @@ export class Uplink {
         if (signal.aborted) return;
       }
     }
+  }
+
+  private nextAck(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.ackWaiter = null;
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      this.ackWaiter = done;
+      signal.addEventListener('abort', done, { once: true });
+    });
   }
 
   private sendHeartbeat(call: Call): void {

@@ -131,7 +131,9 @@ export class Capture {
     const tableKey = `${msg.namespace}.${msg.name}`;
     const columns = msg.columns.map((c) => {
       const t = this.catalog.resolve(c.typeOid, c.typeMod);
-      if (t === undefined) throw new AgentError('protocol', `${tableKey}.${c.name}: unknown type OID ${c.typeOid}`);
+      // A type created after this session loaded the catalog (a new enum, say):
+      // retryable, the next session reloads the catalog and resumes here.
+      if (t === undefined) throw new AgentError('source-unavailable', `${tableKey}.${c.name}: type OID ${c.typeOid} is newer than the loaded type catalog; reconnecting to reload it`);
       return { ...c, resolved: t };
     });
     const fingerprint = JSON.stringify(columns.map((c) => [c.name, c.key, c.resolved.kind, c.resolved.sourceType]));

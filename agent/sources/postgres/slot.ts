@@ -44,10 +44,9 @@ export async function checkServer(client: pg.Client): Promise<void> {
     );
 }
 
-export async function ensurePublicationAndSlot(config: PostgresSourceConfig, clientConfig: pg.ClientConfig): Promise<SlotInfo> {
-  const client = new pg.Client(clientConfig);
+/** Checks the server and ensures publication and slot, on the caller's connected client. */
+export async function ensurePublicationAndSlot(config: PostgresSourceConfig, client: pg.Client): Promise<SlotInfo> {
   try {
-    await client.connect();
     await checkServer(client);
     const pub = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [config.publication]);
     if (pub.rowCount === 0) {
@@ -75,7 +74,5 @@ export async function ensurePublicationAndSlot(config: PostgresSourceConfig, cli
     return { confirmedFlush: parseLsn(created.rows[0]?.lsn ?? '0/0'), created: true };
   } catch (cause) {
     throw classify(cause);
-  } finally {
-    await client.end().catch(() => undefined);
   }
 }

@@ -15,7 +15,7 @@ import { Capture } from './capture.js';
 import { REPLICATION_SESSION_SETTINGS } from './convert.js';
 import { formatLsn } from './position.js';
 import { decodePgOutput } from './protocol.js';
-import { ensurePublicationAndSlot } from './slot.js';
+import { ensurePublicationAndSlot, type SlotInfo } from './slot.js';
 import { ReplicationStream, classify } from './stream.js';
 import { PG_TYPE_CATALOG_SQL, PgTypeCatalog, type PgTypeRow } from './types.js';
 
@@ -89,12 +89,16 @@ export class PostgresSource implements ChangeSource {
     }
   }
 
-  private async loadCatalog(): Promise<PgTypeCatalog> {
+  /** One ordinary connection per session: server checks, publication and slot, then the type catalog. */
+  private async prepare(): Promise<{ slot: SlotInfo; catalog: PgTypeCatalog }> {
     const client = new pg.Client(this.clientConfig());
     try {
       await client.connect();
+      const slot = await ensurePublicationAndSlot(this.options.config, client);
       const { rows } = await client.query<PgTypeRow>(PG_TYPE_CATALOG_SQL);
-      return new PgTypeCatalog(rows);
+      return { slot, catalog: new PgTypeCatalog(rows) };
+    } catch (cause) {
+      throw classify(cause);
     } finally {
       await client.end().catch(() => undefined);
     }
@@ -102,8 +106,7 @@ export class PostgresSource implements ChangeSource {
 
   private async session(signal: AbortSignal, onStreaming: () => void): Promise<void> {
     const { config, buffer, log } = this.options;
-    const slot = await ensurePublicationAndSlot(config, this.clientConfig());
-    const catalog = await this.loadCatalog();
+    const { slot, catalog } = await this.prepare();
     await buffer.discardUncommitted();
     const spooled = buffer.state().committedPosition;
     if (spooled !== 0n && spooled < slot.confirmedFlush)

@@ -103,3 +103,11 @@ test('the API reports the agent and the pipeline', async () => {
   const metrics = await (await fetch(`http://127.0.0.1:${e.httpPort}/metrics`)).text();
   assert.match(metrics, /tributary_hub_events_ingested_total\{source="agent-1\/src"\} \d+/);
 });
+
+test('a type created while the agent runs (a new enum) is picked up without stopping it', async () => {
+  await e.src.query("CREATE TYPE size AS ENUM ('s', 'm', 'l')");
+  await e.src.query('CREATE TABLE shirts (id int PRIMARY KEY, sz size, szs size[])');
+  await e.src.query("INSERT INTO shirts VALUES (1, 'm', '{s,l}'), (2, NULL, '{}')");
+  await converged(e, 'shirts', ['id', 'sz', 'szs']);
+  assert.equal(e.agent.running, true, 'the agent reconnected to reload its type catalog; it did not exit');
+});

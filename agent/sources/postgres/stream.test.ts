@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AgentError, retryDirective } from '../../errors.js';
 import { parseLsn } from './position.js';
-import { classify, standbyStatusUpdate } from './stream.js';
+import { classify, ReplicationStream, standbyStatusUpdate } from './stream.js';
 
 describe('standbyStatusUpdate', () => {
   it('reports exactly the durable position as written, flushed and applied', () => {
@@ -48,5 +48,24 @@ describe('classify', () => {
   it('passes AgentErrors through unchanged', () => {
     const e = new AgentError('protocol', 'bad bytes');
     assert.equal(classify(e), e);
+  });
+});
+
+describe('ReplicationStream', () => {
+  it('keeps a connection error the library emits as an event instead of crashing the agent', () => {
+    const stream = new ReplicationStream({
+      client: { host: '127.0.0.1', port: 1 },
+      slot: 's',
+      publication: 'p',
+      startLsn: 0n,
+      sessionSettings: {},
+      onData: () => undefined,
+      onServerPosition: () => undefined,
+      statusIntervalMs: 10_000,
+    });
+    const service = (stream as unknown as { service: import('node:events').EventEmitter }).service;
+    // With no 'error' listener, EventEmitter would throw (an uncaught exception in the agent).
+    assert.doesNotThrow(() => service.emit('error', Object.assign(new Error('terminating connection'), { code: '57P01' })));
+    assert.equal((stream as unknown as { failure: Error }).failure.message, 'terminating connection');
   });
 });

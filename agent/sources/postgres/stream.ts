@@ -50,6 +50,8 @@ export class ReplicationStream {
   private lastStatusAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private paused = false;
+  /** A connection error the library reported as an event rather than a rejection. */
+  private failure: unknown = null;
 
   constructor(private readonly options: ReplicationStreamOptions) {
     this.service = new LogicalReplicationService(
@@ -60,6 +62,13 @@ export class ReplicationStream {
     this.service.on('heartbeat', (lsn: string, _ts: number, shouldRespond: boolean) => {
       options.onServerPosition(parseLsn(lsn));
       if (shouldRespond) this.sendStatus();
+    });
+    // The library re-emits the pg client's 'error' (e.g. the server killed
+    // mid-stream). Without a listener Node turns that event into an uncaught
+    // exception that ends the agent; keep it and fail this session instead,
+    // so the source reconnects with backoff.
+    this.service.on('error', (cause: unknown) => {
+      this.failure ??= cause;
     });
   }
 
@@ -85,6 +94,7 @@ export class ReplicationStream {
     try {
       // The library's typings want its abstract class; the shape is what it uses.
       await this.service.subscribe(plugin as never, this.options.slot, formatLsn(this.options.startLsn));
+      if (this.failure !== null) throw this.failure;
     } catch (cause) {
       throw classify(cause);
     } finally {

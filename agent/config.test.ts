@@ -60,7 +60,7 @@ describe('parseAgentConfig', () => {
   it('parses a valid configuration', () => {
     const c = parseAgentConfig(valid(), { PG_PASSWORD: PASSWORD });
     assert.equal(c.agentId, 'edge-01');
-    assert.deepEqual(c.hub, { address: 'hub.example.com:7400', plaintext: true });
+    assert.deepEqual(c.hub, { address: 'hub.example.com:7400', plaintext: true, credentials: null, enrollmentToken: null });
     assert.deepEqual(c.spool, { path: '/var/lib/tributary/spool', maxBytes: 8 << 20, batchEvents: 500 });
     assert.equal(c.logLevel, 'debug');
     const s = c.source;
@@ -196,18 +196,30 @@ describe('parseAgentConfig', () => {
     assert.match(inspect(c, { depth: null }), /\[secret\]/);
   });
 
-  it('requires plaintext while TLS is unavailable', () => {
+  it('uses TLS by default and then requires a credentials directory', () => {
     const list = problems(withEdit((c) => delete c['hub']!['plaintext']));
     assert.equal(list.length, 1);
-    assert.match(list[0] ?? '', /^hub\.plaintext: TLS/);
+    assert.match(list[0] ?? '', /^hub\.credentials: required/);
+    const c = parseAgentConfig(
+      withEdit((c) => {
+        delete c['hub']!['plaintext'];
+        c['hub']!['credentials'] = '/var/lib/tributary/credentials';
+        c['hub']!['enrollmentToken'] = { env: 'ENROLL' };
+      }),
+      { PG_PASSWORD: 'pw', ENROLL: 'tre1.x' },
+    );
+    assert.equal(c.hub.plaintext, false);
+    assert.equal(c.hub.credentials, '/var/lib/tributary/credentials');
+    assert.equal(c.hub.enrollmentToken?.reveal(), 'tre1.x');
+    assert.equal(JSON.stringify(c.hub).includes('tre1.x'), false);
   });
 
   it(
-    'reports the plaintext requirement together with other problems',
+    'refuses plaintext combined with TLS credentials, together with other problems',
     () => {
       const list = problems(
         withEdit((c) => {
-          c['hub']!['plaintext'] = false;
+          c['hub']!['credentials'] = '/tmp/creds';
           c['source']!['port'] = 0;
         }),
       );

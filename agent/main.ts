@@ -6,6 +6,8 @@
  */
 import { loadAgentConfig, type AgentConfig } from './config.js';
 import { LmdbChangeBuffer } from './buffer/lmdb-change-buffer.js';
+import * as grpc from '@grpc/grpc-js';
+import { AgentTls } from './enroll/agent-tls.js';
 import { AgentError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 import { PostgresSource } from './sources/postgres/source.js';
@@ -14,6 +16,8 @@ import { Uplink } from './uplink/uplink-client.js';
 export const AGENT_VERSION = '0.1.0';
 
 export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSignal): Promise<void> {
+  // Enrollment (first start) happens before the spool opens: a refused token changes nothing on disk but the credentials directory.
+  const tls = config.hub.plaintext ? null : await AgentTls.open(config.hub, config.agentId, log.child('tls'));
   const buffer = await LmdbChangeBuffer.open({ path: config.spool.path, maxBytes: config.spool.maxBytes });
   try {
     const source = new PostgresSource({ config: config.source, buffer, log: log.child('source'), batchEvents: config.spool.batchEvents });
@@ -27,8 +31,9 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
       log: log.child('uplink'),
       window: 16,
       heartbeatMs: 1000,
+      credentials: tls?.channel() ?? grpc.credentials.createInsecure(),
     });
-    if (config.hub.plaintext) log.warn('PLAINTEXT connection to the hub: use only on loopback or a trusted network', { hub: config.hub.address });
+    if (config.hub.plaintext) log.warn('PLAINTEXT connection to the hub (hub.plaintext = true): NOT encrypted, NOT authenticated; development only', { hub: config.hub.address });
     const stop = new AbortController();
     const onAbort = (): void => stop.abort();
     signal.addEventListener('abort', onAbort, { once: true });
@@ -36,6 +41,7 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
     const results = await Promise.allSettled([
       source.run(stop.signal).finally(() => stop.abort()),
       uplink.run(stop.signal).finally(() => stop.abort()),
+      ...(tls === null ? [] : [tls.rotate(stop.signal, (c) => uplink.useCredentials(c)).finally(() => stop.abort())]),
     ]);
     signal.removeEventListener('abort', onAbort);
     for (const r of results) if (r.status === 'rejected') throw r.reason;

@@ -20,12 +20,14 @@ class StaticProvider implements grpc.experimental.CertificateProvider {
     private readonly cert: Buffer,
     private readonly key: Buffer,
   ) {}
+  // grpc-js registers its own watcher only after adding these listeners, so an
+  // answer given synchronously would be lost: answer on the next microtask.
   addCaCertificateListener(l: CaListener): void {
-    l({ caCertificate: this.ca });
+    queueMicrotask(() => l({ caCertificate: this.ca }));
   }
   removeCaCertificateListener(): void {}
   addIdentityCertificateListener(l: IdentityListener): void {
-    l({ certificate: this.cert, privateKey: this.key });
+    queueMicrotask(() => l({ certificate: this.cert, privateKey: this.key }));
   }
   removeIdentityCertificateListener(): void {}
 }

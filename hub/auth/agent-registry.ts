@@ -83,7 +83,6 @@ export class AgentRegistry {
   async enroll(token: string, agentId: string, publicKeyDer: Uint8Array, proof: Uint8Array): Promise<IssuedCredentials> {
     const parsed = parseToken(ENROLLMENT_TOKEN_PREFIX, token);
     if (parsed === null) throw new HubError('unauthenticated', 'the enrollment token is malformed');
-    checkPossession(parsed.id, publicKeyDer, proof);
     const rec = await this.store.write(() => {
       const t = this.store.enrollments.get(parsed.id);
       if (t === undefined || !secretMatches(parsed.secret, t.hash)) throw new HubError('unauthenticated', 'the enrollment token is not valid');
@@ -92,6 +91,8 @@ export class AgentRegistry {
       if (t.agentId !== agentId) throw new HubError('forbidden', `the enrollment token is for agent ${t.agentId}, not ${agentId}`);
       const agent = this.store.agents.get(t.agentId);
       if (agent === undefined || agent.revokedAt !== null) throw new HubError('forbidden', `agent ${t.agentId} is revoked`);
+      // Checked last and inside the transaction: a bad key or proof aborts it and leaves the token unspent.
+      checkPossession(parsed.id, publicKeyDer, proof);
       this.store.enrollments.putSync(parsed.id, { ...t, usedAt: new Date().toISOString() });
       return agent;
     });

@@ -72,7 +72,10 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
       stop.abort();
       await Promise.all(running);
       for (const w of workers) await w.sink[Symbol.asyncDispose]();
-      await new Promise<void>((resolve) => http.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => http.close(() => resolve()));
+      // A client still uploading a refused body (or just idling) must not hold the hub open.
+      if ('closeAllConnections' in http) http.closeAllConnections();
+      await closed;
       await log[Symbol.asyncDispose]();
       await security[Symbol.asyncDispose]();
     },

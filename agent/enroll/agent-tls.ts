@@ -22,6 +22,9 @@ function commonName(c: StoredCredentials): string {
 }
 
 export class AgentTls {
+  /** When the current certificate was loaded or received (its notBefore is backdated for clock skew). */
+  private since = Date.now();
+
   private constructor(
     private readonly address: string,
     private readonly store: CredentialStore,
@@ -59,11 +62,14 @@ export class AgentTls {
     return grpc.credentials.createSsl(Buffer.from(this.current.caPem), Buffer.from(this.current.keyPem), Buffer.from(this.current.certPem));
   }
 
-  /** When the current certificate should be renewed: two thirds into its lifetime. */
+  /**
+   * When the current certificate should be renewed: two thirds of the way
+   * from when this agent got it (or loaded it) to its expiry, so a hub that
+   * is down for a while still leaves a third of the lifetime for retries.
+   */
   renewAt(): number {
-    const from = Date.parse(this.current.certificate.validFrom);
     const to = Date.parse(this.current.certificate.validTo);
-    return from + ((to - from) * 2) / 3;
+    return this.since + ((to - this.since) * 2) / 3;
   }
 
   /** Renews before expiry until `signal` aborts; calls `onRenewed` with the new channel credentials. */
@@ -78,6 +84,7 @@ export class AgentTls {
         const key = newKey();
         const issued = await renew(this.address, this.channel(), fingerprintOf(this.current.certificate.raw), key);
         this.current = this.store.save(key.keyPem, issued.certificatePem, issued.caPem);
+        this.since = Date.now();
         this.log.info('client certificate renewed', { fingerprint: fingerprintOf(this.current.certificate.raw).slice(0, 16), notAfter: this.current.certificate.validTo });
         backoff.reset();
         onRenewed(this.channel());

@@ -161,6 +161,8 @@ export interface AgentSetup {
   readonly hub?: Record<string, unknown>;
   /** Extra environment (e.g. an enrollment token). */
   readonly env?: NodeJS.ProcessEnv;
+  /** Fields merged into the agent's `source` section (e.g. user and password). */
+  readonly source?: Record<string, unknown>;
 }
 
 export function agentProcess(s: AgentSetup): ManagedProcess {
@@ -169,7 +171,7 @@ export function agentProcess(s: AgentSetup): ManagedProcess {
     agentId: s.agentId,
     hub: { address: `127.0.0.1:${s.hubPort}`, ...(s.hub ?? { plaintext: true }) },
     spool: { path: join(s.dir, 'spool'), maxBytes: s.spoolMaxBytes ?? 1 << 30, batchEvents: s.batchEvents ?? 2000 },
-    source: { kind: 'postgres', id: s.sourceId, host: '127.0.0.1', port: s.sourcePort, database: s.sourceDatabase, user: 'postgres', slot: s.slot, publication: s.slot },
+    source: { kind: 'postgres', id: s.sourceId, host: '127.0.0.1', port: s.sourcePort, database: s.sourceDatabase, user: 'postgres', slot: s.slot, publication: s.slot, ...s.source },
     logLevel: 'info',
   };
   const path = join(s.dir, 'agent.json');

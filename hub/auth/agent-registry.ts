@@ -17,6 +17,8 @@ export interface AgentIdentity {
   readonly agentId: string;
   readonly workspace: string;
   readonly fingerprint: string;
+  /** Certificate expiry, ms since the epoch (Infinity in the plaintext development mode). */
+  readonly notAfter: number;
 }
 
 export interface IssuedCredentials {
@@ -138,7 +140,7 @@ export class AgentRegistry {
     if (Date.parse(cert.notAfter) < Date.now()) throw new HubError('unauthenticated', 'the client certificate has expired');
     const agent = this.store.agents.get(cert.agentId);
     if (agent === undefined || agent.revokedAt !== null) throw new HubError('forbidden', `agent ${cert.agentId} is revoked`);
-    return { agentId: cert.agentId, workspace: cert.workspace, fingerprint: fp };
+    return { agentId: cert.agentId, workspace: cert.workspace, fingerprint: fp, notAfter: Date.parse(cert.notAfter) };
   }
 
   /** Revokes an agent of `workspace`; connected streams are closed through the listeners. */

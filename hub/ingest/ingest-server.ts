@@ -50,7 +50,12 @@ export function sourceKeyOf(agentId: string, sourceId: string): string {
 
 export class IngestServer {
   readonly sessions = new Map<string, AgentSession>();
-  private readonly active = new Map<string, { call: Stream; supersede: () => void; revoke: () => void }>();
+  private readonly active = new Map<string, { call: Stream; notAfter: number; supersede: () => void; revoke: (code?: string) => void }>();
+  /** TLS checks a certificate once, at the handshake: a stream that outlives its certificate is closed here. */
+  private readonly expirySweep = setInterval(() => {
+    const now = Date.now();
+    for (const s of this.active.values()) if (s.notAfter < now) s.revoke('UNAUTHENTICATED');
+  }, 5_000).unref();
   private readonly server: grpc.Server;
 
   constructor(private readonly options: IngestOptions) {
@@ -80,6 +85,7 @@ export class IngestServer {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.expirySweep);
     for (const s of this.active.values()) s.supersede();
     await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
   }
@@ -130,10 +136,12 @@ export class IngestServer {
             failed = true;
             call.end();
           },
-          revoke: () => {
+          notAfter: who.ok.notAfter,
+          revoke: (code = 'REVOKED') => {
+            if (failed) return; // already refused and ended
             failed = true;
-            metrics.rejected.inc({ code: 'REVOKED' });
-            this.reject(call, 'REVOKED', `agent ${h.agentId} was revoked`);
+            metrics.rejected.inc({ code });
+            this.reject(call, code, code === 'REVOKED' ? `agent ${h.agentId} was revoked` : `the client certificate of agent ${h.agentId} expired; the agent must renew it before expiry or enroll again`);
           },
         });
         session = { agentId: h.agentId, workspace: who.ok.workspace, sourceId: h.sourceId, sourceKind: h.sourceKind, agentVersion: h.agentVersion, connectedAt: new Date(), lastSeen: new Date(), lastHeartbeat: null, connected: true };

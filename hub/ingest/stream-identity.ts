@@ -23,7 +23,7 @@ export function identifyStream(security: StreamSecurity, peer: Uint8Array | unde
   if (security.registry === null) {
     const known = security.plaintextRegistry?.agentRecord(helloAgentId);
     if (known?.revokedAt != null) return { code: 'REVOKED', message: `agent ${helloAgentId} was revoked` };
-    identity = { agentId: helloAgentId, workspace: known?.workspace ?? 'default', fingerprint: '' };
+    identity = { agentId: helloAgentId, workspace: known?.workspace ?? 'default', fingerprint: '', notAfter: Infinity };
   } else {
     try {
       identity = security.registry.identify(peer);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { create, toBinary } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
 import { createPrivateKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { EnrollRequestSchema } from '../../proto/gen/tributary/v1/enrollment_pb.js';
@@ -175,8 +175,17 @@ describe('hostile input on the agent stream (mutual TLS)', () => {
       assert.equal(got, want, name);
     }
     client.close();
+    // A token whose CA pin does not match what the hub presents (a man in the middle, or a wrong address): the agent refuses before sending anything.
+    const wrongPin = token.replace(/[0-9a-f]{64}$/, 'e'.repeat(64));
+    const mitm = await enrollAgentWith(wrongPin, 'edge-d', join(dir, 'cred-mitm')).then(
+      () => 'OK',
+      (e: Error) => e.message,
+    );
+    cases.record('enroll: CA pin does not match', mitm);
+    assert.match(mitm, /did not present the CA pinned in the enrollment token/);
     // The real agent flow spends the token; a second use is refused.
     await enrollAgentWith(token, 'edge-d', join(dir, 'cred-d'));
+    assert.equal(statSync(join(dir, 'cred-d', 'agent.key')).mode & 0o077, 0, 'the private key is readable by its owner only');
     const again = await enrollAgentWith(token, 'edge-d', join(dir, 'cred-d2')).then(
       () => 'OK',
       (e: Error) => e.message,
@@ -214,3 +223,24 @@ function encodeLength(n: number): Buffer {
   out.push(n);
   return Buffer.from(out);
 }
+
+describe('a stream that outlives its certificate', () => {
+  it('is closed with UNAUTHENTICATED when the certificate expires', async () => {
+    const dir = tempDir('security-expiry');
+    const hub = await startSecureHub(dir, { adminTokens: [{ workspace: 'acme', token: ACME }], certificateTtlSeconds: 10 });
+    try {
+      const agent = await enrollAgent(hub, ACME, 'edge-e', join(dir, 'cred-e'));
+      const s = new RawStream(hub.address, agent.channel());
+      s.write(helloBytes('edge-e'));
+      const welcome = await s.next();
+      assert.ok('message' in welcome && welcome.message.body.case === 'welcome');
+      const started = Date.now();
+      const code = await s.rejection(30_000);
+      s.close();
+      assert.equal(code, 'UNAUTHENTICATED');
+      assert.ok(Date.now() - started >= 5_000, 'closed at expiry, not before');
+    } finally {
+      await hub.hub.stop();
+    }
+  });
+});

@@ -26,7 +26,7 @@ export interface SecureHub {
   http(path: string, token: string | null, init?: RequestInit): Promise<Response>;
 }
 
-export async function startSecureHub(dir: string, extra: { pipelines?: unknown[]; adminTokens: { workspace: string; token: string }[]; maxMessageBytes?: number }): Promise<SecureHub> {
+export async function startSecureHub(dir: string, extra: { pipelines?: unknown[]; adminTokens: { workspace: string; token: string }[]; maxMessageBytes?: number; certificateTtlSeconds?: number }): Promise<SecureHub> {
   const grpcPort = await freePort();
   const httpPort = await freePort();
   const securityDir = join(dir, 'hub-security');
@@ -37,7 +37,7 @@ export async function startSecureHub(dir: string, extra: { pipelines?: unknown[]
       http: { listen: `127.0.0.1:${httpPort}` },
       log: { path: join(dir, 'hub-log') },
       pipelines: extra.pipelines ?? [],
-      security: { path: securityDir, adminTokens: extra.adminTokens },
+      security: { path: securityDir, adminTokens: extra.adminTokens, ...(extra.certificateTtlSeconds === undefined ? {} : { certificateTtlSeconds: extra.certificateTtlSeconds }) },
       logLevel: 'debug',
     },
     {},
@@ -120,9 +120,9 @@ export class RawStream {
   }
 
   /** The next Reject's code, or the gRPC status name if the stream failed without one. */
-  async rejection(): Promise<string> {
+  async rejection(timeoutMs = 20_000): Promise<string> {
     for (;;) {
-      const e = await this.next();
+      const e = await this.next(timeoutMs);
       if ('message' in e && e.message.body.case === 'reject') return e.message.body.value.code;
       if ('error' in e) return `grpc:${grpc.status[e.error.code] ?? e.error.code}`;
       if ('end' in e) return 'end';

@@ -17,7 +17,7 @@ export const AGENT_VERSION = '0.1.0';
 
 export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSignal): Promise<void> {
   // Enrollment (first start) happens before the spool opens: a refused token changes nothing on disk but the credentials directory.
-  const tls = config.hub.plaintext ? null : await AgentTls.open(config.hub, config.agentId, log.child('tls'));
+  const tls = config.hub.plaintext ? null : await AgentTls.open(config.hub, config.agentId, log.child('tls'), signal);
   const buffer = await LmdbChangeBuffer.open({ path: config.spool.path, maxBytes: config.spool.maxBytes });
   try {
     const source = new PostgresSource({ config: config.source, buffer, log: log.child('source'), batchEvents: config.spool.batchEvents });

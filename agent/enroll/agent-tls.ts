@@ -32,14 +32,26 @@ export class AgentTls {
     private readonly log: Logger,
   ) {}
 
-  static async open(hub: { address: string } & HubTlsConfig, agentId: string, log: Logger): Promise<AgentTls> {
+  /** Loads the stored credentials, or enrolls (retrying while the hub is unreachable, until `signal` aborts). */
+  static async open(hub: { address: string } & HubTlsConfig, agentId: string, log: Logger, signal?: AbortSignal): Promise<AgentTls> {
     if (hub.credentials === null) throw new AgentError('config', 'hub.credentials is required for TLS');
     const store = new CredentialStore(hub.credentials);
     let creds: StoredCredentials;
     if (store.exists()) creds = store.load();
     else {
       if (hub.enrollmentToken === null) throw new AgentError('config', `not enrolled: ${hub.credentials} holds no certificate; set hub.enrollmentToken to a token from POST /v1/agents/${agentId}/enrollment-tokens`);
-      creds = await AgentTls.enroll(hub.address, hub.enrollmentToken.reveal(), agentId, store, log);
+      const token = hub.enrollmentToken.reveal();
+      const backoff = new Backoff({ initialMs: 500, maxMs: 30_000 });
+      for (;;) {
+        try {
+          creds = await AgentTls.enroll(hub.address, token, agentId, store, log);
+          break;
+        } catch (e) {
+          if (!(e instanceof AgentError) || e.kind !== 'hub-unavailable' || signal?.aborted !== false) throw e;
+          log.warn('enrollment failed; retrying', { error: e });
+          await backoff.wait(signal);
+        }
+      }
     }
     if (commonName(creds) !== agentId) throw new AgentError('config', `the certificate in ${hub.credentials} is for agent ${commonName(creds)}, but agentId is ${agentId}`);
     if (Date.parse(creds.certificate.validTo) < Date.now()) throw new AgentError('hub-rejected', `the certificate in ${hub.credentials} expired at ${creds.certificate.validTo}; enroll again with a new token (remove agent.pem first)`);

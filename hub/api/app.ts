@@ -1,6 +1,8 @@
 /**
- * The hub's HTTP API (hono). Read-only for now: health, Prometheus metrics,
- * connected agents, and pipelines with positions and lag.
+ * The hub's HTTP API (hono): health, Prometheus metrics, connected agents,
+ * pipelines with positions and lag, and (security-routes.ts) agents'
+ * credentials and API tokens. Every route but /healthz needs a bearer token
+ * and answers only about that token's workspace (auth-middleware.ts).
  */
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';

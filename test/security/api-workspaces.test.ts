@@ -187,4 +187,12 @@ describe('API: tokens, scopes, workspaces and hostile bodies', () => {
     assert.equal(cases.serverErrors, 0);
     assert.equal(cases.crashes, 0);
   });
+
+  it('no token secret reaches the hub log or its state files', async () => {
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const secrets = [ACME, GLOBEX, OPERATOR, acmeRead.split('.')[2] ?? 'missing', revoked.split('.')[2] ?? 'missing'];
+    const files = [hub.logFile, ...readdirSync(join(hub.securityDir, 'state')).map((f) => join(hub.securityDir, 'state', f))];
+    assert.ok(readFileSync(hub.logFile, 'utf8').length > 0);
+    for (const f of files) for (const secret of secrets) assert.equal(readFileSync(f).includes(secret), false, `${f} holds a token secret`);
+  });
 });

@@ -27,6 +27,7 @@ describe('hostile input on the agent stream (mutual TLS)', () => {
   let good: AgentTls;
   let other: AgentTls;
   let foreign: AgentTls;
+  let globex: AgentTls;
   let caPem: string;
 
   before(async () => {
@@ -45,6 +46,7 @@ describe('hostile input on the agent stream (mutual TLS)', () => {
     good = await enrollAgent(hub, ACME, 'edge-a', join(dir, 'cred-a'));
     other = await enrollAgent(hub, ACME, 'edge-b', join(dir, 'cred-b'));
     foreign = await enrollAgent(hub, ACME, 'edge-c', join(dir, 'cred-c'));
+    globex = await enrollAgent(hub, GLOBEX, 'edge-g', join(dir, 'cred-g'));
     caPem = readFileSync(join(hub.securityDir, 'ca.pem'), 'utf8');
   });
 
@@ -132,6 +134,7 @@ describe('hostile input on the agent stream (mutual TLS)', () => {
     const unissued = issueCertificate({ role: 'client', subject: { commonName: 'edge-a', organization: 'acme' }, publicKey: k.publicKey, signingKey: caKey, issuer: hubCa, notBefore: new Date(now - 60_000), notAfter: new Date(now + 3_600_000) });
     await expect('certificate the hub never issued', grpc.credentials.createSsl(Buffer.from(caPem), keyPem, Buffer.from(unissued.toString())), [hello], 'UNAUTHENTICATED');
     await expect("another agent's certificate claiming edge-a", other.channel(), [hello], 'IDENTITY_MISMATCH');
+    await expect("another workspace's certificate claiming edge-a", globex.channel(), [hello], 'IDENTITY_MISMATCH');
     await expect("a pipeline of another workspace routing this agent", foreign.channel(), [helloBytes('edge-c')], 'WORKSPACE_MISMATCH');
     assert.equal(await acked(), 2);
   });
@@ -192,6 +195,47 @@ describe('hostile input on the agent stream (mutual TLS)', () => {
     );
     cases.record('enroll: token reused', again);
     assert.match(again, /UNAUTHENTICATED: the enrollment token was already used/);
+  });
+
+  it('survives 150 randomly mutated batches (bit flips, truncations, splices) on a separate source', async () => {
+    let seed = 42;
+    const rand = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const outcomes = new Map<string, number>();
+    for (let i = 0; i < 150; i++) {
+      const m = Buffer.from(batchBytes(1 + rand(3), `fuzz-${i}`).message);
+      const kind = rand(3);
+      let bytes: Buffer;
+      if (kind === 0) {
+        bytes = Buffer.from(m);
+        for (let f = 0; f <= rand(4); f++) {
+          const at = rand(bytes.length);
+          bytes[at] = (bytes[at] ?? 0) ^ (1 << rand(8));
+        }
+      } else if (kind === 1) bytes = m.subarray(0, rand(m.length));
+      else bytes = Buffer.concat([m.subarray(0, rand(m.length)), Buffer.from(Array.from({ length: 1 + rand(40) }, () => rand(256)))]);
+      const s = new RawStream(hub.address, good.channel());
+      s.write(helloBytes('edge-a', 'fuzz'));
+      s.write(bytes);
+      s.write(helloBytes('edge-a', 'fuzz')); // a second Hello always ends the stream, so every case gets an answer
+      let outcome = '';
+      for (let n = 0; n < 4 && outcome === ''; n++) {
+        const e = await s.next();
+        if ('message' in e && e.message.body.case === 'reject') outcome = e.message.body.value.code;
+        else if ('error' in e) outcome = `grpc:${grpc.status[e.error.code] ?? e.error.code}`;
+        else if ('end' in e) outcome = 'end';
+      }
+      s.close();
+      outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+      cases.tried++;
+      if (outcome.startsWith('grpc:INTERNAL') || outcome.startsWith('grpc:UNKNOWN')) cases.crashes++;
+    }
+    cases.lines.push(`150 mutated batches: ${[...outcomes].map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    assert.equal((await hub.http('/healthz', null)).status, 200);
+    assert.equal(await acked(), 2, 'the good source is untouched');
+    for (const k of outcomes.keys()) assert.match(k, /^(MALFORMED|PROTOCOL|SEQUENCE_GAP|SEQUENCE_CONFLICT|grpc:RESOURCE_EXHAUSTED)$/, `unexpected outcome ${k}`);
   });
 
   it('after all of it the hub still serves the good agent, which resumes where it was', async () => {

@@ -61,7 +61,7 @@ describe('parseAgentConfig', () => {
     const c = parseAgentConfig(valid(), { PG_PASSWORD: PASSWORD });
     assert.equal(c.agentId, 'edge-01');
     assert.deepEqual(c.hub, { address: 'hub.example.com:7400', plaintext: true, credentials: null, enrollmentToken: null });
-    assert.deepEqual(c.spool, { path: '/var/lib/tributary/spool', maxBytes: 8 << 20, batchEvents: 500 });
+    assert.deepEqual(c.spool, { path: '/var/lib/tributary/spool', maxBytes: 8 << 20, batchEvents: 500, encryptionKey: null });
     assert.equal(c.logLevel, 'debug');
     const s = c.source;
     assert.equal(s.kind, 'postgres');
@@ -194,6 +194,14 @@ describe('parseAgentConfig', () => {
     for (const r of renderings) assert.ok(!r.includes(PASSWORD), `secret leaked in: ${r}`);
     assert.match(JSON.stringify(c), /"password":"\[secret\]"/);
     assert.match(inspect(c, { depth: null }), /\[secret\]/);
+  });
+
+  it('takes an optional spool encryption key of 64 hex characters, as a secret', () => {
+    const key = 'a1'.repeat(32);
+    const c = parseAgentConfig(withEdit((c) => (c['spool']!['encryptionKey'] = { env: 'SPOOL_KEY' })), { PG_PASSWORD: PASSWORD, SPOOL_KEY: key });
+    assert.equal(c.spool.encryptionKey?.reveal(), key);
+    assert.equal(JSON.stringify(c).includes(key), false);
+    assertProblem(withEdit((c) => (c['spool']!['encryptionKey'] = 'short')), 'spool.encryptionKey', /64 hexadecimal/);
   });
 
   it('uses TLS by default and then requires a credentials directory', () => {

@@ -5,6 +5,7 @@
  * they never reach a log line or JSON.
  */
 import { readFileSync } from 'node:fs';
+import { parseSpoolKey } from './buffer/encrypted-change-buffer.js';
 import { HUB_TLS_FIELDS, parseHubTls, type HubTlsConfig } from './enroll/config.js';
 import { AgentError } from './errors.js';
 
@@ -48,7 +49,7 @@ export type SourceConfig = PostgresSourceConfig;
 export interface AgentConfig {
   readonly agentId: string;
   readonly hub: { readonly address: string; readonly plaintext: boolean } & HubTlsConfig;
-  readonly spool: { readonly path: string; readonly maxBytes: number; readonly batchEvents: number };
+  readonly spool: { readonly path: string; readonly maxBytes: number; readonly batchEvents: number; readonly encryptionKey: Secret | null };
   readonly source: SourceConfig;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
@@ -156,7 +157,9 @@ export function parseAgentConfig(json: unknown, env: NodeJS.ProcessEnv = process
   r.unknownKeys(hub, ['address', 'plaintext', ...HUB_TLS_FIELDS], 'hub');
   const plaintext = r.bool(hub, 'plaintext', 'hub', false);
   const spool = r.object(root['spool'], 'spool');
-  r.unknownKeys(spool, ['path', 'maxBytes', 'batchEvents'], 'spool');
+  r.unknownKeys(spool, ['path', 'maxBytes', 'batchEvents', 'encryptionKey'], 'spool');
+  const spoolKey = r.secret(spool, 'encryptionKey', 'spool');
+  if (spoolKey !== null && parseSpoolKey(spoolKey.reveal()) === null) r.errors.push('spool.encryptionKey: expected 64 hexadecimal characters (a 256-bit key, e.g. `openssl rand -hex 32`)');
   const logLevel = r.string(root, 'logLevel', 'config', { default: 'info', pattern: /^(debug|info|warn|error)$/, hint: 'one of debug, info, warn, error' });
   const config: AgentConfig = {
     agentId: r.string(root, 'agentId', 'config', { pattern: NAME, hint: 'a name of letters, digits, "_", "-", "." (max 63)' }),
@@ -169,6 +172,7 @@ export function parseAgentConfig(json: unknown, env: NodeJS.ProcessEnv = process
       path: r.string(spool, 'path', 'spool'),
       maxBytes: r.int(spool, 'maxBytes', 'spool', 1 << 20, Number.MAX_SAFE_INTEGER, 1 << 30),
       batchEvents: r.int(spool, 'batchEvents', 'spool', 1, 100_000, 2000),
+      encryptionKey: spoolKey,
     },
     source: parseSource(r, root['source']),
     logLevel: logLevel as AgentConfig['logLevel'],

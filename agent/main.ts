@@ -6,6 +6,8 @@
  */
 import { loadAgentConfig, type AgentConfig } from './config.js';
 import { LmdbChangeBuffer } from './buffer/lmdb-change-buffer.js';
+import type { ChangeBuffer } from './buffer/change-buffer.js';
+import { EncryptedChangeBuffer, parseSpoolKey } from './buffer/encrypted-change-buffer.js';
 import * as grpc from '@grpc/grpc-js';
 import { AgentTls } from './enroll/agent-tls.js';
 import { AgentError } from './errors.js';
@@ -18,7 +20,9 @@ export const AGENT_VERSION = '0.1.0';
 export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSignal): Promise<void> {
   // Enrollment (first start) happens before the spool opens: a refused token changes nothing on disk but the credentials directory.
   const tls = config.hub.plaintext ? null : await AgentTls.open(config.hub, config.agentId, log.child('tls'), signal);
-  const buffer = await LmdbChangeBuffer.open({ path: config.spool.path, maxBytes: config.spool.maxBytes });
+  const spool = await LmdbChangeBuffer.open({ path: config.spool.path, maxBytes: config.spool.maxBytes });
+  const spoolKey = config.spool.encryptionKey === null ? null : parseSpoolKey(config.spool.encryptionKey.reveal());
+  const buffer: ChangeBuffer = spoolKey === null ? spool : new EncryptedChangeBuffer(spool, spoolKey);
   try {
     const source = new PostgresSource({ config: config.source, buffer, log: log.child('source'), batchEvents: config.spool.batchEvents });
     const uplink = new Uplink({

@@ -18,6 +18,7 @@ import { agentProcess, apiFetch, freePort, hubProcess, tempDir, TEST_ADMIN_TOKEN
 
 const PASSWORD = 'Src-Pa55word-3f9c2a71e4d8b6';
 const USER = 'tributary_src';
+const SPOOL_MARKER = 'row-marker-spool-at-rest-5e2b';
 const HOSTILE_TABLE = 'we"ird; DROP TABLE public.orders;--';
 const HOSTILE_COLUMNS = ['col"quote', 'sp ace', 'ünïcødé', 'select'];
 const q = (id: string): string => `"${id.replace(/"/g, '""')}"`;
@@ -94,7 +95,8 @@ describe('agent and hub over mutual TLS', () => {
       dir: join(dir, 'agent'), hubPort: grpcPort, sourcePort: pgi.port, sourceDatabase: 'src', agentId: 'agent-1', sourceId: 'src', slot: 'tributary_mtls',
       hub: { credentials: join(dir, 'agent', 'credentials'), enrollmentToken: { env: 'TRIBUTARY_ENROLLMENT_TOKEN' } },
       source: { user: USER, password: { env: 'SRC_PASSWORD' } },
-      env: { TRIBUTARY_ENROLLMENT_TOKEN: token, SRC_PASSWORD: PASSWORD },
+      spool: { encryptionKey: { env: 'SPOOL_KEY' } },
+      env: { TRIBUTARY_ENROLLMENT_TOKEN: token, SRC_PASSWORD: PASSWORD, SPOOL_KEY: 'c0ffee'.repeat(10) + 'beef' },
     });
     procs.push(agent);
     agent.start();
@@ -104,7 +106,7 @@ describe('agent and hub over mutual TLS', () => {
     const started = Date.now();
     let id = 0;
     while (Date.now() - started < 20_000) {
-      await src.query('INSERT INTO public.orders SELECT g, $2 FROM generate_series($1::bigint + 1, $1::bigint + 20) g', [id, 'x'.repeat(50)]);
+      await src.query('INSERT INTO public.orders SELECT g, $2 FROM generate_series($1::bigint + 1, $1::bigint + 20) g', [id, SPOOL_MARKER]);
       id += 20;
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -131,6 +133,11 @@ describe('agent and hub over mutual TLS', () => {
     assert.equal(agent.exits, 2);
     assert.equal(readFileSync(agent.logPath, 'utf8').split('\n').filter((l) => l.includes('REVOKED')).length >= 2, true);
 
+    // The spool was encrypted at rest: none of the rows it carried is readable in its files.
+    const spoolFiles = filesUnder(join(dir, 'agent', 'spool'));
+    assert.ok(spoolFiles.length > 0);
+    assert.deepEqual(spoolFiles.filter((f) => readFileSync(f).includes(SPOOL_MARKER)), [], 'plaintext rows in the encrypted spool');
+    assert.equal(await count(dst, `public.orders WHERE note = '${SPOOL_MARKER}'`), id, 'the marker is the value every row carried');
     await hub.stop();
     const leaks = filesUnder(hubDir).filter((f) => readFileSync(f).includes(PASSWORD));
     assert.deepEqual(leaks, [], 'the source password is in hub files');

@@ -163,6 +163,8 @@ export interface AgentSetup {
   readonly env?: NodeJS.ProcessEnv;
   /** Fields merged into the agent's `source` section (e.g. user and password). */
   readonly source?: Record<string, unknown>;
+  /** Fields merged into the agent's `spool` section (e.g. encryptionKey). */
+  readonly spool?: Record<string, unknown>;
 }
 
 export function agentProcess(s: AgentSetup): ManagedProcess {
@@ -170,7 +172,7 @@ export function agentProcess(s: AgentSetup): ManagedProcess {
   const config = {
     agentId: s.agentId,
     hub: { address: `127.0.0.1:${s.hubPort}`, ...(s.hub ?? { plaintext: true }) },
-    spool: { path: join(s.dir, 'spool'), maxBytes: s.spoolMaxBytes ?? 1 << 30, batchEvents: s.batchEvents ?? 2000 },
+    spool: { path: join(s.dir, 'spool'), maxBytes: s.spoolMaxBytes ?? 1 << 30, batchEvents: s.batchEvents ?? 2000, ...s.spool },
     source: { kind: 'postgres', id: s.sourceId, host: '127.0.0.1', port: s.sourcePort, database: s.sourceDatabase, user: 'postgres', slot: s.slot, publication: s.slot, ...s.source },
     logLevel: 'info',
   };

@@ -14,7 +14,7 @@ import { EnrollRequestSchema } from '../../proto/gen/tributary/v1/enrollment_pb.
 import { ENROLL_PATH, RENEW_PATH } from '../../proto/tributary/v1/enrollment-service.js';
 import { issueCertificate } from '../../hub/auth/x509.js';
 import { tempDir } from '../support/pipeline.js';
-import { batchBytes, CaseLog, createEnrollmentToken, enrollAgent, helloBytes, RawStream, startSecureHub, type SecureHub } from './support.js';
+import { batchBytes, CaseLog, createEnrollmentToken, enrollAgent, enrollWithToken, helloBytes, RawStream, startSecureHub, type SecureHub } from './support.js';
 import type { AgentTls } from '../../agent/enroll/agent-tls.js';
 
 const ACME = 'acme-admin-token-0123456789abcdef0123456789';
@@ -180,16 +180,16 @@ describe('hostile input on the agent stream (mutual TLS)', () => {
     client.close();
     // A token whose CA pin does not match what the hub presents (a man in the middle, or a wrong address): the agent refuses before sending anything.
     const wrongPin = token.replace(/[0-9a-f]{64}$/, 'e'.repeat(64));
-    const mitm = await enrollAgentWith(wrongPin, 'edge-d', join(dir, 'cred-mitm')).then(
+    const mitm = await enrollWithToken(hub, wrongPin, 'edge-d', join(dir, 'cred-mitm')).then(
       () => 'OK',
       (e: Error) => e.message,
     );
     cases.record('enroll: CA pin does not match', mitm);
     assert.match(mitm, /did not present the CA pinned in the enrollment token/);
     // The real agent flow spends the token; a second use is refused.
-    await enrollAgentWith(token, 'edge-d', join(dir, 'cred-d'));
+    await enrollWithToken(hub, token, 'edge-d', join(dir, 'cred-d'));
     assert.equal(statSync(join(dir, 'cred-d', 'agent.key')).mode & 0o077, 0, 'the private key is readable by its owner only');
-    const again = await enrollAgentWith(token, 'edge-d', join(dir, 'cred-d2')).then(
+    const again = await enrollWithToken(hub, token, 'edge-d', join(dir, 'cred-d2')).then(
       () => 'OK',
       (e: Error) => e.message,
     );
@@ -249,13 +249,6 @@ describe('hostile input on the agent stream (mutual TLS)', () => {
     s.close();
     assert.equal(cases.crashes, 0);
   });
-
-  async function enrollAgentWith(token: string, agentId: string, credDir: string): Promise<void> {
-    const { AgentTls } = await import('../../agent/enroll/agent-tls.js');
-    const { Secret } = await import('../../agent/config.js');
-    const { createLogger } = await import('../../agent/log.js');
-    await AgentTls.open({ address: hub.address, credentials: credDir, enrollmentToken: new Secret(token) }, agentId, createLogger('error'));
-  }
 });
 
 function encodeLength(n: number): Buffer {

@@ -64,7 +64,10 @@ export async function createEnrollmentToken(hub: SecureHub, admin: string, agent
 
 /** Enrolls like the agent does at first start (pinned CA, Enroll RPC); credentials land in `dir`. */
 export async function enrollAgent(hub: SecureHub, admin: string, agentId: string, dir: string): Promise<AgentTls> {
-  const token = await createEnrollmentToken(hub, admin, agentId);
+  return enrollWithToken(hub, await createEnrollmentToken(hub, admin, agentId), agentId, dir);
+}
+
+export function enrollWithToken(hub: SecureHub, token: string, agentId: string, dir: string): Promise<AgentTls> {
   return AgentTls.open({ address: hub.address, credentials: dir, enrollmentToken: new Secret(token) }, agentId, agentLogger('error'));
 }
 

@@ -173,7 +173,9 @@ export function parseHubConfig(json: unknown, env: NodeJS.ProcessEnv = process.e
   config.pipelines.forEach((p, i) =>
     p.sinks.forEach((name, j) => {
       const sink = sinks.find((s) => s.name === name);
-      if (sink !== undefined && sink.workspace !== p.workspace) r.errors.push(`pipelines[${i}].sinks[${j}]: sink "${name}" belongs to workspace "${sink.workspace}", the pipeline to "${p.workspace}"`);
+      // Sink kinds without a workspace field belong to "default".
+      const ws = sink === undefined ? p.workspace : 'workspace' in sink ? sink.workspace : 'default';
+      if (ws !== p.workspace) r.errors.push(`pipelines[${i}].sinks[${j}]: sink "${name}" belongs to workspace "${ws}", the pipeline to "${p.workspace}"`);
     }),
   );
   if (r.errors.length > 0) throw new HubError('config', `invalid hub configuration:\n  ${r.errors.join('\n  ')}`);

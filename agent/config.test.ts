@@ -60,8 +60,8 @@ describe('parseAgentConfig', () => {
   it('parses a valid configuration', () => {
     const c = parseAgentConfig(valid(), { PG_PASSWORD: PASSWORD });
     assert.equal(c.agentId, 'edge-01');
-    assert.deepEqual(c.hub, { address: 'hub.example.com:7400', plaintext: true });
-    assert.deepEqual(c.spool, { path: '/var/lib/tributary/spool', maxBytes: 8 << 20, batchEvents: 500 });
+    assert.deepEqual(c.hub, { address: 'hub.example.com:7400', plaintext: true, credentials: null, enrollmentToken: null });
+    assert.deepEqual(c.spool, { path: '/var/lib/tributary/spool', maxBytes: 8 << 20, batchEvents: 500, encryptionKey: null });
     assert.equal(c.logLevel, 'debug');
     const s = c.source;
     assert.equal(s.kind, 'postgres');
@@ -196,18 +196,38 @@ describe('parseAgentConfig', () => {
     assert.match(inspect(c, { depth: null }), /\[secret\]/);
   });
 
-  it('requires plaintext while TLS is unavailable', () => {
+  it('takes an optional spool encryption key of 64 hex characters, as a secret', () => {
+    const key = 'a1'.repeat(32);
+    const c = parseAgentConfig(withEdit((c) => (c['spool']!['encryptionKey'] = { env: 'SPOOL_KEY' })), { PG_PASSWORD: PASSWORD, SPOOL_KEY: key });
+    assert.equal(c.spool.encryptionKey?.reveal(), key);
+    assert.equal(JSON.stringify(c).includes(key), false);
+    assertProblem(withEdit((c) => (c['spool']!['encryptionKey'] = 'short')), 'spool.encryptionKey', /64 hexadecimal/);
+  });
+
+  it('uses TLS by default and then requires a credentials directory', () => {
     const list = problems(withEdit((c) => delete c['hub']!['plaintext']));
     assert.equal(list.length, 1);
-    assert.match(list[0] ?? '', /^hub\.plaintext: TLS/);
+    assert.match(list[0] ?? '', /^hub\.credentials: required/);
+    const c = parseAgentConfig(
+      withEdit((c) => {
+        delete c['hub']!['plaintext'];
+        c['hub']!['credentials'] = '/var/lib/tributary/credentials';
+        c['hub']!['enrollmentToken'] = { env: 'ENROLL' };
+      }),
+      { PG_PASSWORD: 'pw', ENROLL: 'tre1.x' },
+    );
+    assert.equal(c.hub.plaintext, false);
+    assert.equal(c.hub.credentials, '/var/lib/tributary/credentials');
+    assert.equal(c.hub.enrollmentToken?.reveal(), 'tre1.x');
+    assert.equal(JSON.stringify(c.hub).includes('tre1.x'), false);
   });
 
   it(
-    'reports the plaintext requirement together with other problems',
+    'refuses plaintext combined with TLS credentials, together with other problems',
     () => {
       const list = problems(
         withEdit((c) => {
-          c['hub']!['plaintext'] = false;
+          c['hub']!['credentials'] = '/tmp/creds';
           c['source']!['port'] = 0;
         }),
       );

@@ -5,6 +5,8 @@
  * they never reach a log line or JSON.
  */
 import { readFileSync } from 'node:fs';
+import { parseSpoolKey } from './buffer/encrypted-change-buffer.js';
+import { HUB_TLS_FIELDS, parseHubTls, type HubTlsConfig } from './enroll/config.js';
 import { AgentError } from './errors.js';
 
 export class Secret {
@@ -46,8 +48,8 @@ export type SourceConfig = PostgresSourceConfig;
 
 export interface AgentConfig {
   readonly agentId: string;
-  readonly hub: { readonly address: string; readonly plaintext: boolean };
-  readonly spool: { readonly path: string; readonly maxBytes: number; readonly batchEvents: number };
+  readonly hub: { readonly address: string; readonly plaintext: boolean } & HubTlsConfig;
+  readonly spool: { readonly path: string; readonly maxBytes: number; readonly batchEvents: number; readonly encryptionKey: Secret | null };
   readonly source: SourceConfig;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
@@ -152,26 +154,29 @@ export function parseAgentConfig(json: unknown, env: NodeJS.ProcessEnv = process
   const root = r.object(json as Json, 'config');
   r.unknownKeys(root, ['agentId', 'hub', 'spool', 'source', 'logLevel'], 'config');
   const hub = r.object(root['hub'], 'hub');
-  r.unknownKeys(hub, ['address', 'plaintext'], 'hub');
+  r.unknownKeys(hub, ['address', 'plaintext', ...HUB_TLS_FIELDS], 'hub');
+  const plaintext = r.bool(hub, 'plaintext', 'hub', false);
   const spool = r.object(root['spool'], 'spool');
-  r.unknownKeys(spool, ['path', 'maxBytes', 'batchEvents'], 'spool');
+  r.unknownKeys(spool, ['path', 'maxBytes', 'batchEvents', 'encryptionKey'], 'spool');
+  const spoolKey = r.secret(spool, 'encryptionKey', 'spool');
+  if (spoolKey !== null && parseSpoolKey(spoolKey.reveal()) === null) r.errors.push('spool.encryptionKey: expected 64 hexadecimal characters (a 256-bit key, e.g. `openssl rand -hex 32`)');
   const logLevel = r.string(root, 'logLevel', 'config', { default: 'info', pattern: /^(debug|info|warn|error)$/, hint: 'one of debug, info, warn, error' });
   const config: AgentConfig = {
     agentId: r.string(root, 'agentId', 'config', { pattern: NAME, hint: 'a name of letters, digits, "_", "-", "." (max 63)' }),
     hub: {
       address: r.string(hub, 'address', 'hub', { pattern: /^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/, hint: 'host:port' }),
-      plaintext: r.bool(hub, 'plaintext', 'hub', false),
+      plaintext,
+      ...parseHubTls(r, hub, plaintext),
     },
     spool: {
       path: r.string(spool, 'path', 'spool'),
       maxBytes: r.int(spool, 'maxBytes', 'spool', 1 << 20, Number.MAX_SAFE_INTEGER, 1 << 30),
       batchEvents: r.int(spool, 'batchEvents', 'spool', 1, 100_000, 2000),
+      encryptionKey: spoolKey,
     },
     source: parseSource(r, root['source']),
     logLevel: logLevel as AgentConfig['logLevel'],
   };
-  if (!config.hub.plaintext)
-    r.errors.push('hub.plaintext: TLS to the hub is not available in this version; set "plaintext": true (loopback or a trusted network only)');
   if (r.errors.length > 0) throw new AgentError('config', `invalid agent configuration:\n  ${r.errors.join('\n  ')}`);
   return config;
 }

@@ -6,6 +6,10 @@
  */
 import { loadAgentConfig, type AgentConfig } from './config.js';
 import { LmdbChangeBuffer } from './buffer/lmdb-change-buffer.js';
+import type { ChangeBuffer } from './buffer/change-buffer.js';
+import { EncryptedChangeBuffer, parseSpoolKey } from './buffer/encrypted-change-buffer.js';
+import * as grpc from '@grpc/grpc-js';
+import { AgentTls } from './enroll/agent-tls.js';
 import { AgentError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 import { PostgresSource } from './sources/postgres/source.js';
@@ -14,7 +18,11 @@ import { Uplink } from './uplink/uplink-client.js';
 export const AGENT_VERSION = '0.1.0';
 
 export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSignal): Promise<void> {
-  const buffer = await LmdbChangeBuffer.open({ path: config.spool.path, maxBytes: config.spool.maxBytes });
+  // Enrollment (first start) happens before the spool opens: a refused token changes nothing on disk but the credentials directory.
+  const tls = config.hub.plaintext ? null : await AgentTls.open(config.hub, config.agentId, log.child('tls'), signal);
+  const spool = await LmdbChangeBuffer.open({ path: config.spool.path, maxBytes: config.spool.maxBytes });
+  const spoolKey = config.spool.encryptionKey === null ? null : parseSpoolKey(config.spool.encryptionKey.reveal());
+  const buffer: ChangeBuffer = spoolKey === null ? spool : new EncryptedChangeBuffer(spool, spoolKey);
   try {
     const source = new PostgresSource({ config: config.source, buffer, log: log.child('source'), batchEvents: config.spool.batchEvents });
     const uplink = new Uplink({
@@ -27,8 +35,9 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
       log: log.child('uplink'),
       window: 16,
       heartbeatMs: 1000,
+      credentials: tls?.channel() ?? grpc.credentials.createInsecure(),
     });
-    if (config.hub.plaintext) log.warn('PLAINTEXT connection to the hub: use only on loopback or a trusted network', { hub: config.hub.address });
+    if (config.hub.plaintext) log.warn('PLAINTEXT connection to the hub (hub.plaintext = true): NOT encrypted, NOT authenticated; development only', { hub: config.hub.address });
     const stop = new AbortController();
     const onAbort = (): void => stop.abort();
     signal.addEventListener('abort', onAbort, { once: true });
@@ -36,6 +45,7 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
     const results = await Promise.allSettled([
       source.run(stop.signal).finally(() => stop.abort()),
       uplink.run(stop.signal).finally(() => stop.abort()),
+      ...(tls === null ? [] : [tls.rotate(stop.signal, (c) => uplink.useCredentials(c)).finally(() => stop.abort())]),
     ]);
     signal.removeEventListener('abort', onAbort);
     for (const r of results) if (r.status === 'rejected') throw r.reason;

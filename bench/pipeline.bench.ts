@@ -20,7 +20,7 @@ import { fromBinary } from '@bufbuild/protobuf';
 import { open } from 'lmdb';
 import { ChangeBatchSchema } from '../proto/gen/tributary/v1/change_pb.js';
 import { startE2E, streaming, type E2E } from '../test/support/e2e.js';
-import { waitFor } from '../test/support/pipeline.js';
+import { apiFetch, waitFor } from '../test/support/pipeline.js';
 
 const run = promisify(execFile);
 const ROWS = Number(process.env['BENCH_ROWS'] ?? 1_000_000);
@@ -32,7 +32,7 @@ function log(line: string): void {
 }
 
 async function metric(e: E2E, name: string, labels: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${e.httpPort}/metrics`)).text();
+  const text = await (await apiFetch(e.httpPort, '/metrics')).text();
   const m = new RegExp(`^${name}\\{${labels.replace(/[/]/g, '\\/')}\\} (\\d+)`, 'm').exec(text);
   return m ? Number(m[1]) : 0;
 }
@@ -175,7 +175,7 @@ async function latency(e: E2E): Promise<void> {
   await e.hub.stop();
   e.hubLogOnly.start();
   await waitFor('the agent to reconnect', async () => {
-    const r = await fetch(`http://127.0.0.1:${e.httpPort}/v1/agents`).catch(() => undefined);
+    const r = await apiFetch(e.httpPort, '/v1/agents').catch(() => undefined);
     const body = r?.ok ? ((await r.json()) as { agents: { connected: boolean }[] }) : undefined;
     return body?.agents.some((a) => a.connected);
   });

@@ -81,8 +81,8 @@ describe('parseHubConfig', () => {
     assert.equal(wh.password.reveal(), PASSWORD);
     assert.equal(replica?.password?.reveal(), 'literal-pw');
     assert.deepEqual(c.pipelines, [
-      { name: 'orders', agent: 'edge-01', source: 'orders-db', sinks: ['warehouse', 'replica'] },
-      { name: 'crm', agent: 'edge-02', source: 'crm', sinks: ['replica'] },
+      { name: 'orders', workspace: 'default', agent: 'edge-01', source: 'orders-db', sinks: ['warehouse', 'replica'] },
+      { name: 'crm', workspace: 'default', agent: 'edge-02', source: 'crm', sinks: ['replica'] },
     ]);
   });
 

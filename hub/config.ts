@@ -4,6 +4,7 @@
  * never print.
  */
 import { readFileSync } from 'node:fs';
+import { parseSecurityConfig, WORKSPACE, type SecurityConfig } from './auth/config.js';
 import { HubError } from './errors.js';
 
 export class Secret {
@@ -28,6 +29,7 @@ export class Secret {
 export interface PostgresSinkConfig {
   readonly kind: 'postgres';
   readonly name: string;
+  readonly workspace: string;
   readonly host: string;
   readonly port: number;
   readonly database: string;
@@ -41,6 +43,8 @@ export type SinkConfig = PostgresSinkConfig;
 
 export interface PipelineConfig {
   readonly name: string;
+  /** The workspace owning the pipeline; its agent and sinks must belong to the same one. */
+  readonly workspace: string;
   readonly agent: string;
   readonly source: string;
   readonly sinks: readonly string[];
@@ -53,6 +57,7 @@ export interface HubConfig {
   readonly log: { readonly kind: 'embedded'; readonly path: string };
   readonly sinks: readonly SinkConfig[];
   readonly pipelines: readonly PipelineConfig[];
+  readonly security: SecurityConfig;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -114,12 +119,13 @@ class Reader {
 }
 
 function parseSink(r: Reader, v: unknown, path: string): SinkConfig {
-  const o = r.obj(v, path, ['kind', 'name', 'host', 'port', 'database', 'user', 'password', 'schema']);
+  const o = r.obj(v, path, ['kind', 'name', 'workspace', 'host', 'port', 'database', 'user', 'password', 'schema']);
   const kind = r.str(o, 'kind', path);
   if (kind !== '' && kind !== 'postgres') r.errors.push(`${path}.kind: "${kind}" is not supported (expected "postgres")`);
   return {
     kind: 'postgres',
     name: r.str(o, 'name', path, NAME, 'a name of letters, digits, "_", "-", "."'),
+    workspace: r.str(o, 'workspace', path, WORKSPACE, 'a workspace name (a-z, 0-9, "_", "-")', 'default'),
     host: r.str(o, 'host', path, undefined, undefined, '127.0.0.1'),
     port: r.int(o, 'port', path, 1, 65535, 5432),
     database: r.str(o, 'database', path),
@@ -130,17 +136,17 @@ function parseSink(r: Reader, v: unknown, path: string): SinkConfig {
 }
 
 function parsePipeline(r: Reader, v: unknown, path: string, sinkNames: ReadonlySet<string>): PipelineConfig {
-  const o = r.obj(v, path, ['name', 'agent', 'source', 'sinks']);
+  const o = r.obj(v, path, ['name', 'workspace', 'agent', 'source', 'sinks']);
   const sinks = r.list(o['sinks'], `${path}.sinks`).map((s, i) => {
     if (typeof s !== 'string' || !sinkNames.has(s)) r.errors.push(`${path}.sinks[${i}]: ${JSON.stringify(s)} is not a configured sink (${[...sinkNames].join(', ') || 'none configured'})`);
     return String(s);
   });
-  return { name: r.str(o, 'name', path, NAME, 'a name'), agent: r.str(o, 'agent', path, NAME, 'an agent id'), source: r.str(o, 'source', path, NAME, 'a source id'), sinks };
+  return { name: r.str(o, 'name', path, NAME, 'a name'), workspace: r.str(o, 'workspace', path, WORKSPACE, 'a workspace name (a-z, 0-9, "_", "-")', 'default'), agent: r.str(o, 'agent', path, NAME, 'an agent id'), source: r.str(o, 'source', path, NAME, 'a source id'), sinks };
 }
 
 export function parseHubConfig(json: unknown, env: NodeJS.ProcessEnv = process.env): HubConfig {
   const r = new Reader(env);
-  const root = r.obj(json, 'config', ['hubId', 'grpc', 'http', 'log', 'sinks', 'pipelines', 'logLevel']);
+  const root = r.obj(json, 'config', ['hubId', 'grpc', 'http', 'log', 'sinks', 'pipelines', 'security', 'logLevel']);
   const grpc = r.obj(root['grpc'] ?? {}, 'grpc', ['listen', 'maxMessageBytes']);
   const http = r.obj(root['http'] ?? {}, 'http', ['listen']);
   const log = r.obj(root['log'], 'log', ['kind', 'path']);
@@ -153,15 +159,25 @@ export function parseHubConfig(json: unknown, env: NodeJS.ProcessEnv = process.e
     names.add(s.name);
   });
   const pipelines = r.list(root['pipelines'], 'pipelines').map((p, i) => parsePipeline(r, p, `pipelines[${i}]`, names));
+  const logPath = r.str(log, 'path', 'log');
   const config: HubConfig = {
     hubId: r.str(root, 'hubId', 'config', NAME, 'a name', 'hub'),
     grpc: { listen: r.str(grpc, 'listen', 'grpc', ADDRESS, 'host:port', '127.0.0.1:7400'), maxMessageBytes: r.int(grpc, 'maxMessageBytes', 'grpc', 1024, 256 << 20, 32 << 20) },
     http: { listen: r.str(http, 'listen', 'http', ADDRESS, 'host:port', '127.0.0.1:7401') },
-    log: { kind: 'embedded', path: r.str(log, 'path', 'log') },
+    log: { kind: 'embedded', path: logPath },
     sinks,
     pipelines,
+    security: parseSecurityConfig(root['security'], logPath, env, r.errors),
     logLevel: r.str(root, 'logLevel', 'config', /^(debug|info|warn|error)$/, 'one of debug, info, warn, error', 'info') as HubConfig['logLevel'],
   };
+  config.pipelines.forEach((p, i) =>
+    p.sinks.forEach((name, j) => {
+      const sink = sinks.find((s) => s.name === name);
+      // Sink kinds without a workspace field belong to "default".
+      const ws = sink === undefined ? p.workspace : 'workspace' in sink ? sink.workspace : 'default';
+      if (ws !== p.workspace) r.errors.push(`pipelines[${i}].sinks[${j}]: sink "${name}" belongs to workspace "${ws}", the pipeline to "${p.workspace}"`);
+    }),
+  );
   if (r.errors.length > 0) throw new HubError('config', `invalid hub configuration:\n  ${r.errors.join('\n  ')}`);
   return config;
 }

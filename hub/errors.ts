@@ -3,6 +3,9 @@ export type HubErrorKind =
   | 'config'
   | 'bad-request'
   | 'unauthenticated'
+  | 'forbidden'
+  | 'not-found'
+  | 'conflict'
   | 'sequence-gap'
   | 'sequence-conflict'
   | 'message-too-large'
@@ -37,6 +40,9 @@ export function retryDirective(kind: HubErrorKind): RetryDirective {
     case 'sequence-conflict':
     case 'bad-request':
     case 'unauthenticated':
+    case 'forbidden':
+    case 'not-found':
+    case 'conflict':
     case 'message-too-large':
     case 'malformed':
       return 'manual';

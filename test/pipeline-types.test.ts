@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { converged, streaming, startE2E, tableText, type E2E } from './support/e2e.js';
-import { waitFor } from './support/pipeline.js';
+import { apiFetch, waitFor } from './support/pipeline.js';
 
 const COLUMNS = [
   'id', 'c_int2', 'c_int4', 'c_int8', 'c_num', 'c_num_free', 'c_f4', 'c_f8', 'c_bool', 'c_text', 'c_vc', 'c_char', 'c_bytea', 'c_uuid',
@@ -92,15 +92,15 @@ test('an unchanged TOAST value survives an update of another column', async () =
 
 test('the API reports the agent and the pipeline', async () => {
   const res = await waitFor('agent listed', async () => {
-    const r = await fetch(`http://127.0.0.1:${e.httpPort}/v1/agents`);
+    const r = await apiFetch(e.httpPort, '/v1/agents');
     const body = (await r.json()) as { agents: { agentId: string; connected: boolean }[] };
     return body.agents.find((a) => a.agentId === 'agent-1' && a.connected);
   });
   assert.equal(res.connected, true);
-  const p = (await (await fetch(`http://127.0.0.1:${e.httpPort}/v1/pipelines`)).json()) as { pipelines: { name: string; sinks: { name: string; offset: number }[] }[] };
+  const p = (await (await apiFetch(e.httpPort, '/v1/pipelines')).json()) as { pipelines: { name: string; sinks: { name: string; offset: number }[] }[] };
   assert.equal(p.pipelines[0]?.name, 'main');
   assert.ok((p.pipelines[0]?.sinks[0]?.offset ?? 0) > 0);
-  const metrics = await (await fetch(`http://127.0.0.1:${e.httpPort}/metrics`)).text();
+  const metrics = await (await apiFetch(e.httpPort, '/metrics')).text();
   assert.match(metrics, /tributary_hub_events_ingested_total\{source="agent-1\/src"\} \d+/);
 });
 

@@ -26,6 +26,8 @@ export interface UplinkOptions {
   /** Most batches sent but not yet acknowledged. */
   readonly window: number;
   readonly heartbeatMs: number;
+  /** TLS channel credentials (mutual TLS), or insecure ones in the development plaintext mode. */
+  readonly credentials: grpc.ChannelCredentials;
 }
 
 export interface UplinkStatus {
@@ -36,6 +38,9 @@ export interface UplinkStatus {
 }
 
 const UplinkClient = grpc.makeGenericClientConstructor(agentUplinkDefinition, 'Uplink');
+
+/** Reject codes after which reconnecting cannot help: an operator must act. */
+const FINAL_REJECTIONS = new Set(['SEQUENCE_CONFLICT', 'UNKNOWN_AGENT', 'REVOKED', 'UNAUTHENTICATED', 'IDENTITY_MISMATCH', 'WORKSPACE_MISMATCH']);
 type Call = grpc.ClientDuplexStream<OutgoingAgentMessage, HubMessage>;
 
 export class Uplink {
@@ -43,12 +48,18 @@ export class Uplink {
   private sent = 0;
   private acked = 0;
   private lastError: string | null = null;
-  private readonly client: grpc.Client;
+  private client: grpc.Client;
+  private nextCredentials: grpc.ChannelCredentials | null = null;
+  private endSession: (() => void) | null = null;
   /** Wakes the send loop when an ack opens the window. */
   private ackWaiter: (() => void) | null = null;
 
   constructor(private readonly options: UplinkOptions) {
-    this.client = new UplinkClient(options.address, grpc.credentials.createInsecure(), {
+    this.client = Uplink.connect(options.address, options.credentials);
+  }
+
+  private static connect(address: string, credentials: grpc.ChannelCredentials): grpc.Client {
+    return new UplinkClient(address, credentials, {
       'grpc.max_send_message_length': 64 << 20,
       'grpc.max_receive_message_length': 4 << 20,
       'grpc.keepalive_time_ms': 15_000,
@@ -56,6 +67,16 @@ export class Uplink {
       'grpc.initial_reconnect_backoff_ms': 200,
       'grpc.max_reconnect_backoff_ms': 5_000,
     });
+  }
+
+  /**
+   * Switches to renewed credentials: the current stream ends cleanly and the
+   * next one uses a new connection. Unacknowledged batches stay in the spool
+   * and are resent after the hub's Welcome, so nothing is lost.
+   */
+  useCredentials(credentials: grpc.ChannelCredentials): void {
+    this.nextCredentials = credentials;
+    this.endSession?.();
   }
 
   status(): UplinkStatus {
@@ -66,8 +87,14 @@ export class Uplink {
   async run(signal: AbortSignal): Promise<void> {
     const backoff = new Backoff({ initialMs: 200, maxMs: 10_000 });
     while (!signal.aborted) {
+      if (this.nextCredentials !== null) {
+        this.client.close();
+        this.client = Uplink.connect(this.options.address, this.nextCredentials);
+        this.nextCredentials = null;
+      }
       try {
         await this.session(signal, () => backoff.reset());
+        if (this.nextCredentials !== null) continue; // rotation: reconnect at once
       } catch (cause) {
         const err = cause instanceof AgentError ? cause : new AgentError('hub-unavailable', 'hub connection failed', { cause });
         this.lastError = err.message;
@@ -95,6 +122,7 @@ export class Uplink {
     );
     const session = new AbortController();
     const stopSession = (): void => session.abort();
+    this.endSession = stopSession;
     signal.addEventListener('abort', stopSession, { once: true });
     return new Promise<void>((resolve, reject) => {
       let next = 0;
@@ -147,7 +175,7 @@ export class Uplink {
           case 'reject': {
             const { code, message, sequence } = m.body.value;
             log.error('hub rejected a batch', { code, message, sequence });
-            const kind = code === 'SEQUENCE_CONFLICT' || code === 'UNKNOWN_AGENT' ? 'hub-rejected' : 'hub-unavailable';
+            const kind = FINAL_REJECTIONS.has(code) ? 'hub-rejected' : 'hub-unavailable';
             return finish(new AgentError(kind, `hub rejected: ${code}: ${message}`));
           }
           default:

@@ -10,7 +10,14 @@ import type { AgentSession } from '../ingest/ingest-server.js';
 import { LmdbChangeLog } from '../log/embedded/lmdb-log.js';
 import { HubMetrics } from '../metrics.js';
 import type { SinkWorkerStatus } from '../sinks/worker.js';
+import { AgentRegistry } from '../auth/agent-registry.js';
+import { ApiTokens } from '../auth/api-tokens.js';
+import { CertificateAuthority } from '../auth/ca.js';
+import { HubStateStore } from '../auth/state-store.js';
 import { createApi } from './app.js';
+
+const ADMIN = 'test-admin-token-0123456789abcdef0123456789';
+const auth = { authorization: `Bearer ${ADMIN}` };
 
 const config = parseHubConfig(
   {
@@ -25,6 +32,7 @@ const config = parseHubConfig(
       { name: 'orders', agent: 'edge-01', source: 'orders-db', sinks: ['warehouse', 'replica', 'idle'] },
       { name: 'crm', agent: 'edge-02', source: 'crm', sinks: ['warehouse'] },
     ],
+    security: { adminTokens: [{ workspace: 'default', token: ADMIN }] },
   },
   {},
 );
@@ -40,12 +48,18 @@ describe('hub HTTP API', () => {
   const sessions = new Map<string, AgentSession>();
   let sinks: SinkWorkerStatus[] = [];
   let app: ReturnType<typeof createApi>;
+  let store: HubStateStore;
+  let security: { registry: AgentRegistry; apiTokens: ApiTokens };
   const connectedAt = new Date('2024-05-01T10:00:00.000Z');
   const lastSeen = new Date('2024-05-01T10:05:00.000Z');
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tributary-api-test-'));
     log = new LmdbChangeLog(dir);
+    const secDir = mkdtempSync(join(tmpdir(), 'tributary-api-security-'));
+    store = new HubStateStore(join(secDir, 'state'));
+    const ca = CertificateAuthority.open(secDir, null, 'hub-test');
+    security = { registry: new AgentRegistry(store, ca, { certificateTtlMs: 60_000, enrollmentTtlMs: 60_000 }), apiTokens: new ApiTokens(store, config.security.adminTokens) };
     // orders-db: sequences 1..3 (offsets 1, 2, 4); crm: sequence 1 (offset 3)
     await log.append('edge-01/orders-db', 1, 0x1_0000_0010n, Uint8Array.of(1), []);
     await log.append('edge-01/orders-db', 2, 0x1_0000_0020n, Uint8Array.of(2), []);
@@ -53,6 +67,7 @@ describe('hub HTTP API', () => {
     await log.append('edge-01/orders-db', 3, 0x16_b374_d848n, Uint8Array.of(4), []);
     sessions.set('edge-01/orders-db', {
       agentId: 'edge-01',
+      workspace: 'default',
       sourceId: 'orders-db',
       sourceKind: 'postgres',
       agentVersion: '0.1.0',
@@ -70,6 +85,7 @@ describe('hub HTTP API', () => {
     });
     sessions.set('edge-02/crm', {
       agentId: 'edge-02',
+      workspace: 'default',
       sourceId: 'crm',
       sourceKind: 'postgres',
       agentVersion: '0.0.9',
@@ -87,11 +103,12 @@ describe('hub HTTP API', () => {
     metrics.eventsIn.inc({ source: 'edge-01/orders-db' }, 10);
     metrics.rejected.inc({ code: 'SEQUENCE_GAP' });
     metrics.sinkOffset.set({ sink: 'warehouse' }, 4);
-    app = createApi({ config, log, metrics, sessions: () => sessions, sinks: () => sinks });
+    app = createApi({ config, log, metrics, sessions: () => sessions, sinks: () => sinks, security });
   });
 
   after(async () => {
     await log[Symbol.asyncDispose]();
+    await store[Symbol.asyncDispose]();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -103,7 +120,7 @@ describe('hub HTTP API', () => {
   });
 
   it('GET /metrics renders Prometheus text with every metric and the current log head', async () => {
-    const res = await app.request('/metrics');
+    const res = await app.request('/metrics', { headers: auth });
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
     const text = await res.text();
@@ -146,7 +163,7 @@ describe('hub HTTP API', () => {
   });
 
   it('GET /v1/agents lists sessions with positions as LSNs and byte lag', async () => {
-    const res = await app.request('/v1/agents');
+    const res = await app.request('/v1/agents', { headers: auth });
     assert.equal(res.status, 200);
     const body = (await res.json()) as { agents: Json[] };
     assert.equal(body.agents.length, 2);
@@ -171,7 +188,7 @@ describe('hub HTTP API', () => {
   });
 
   it('GET /v1/pipelines reports ingest positions and per-sink lag', async () => {
-    const res = await app.request('/v1/pipelines');
+    const res = await app.request('/v1/pipelines', { headers: auth });
     assert.equal(res.status, 200);
     const body = (await res.json()) as { pipelines: Array<Json & { ingest: Json; sinks: Json[] }>; logHead: number };
     assert.equal(body.logHead, 4);
@@ -208,7 +225,7 @@ describe('hub HTTP API', () => {
 
   it('GET /v1/pipelines shows a pipeline whose source never connected', async () => {
     const cfg = parseHubConfig({ log: { path: '/unused' }, pipelines: [{ name: 'new', agent: 'edge-09', source: 'db', sinks: [] }] }, {});
-    const res = await createApi({ config: cfg, log, metrics, sessions: () => new Map(), sinks: () => [] }).request('/v1/pipelines');
+    const res = await createApi({ config: cfg, log, metrics, sessions: () => new Map(), sinks: () => [], security }).request('/v1/pipelines', { headers: auth });
     const body = (await res.json()) as { pipelines: Json[] };
     assert.deepEqual(body.pipelines, [{ name: 'new', agent: 'edge-09', source: 'db', connected: false, ingest: { ackedSequence: 0, sourcePosition: null, logOffset: 0 }, sinks: [] }]);
   });
@@ -216,12 +233,12 @@ describe('hub HTTP API', () => {
   it('answers unknown routes and methods with a 404 JSON error', async () => {
     for (const [path, method] of [
       ['/nope', 'GET'],
-      ['/v1/agents/edge-01', 'GET'],
+      ['/v1/agents/edge-01/nope', 'GET'],
       ['/v1', 'GET'],
       ['/healthz', 'POST'],
       ['/v1/pipelines', 'DELETE'],
     ] as const) {
-      const res = await app.request(path, { method });
+      const res = await app.request(path, { method, headers: auth });
       assert.equal(res.status, 404, `${method} ${path}`);
       const body = (await res.json()) as { error: { code: string; message: string } };
       assert.equal(body.error.code, 'NOT_FOUND');
@@ -238,9 +255,11 @@ describe('hub HTTP API', () => {
         throw new Error('sessions unavailable');
       },
       sinks: () => [],
+      security,
     });
-    const res = await broken.request('/v1/agents');
+    const res = await broken.request('/v1/agents', { headers: auth });
     assert.equal(res.status, 500);
-    assert.deepEqual(await res.json(), { error: { code: 'INTERNAL', message: 'sessions unavailable' } });
+    // An unexpected error's message may hold internals (paths, SQL): it is not sent.
+    assert.deepEqual(await res.json(), { error: { code: 'INTERNAL', message: 'internal error' } });
   });
 });

@@ -1,8 +1,17 @@
 /**
- * The hub's HTTP API (hono). Read-only for now: health, Prometheus metrics,
- * connected agents, and pipelines with positions and lag.
+ * The hub's HTTP API (hono): health, Prometheus metrics, connected agents,
+ * pipelines with positions and lag, and (security-routes.ts) agents'
+ * credentials and API tokens. Every route but /healthz needs a bearer token
+ * and answers only about that token's workspace (auth-middleware.ts).
  */
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { HubSecurity } from '../auth/hub-security.js';
+import { HubError } from '../errors.js';
+import { apiError, requireOperator, requireToken, type ApiEnv } from './auth-middleware.js';
+import { MAX_BODY_BYTES } from './json-body.js';
+import { securityRoutes } from './security-routes.js';
+import { statusOf } from './status.js';
 import type { HubConfig } from '../config.js';
 import type { AgentSession } from '../ingest/ingest-server.js';
 import type { ChangeLog } from '../log/change-log.js';
@@ -15,17 +24,21 @@ export interface ApiDeps {
   readonly metrics: HubMetrics;
   readonly sessions: () => ReadonlyMap<string, AgentSession>;
   readonly sinks: () => readonly SinkWorkerStatus[];
+  readonly security: Pick<HubSecurity, 'registry' | 'apiTokens'>;
 }
 
 function lsn(v: bigint): string {
   return `${(v >> 32n).toString(16).toUpperCase()}/${(v & 0xffffffffn).toString(16).toUpperCase()}`;
 }
 
-export function createApi(deps: ApiDeps): Hono {
-  const app = new Hono();
-  app.onError((err, c) => c.json({ error: { code: 'INTERNAL', message: err.message } }, 500));
+export function createApi(deps: ApiDeps): Hono<ApiEnv> {
+  const app = new Hono<ApiEnv>();
+  app.onError((err, c) => (err instanceof HubError ? apiError(c, ...statusOf(err.kind), err.message) : apiError(c, 500, 'INTERNAL', 'internal error')));
   app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}` } }, 404));
 
+  // /healthz stays open for load balancers and says nothing about any workspace.
+  app.use('/v1/*', requireToken(deps.security.apiTokens), bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => apiError(c, 413, 'TOO_LARGE', `the body is larger than ${MAX_BODY_BYTES} bytes`) }));
+  app.use('/metrics', requireToken(deps.security.apiTokens), requireOperator('default'));
   app.get('/healthz', (c) => c.json({ status: 'ok', hub: deps.config.hubId, logHead: deps.log.headOffset() }));
 
   app.get('/metrics', (c) => {
@@ -34,7 +47,8 @@ export function createApi(deps: ApiDeps): Hono {
   });
 
   app.get('/v1/agents', (c) => {
-    const agents = [...deps.sessions().entries()].map(([key, s]) => {
+    const { workspace } = c.get('principal');
+    const agents = [...deps.sessions().entries()].filter(([, s]) => s.workspace === workspace).map(([key, s]) => {
       const hb = s.lastHeartbeat;
       const cp = deps.log.checkpoint(key);
       return {
@@ -57,7 +71,8 @@ export function createApi(deps: ApiDeps): Hono {
     const sinks = new Map(deps.sinks().map((s) => [s.sink, s]));
     const head = deps.log.headOffset();
     const now = Date.now();
-    const pipelines = deps.config.pipelines.map((p) => {
+    const { workspace } = c.get('principal');
+    const pipelines = deps.config.pipelines.filter((p) => p.workspace === workspace).map((p) => {
       const key = `${p.agent}/${p.source}`;
       const cp = deps.log.checkpoint(key);
       const session = deps.sessions().get(key);
@@ -84,5 +99,6 @@ export function createApi(deps: ApiDeps): Hono {
     });
     return c.json({ pipelines, logHead: head });
   });
+  app.route('/', securityRoutes(deps.security, deps.sessions));
   return app;
 }

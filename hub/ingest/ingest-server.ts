@@ -11,10 +11,15 @@ import { HubError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ChangeLog } from '../log/change-log.js';
 import type { HubMetrics } from '../metrics.js';
+import { enrollmentDefinition, enrollmentHandlers } from '../auth/enrollment-service.js';
+import { peerCertificate } from '../auth/server-credentials.js';
+import { identifyStream, type StreamSecurity } from './stream-identity.js';
 import { hubUplinkDefinition, type ParsedAgentMessage } from './wire.js';
 
 export interface AgentSession {
   readonly agentId: string;
+  /** From the agent's certificate, never from a message field. */
+  readonly workspace: string;
   readonly sourceId: string;
   readonly sourceKind: string;
   readonly agentVersion: string;
@@ -30,6 +35,9 @@ export interface IngestOptions {
   readonly logger: Logger;
   readonly metrics: HubMetrics;
   readonly maxMessageBytes: number;
+  /** TLS credentials of the listener; null only in the development plaintext mode. */
+  readonly credentials: grpc.ServerCredentials | null;
+  readonly security: StreamSecurity;
 }
 
 type Stream = grpc.ServerDuplexStream<ParsedAgentMessage, HubMessage>;
@@ -42,7 +50,12 @@ export function sourceKeyOf(agentId: string, sourceId: string): string {
 
 export class IngestServer {
   readonly sessions = new Map<string, AgentSession>();
-  private readonly active = new Map<string, { call: Stream; supersede: () => void }>();
+  private readonly active = new Map<string, { call: Stream; notAfter: number; supersede: () => void; revoke: (code?: string) => void }>();
+  /** TLS checks a certificate once, at the handshake: a stream that outlives its certificate is closed here. */
+  private readonly expirySweep = setInterval(() => {
+    const now = Date.now();
+    for (const s of this.active.values()) if (s.notAfter < now) s.revoke('UNAUTHENTICATED');
+  }, 5_000).unref();
   private readonly server: grpc.Server;
 
   constructor(private readonly options: IngestOptions) {
@@ -55,15 +68,24 @@ export class IngestServer {
       'grpc.http2.min_ping_interval_without_data_ms': 5_000,
     });
     this.server.addService(hubUplinkDefinition, { stream: (call: Stream) => this.handle(call) });
+    const { registry, plaintextRegistry } = options.security;
+    if (registry !== null) this.server.addService(enrollmentDefinition, enrollmentHandlers(registry, options.logger.child('enrollment')));
+    (registry ?? plaintextRegistry)?.onRevoke((agentId) => this.disconnectAgent(agentId));
+  }
+
+  /** Ends every stream of a revoked agent with Reject(REVOKED). */
+  private disconnectAgent(agentId: string): void {
+    for (const [key, s] of this.active) if (this.sessions.get(key)?.agentId === agentId) s.revoke();
   }
 
   listen(address: string): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
+      this.server.bindAsync(address, this.options.credentials ?? grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
     });
   }
 
   async close(): Promise<void> {
+    clearInterval(this.expirySweep);
     for (const s of this.active.values()) s.supersede();
     await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
   }
@@ -100,6 +122,12 @@ export class IngestServer {
           failed = true;
           return this.reject(call, 'BAD_HELLO', `agent and source ids must be names of letters, digits, "_", "-", "." (got ${JSON.stringify(h.agentId).slice(0, 80)}, ${JSON.stringify(h.sourceId).slice(0, 80)})`);
         }
+        const who = identifyStream(this.options.security, peerCertificate(call), h.agentId);
+        if ('code' in who) {
+          failed = true;
+          metrics.rejected.inc({ code: who.code });
+          return this.reject(call, who.code, who.message);
+        }
         sourceKey = sourceKeyOf(h.agentId, h.sourceId);
         this.active.get(sourceKey)?.supersede();
         this.active.set(sourceKey, {
@@ -108,11 +136,18 @@ export class IngestServer {
             failed = true;
             call.end();
           },
+          notAfter: who.ok.notAfter,
+          revoke: (code = 'REVOKED') => {
+            if (failed) return; // already refused and ended
+            failed = true;
+            metrics.rejected.inc({ code });
+            this.reject(call, code, code === 'REVOKED' ? `agent ${h.agentId} was revoked` : `the client certificate of agent ${h.agentId} expired; the agent must renew it before expiry or enroll again`);
+          },
         });
-        session = { agentId: h.agentId, sourceId: h.sourceId, sourceKind: h.sourceKind, agentVersion: h.agentVersion, connectedAt: new Date(), lastSeen: new Date(), lastHeartbeat: null, connected: true };
+        session = { agentId: h.agentId, workspace: who.ok.workspace, sourceId: h.sourceId, sourceKind: h.sourceKind, agentVersion: h.agentVersion, connectedAt: new Date(), lastSeen: new Date(), lastHeartbeat: null, connected: true };
         this.sessions.set(sourceKey, session);
         const acked = log.checkpoint(sourceKey)?.ackedSequence ?? 0;
-        logger.info('agent connected', { source: sourceKey, version: h.agentVersion, resumeAt: acked + 1 });
+        logger.info('agent connected', { source: sourceKey, workspace: who.ok.workspace, version: h.agentVersion, resumeAt: acked + 1 });
         return this.send(call, create(HubMessageSchema, { body: { case: 'welcome', value: create(WelcomeSchema, { ackedSequence: BigInt(acked), hubId: this.options.hubId }) } }));
       }
       if (session === null) {

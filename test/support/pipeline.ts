@@ -110,6 +110,23 @@ export interface HubSetup {
   readonly sourceId: string;
   /** False: the hub only ingests into its log (benchmarks measure the two stages apart). */
   readonly withSink?: boolean;
+  /** The hub's `security` section; default: the development plaintext mode with TEST_ADMIN_TOKEN. */
+  readonly security?: Record<string, unknown>;
+  /** Workspace of the test pipeline and sink (default "default"). */
+  readonly workspace?: string;
+}
+
+/** Admin API token of the "default" workspace in every test hub (the hub keeps only its hash). */
+export const TEST_ADMIN_TOKEN = 'test-admin-token-for-integration-tests-only-0123456789';
+
+/** Headers that authenticate a test request to the hub API. */
+export function apiHeaders(token = TEST_ADMIN_TOKEN): Record<string, string> {
+  return { authorization: `Bearer ${token}` };
+}
+
+/** fetch() against a test hub's HTTP API with the admin token. */
+export function apiFetch(port: number, path: string, init: RequestInit = {}): Promise<Response> {
+  return fetch(`http://127.0.0.1:${port}${path}`, { ...init, headers: { ...apiHeaders(), ...(init.headers as Record<string, string> | undefined) } });
 }
 
 export function hubProcess(s: HubSetup): ManagedProcess {
@@ -120,8 +137,9 @@ export function hubProcess(s: HubSetup): ManagedProcess {
     grpc: { listen: `127.0.0.1:${s.grpcPort}` },
     http: { listen: `127.0.0.1:${s.httpPort}` },
     log: { kind: 'embedded', path: join(s.dir, 'log') },
-    sinks: withSink ? [{ name: 'dest', kind: 'postgres', host: '127.0.0.1', port: s.sinkPort, database: s.sinkDatabase, user: 'postgres', schema: s.sinkSchema ?? 'public' }] : [],
-    pipelines: [{ name: 'main', agent: s.agentId, source: s.sourceId, sinks: withSink ? ['dest'] : [] }],
+    sinks: withSink ? [{ name: 'dest', kind: 'postgres', workspace: s.workspace ?? 'default', host: '127.0.0.1', port: s.sinkPort, database: s.sinkDatabase, user: 'postgres', schema: s.sinkSchema ?? 'public' }] : [],
+    pipelines: [{ name: 'main', workspace: s.workspace ?? 'default', agent: s.agentId, source: s.sourceId, sinks: withSink ? ['dest'] : [] }],
+    security: s.security ?? { plaintext: true, adminTokens: [{ workspace: 'default', token: TEST_ADMIN_TOKEN }] },
     logLevel: 'info',
   };
   const path = join(s.dir, withSink ? 'hub.json' : 'hub-log-only.json');
@@ -139,24 +157,32 @@ export interface AgentSetup {
   readonly slot: string;
   readonly spoolMaxBytes?: number;
   readonly batchEvents?: number;
+  /** The agent's `hub` section without `address`; default: the development plaintext mode. */
+  readonly hub?: Record<string, unknown>;
+  /** Extra environment (e.g. an enrollment token). */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Fields merged into the agent's `source` section (e.g. user and password). */
+  readonly source?: Record<string, unknown>;
+  /** Fields merged into the agent's `spool` section (e.g. encryptionKey). */
+  readonly spool?: Record<string, unknown>;
 }
 
 export function agentProcess(s: AgentSetup): ManagedProcess {
   mkdirSync(s.dir, { recursive: true });
   const config = {
     agentId: s.agentId,
-    hub: { address: `127.0.0.1:${s.hubPort}`, plaintext: true },
-    spool: { path: join(s.dir, 'spool'), maxBytes: s.spoolMaxBytes ?? 1 << 30, batchEvents: s.batchEvents ?? 2000 },
-    source: { kind: 'postgres', id: s.sourceId, host: '127.0.0.1', port: s.sourcePort, database: s.sourceDatabase, user: 'postgres', slot: s.slot, publication: s.slot },
+    hub: { address: `127.0.0.1:${s.hubPort}`, ...(s.hub ?? { plaintext: true }) },
+    spool: { path: join(s.dir, 'spool'), maxBytes: s.spoolMaxBytes ?? 1 << 30, batchEvents: s.batchEvents ?? 2000, ...s.spool },
+    source: { kind: 'postgres', id: s.sourceId, host: '127.0.0.1', port: s.sourcePort, database: s.sourceDatabase, user: 'postgres', slot: s.slot, publication: s.slot, ...s.source },
     logLevel: 'info',
   };
   const path = join(s.dir, 'agent.json');
   writeFileSync(path, JSON.stringify(config, null, 2));
-  return new ManagedProcess('agent', ['agent', '--config', path], join(s.dir, 'agent.log'));
+  return new ManagedProcess('agent', ['agent', '--config', path], join(s.dir, 'agent.log'), s.env ?? {});
 }
 
 export async function httpJson<T>(port: number, path: string): Promise<T> {
-  const r = await fetch(`http://127.0.0.1:${port}${path}`);
+  const r = await apiFetch(port, path);
   if (!r.ok) throw new Error(`GET ${path}: ${r.status}`);
   return (await r.json()) as T;
 }

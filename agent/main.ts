@@ -7,13 +7,19 @@
 import { loadAgentConfig, type AgentConfig } from './config.js';
 import { LmdbChangeBuffer } from './buffer/lmdb-change-buffer.js';
 import { AgentError } from './errors.js';
+import { StatusFile } from './health/status-file.js';
 import { createLogger, type Logger } from './log.js';
 import { PostgresSource } from './sources/postgres/source.js';
 import { Uplink } from './uplink/uplink-client.js';
 
 export const AGENT_VERSION = '0.1.0';
 
-export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSignal): Promise<void> {
+export interface RunOptions {
+  /** Refresh this status file for container health checks (`tributary health`). */
+  readonly healthFile?: string | undefined;
+}
+
+export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSignal, options: RunOptions = {}): Promise<void> {
   const buffer = await LmdbChangeBuffer.open({ path: config.spool.path, maxBytes: config.spool.maxBytes });
   try {
     const source = new PostgresSource({ config: config.source, buffer, log: log.child('source'), batchEvents: config.spool.batchEvents });
@@ -27,6 +33,12 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
       log: log.child('uplink'),
       window: 16,
       heartbeatMs: 1000,
+    });
+    await using _health = options.healthFile === undefined ? undefined : new StatusFile({
+      path: options.healthFile,
+      intervalMs: 5000,
+      snapshot: () => ({ hub: uplink.status(), source: source.status() }),
+      onError: (e) => log.warn('cannot write the health status file', { path: options.healthFile, error: e }),
     });
     if (config.hub.plaintext) log.warn('PLAINTEXT connection to the hub: use only on loopback or a trusted network', { hub: config.hub.address });
     const stop = new AbortController();
@@ -68,7 +80,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   process.once('SIGINT', () => shutdown('SIGINT'));
   try {
     log.info('agent starting', { version: AGENT_VERSION, source: config.source.id, spool: config.spool.path });
-    await runAgent(config, log, controller.signal);
+    await runAgent(config, log, controller.signal, { healthFile: process.env['TRIBUTARY_HEALTH_FILE'] });
     log.info('agent stopped');
     return 0;
   } catch (e) {

@@ -1,0 +1,205 @@
+/**
+ * The agent and hub images, run as `docker run` would run them (their own
+ * ENTRYPOINT, CMD, user, environment, volume and HEALTHCHECK command) with
+ * buildah instead of a Docker engine, against a private PostgreSQL on the
+ * host: rows arrive, both report healthy, SIGTERM stops both cleanly with the
+ * source position confirmed, and a new agent container on the same volume
+ * resumes from the spool. Prints the agent's start-up time and idle memory.
+ *
+ * Needs the images: `npm run test:image` builds them first (scripts/image/build.sh).
+ */
+import assert from 'node:assert/strict';
+import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import pg from 'pg';
+import { tableText } from '../support/e2e.js';
+import { freePort, tempDir, waitFor } from '../support/pipeline.js';
+import { startPostgres, type PgInstance } from '../support/postgres.js';
+import { Container, imageConfig, type ImageConfig, type RunOptions, type Running } from './buildah.js';
+
+const AGENT_IMAGE = process.env['TRIBUTARY_AGENT_IMAGE'] ?? 'localhost/tributary-agent:dev';
+const HUB_IMAGE = process.env['TRIBUTARY_HUB_IMAGE'] ?? 'localhost/tributary-hub:dev';
+const STATE = '/var/lib/tributary';
+const COLUMNS = ['id', 'customer', 'amount', 'placed_at'];
+
+const command = (c: ImageConfig): string[] => [...c.Entrypoint, ...(c.Cmd ?? [])];
+const healthCommand = (c: ImageConfig): string[] => {
+  const t = c.Healthcheck?.Test ?? [];
+  assert.equal(t[0], 'CMD', 'HEALTHCHECK in exec form');
+  return t.slice(1);
+};
+
+/** A host directory the image's user (uid/gid 1000, `node`) can write, as a volume. */
+function volume(path: string): string {
+  mkdirSync(path, { recursive: true });
+  chownSync(path, 1000, 1000);
+  return path;
+}
+
+/** Polls `probe` like waitFor, but fails at once, with its log, if the process exits. */
+async function whileRunning(r: Running, what: string, probe: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
+  await waitFor(
+    what,
+    async () => {
+      if (r.hasExited) return 'exited';
+      return (await probe()) ? 'ok' : false;
+    },
+    timeoutMs,
+    50,
+  ).then((state) => {
+    if (state === 'exited') throw new Error(`exited while waiting for ${what}:\n${r.log}`);
+  });
+}
+
+async function insertOrders(src: pg.Pool, from: number, count: number): Promise<void> {
+  for (let i = from; i < from + count; i += 100) {
+    await src.query(
+      `INSERT INTO orders SELECT g, 'customer ' || g, g * 1.25, timestamptz '2026-01-01' + g * interval '1 minute' FROM generate_series($1::int, $2::int) g`,
+      [i, Math.min(i + 99, from + count - 1)],
+    );
+  }
+}
+
+async function sameRows(src: pg.Pool, dst: pg.Pool, what: string): Promise<void> {
+  let last = '';
+  await waitFor(
+    what,
+    async () => {
+      const [a, b] = await Promise.all([tableText(src, 'orders', COLUMNS), tableText(dst, 'orders', COLUMNS).catch(() => [])]);
+      last = `source ${a.length} rows, destination ${b.length} rows`;
+      return JSON.stringify(a) === JSON.stringify(b);
+    },
+    120_000,
+    250,
+  ).catch((e: unknown) => {
+    throw new Error(`${String(e)} (${last})`);
+  });
+}
+
+async function confirmedFlush(src: pg.Pool, slot: string): Promise<string> {
+  const r = await src.query<{ lsn: string | null }>('SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+  return r.rows[0]?.lsn ?? 'none';
+}
+
+const lsnValue = (text: string): bigint => {
+  const [hi = '0', lo = '0'] = text.split('/');
+  return (BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`);
+};
+
+test('the images carry changes PostgreSQL → hub → PostgreSQL, report health and stop cleanly on SIGTERM', async (t) => {
+  const agentConfig = imageConfig(AGENT_IMAGE);
+  const hubConfig = imageConfig(HUB_IMAGE);
+  const dir = tempDir('image');
+  chmodSync(dir, 0o755); // the images' user reaches its mounted files and volumes through it
+  const containers: Container[] = [];
+  const running: Running[] = [];
+  let pgi: PgInstance | undefined;
+  let src: pg.Pool | undefined;
+  let dst: pg.Pool | undefined;
+  try {
+    pgi = await startPostgres({ walLevel: 'logical' });
+    await pgi.createDatabase('shop');
+    await pgi.createDatabase('warehouse');
+    src = new pg.Pool({ connectionString: pgi.connectionString('shop'), max: 2 });
+    dst = new pg.Pool({ connectionString: pgi.connectionString('warehouse'), max: 2 });
+    await src.query('CREATE TABLE orders (id int PRIMARY KEY, customer text NOT NULL, amount numeric(12,2), placed_at timestamptz)');
+
+    const [grpcPort, httpPort] = [await freePort(), await freePort()];
+    const slot = 'tributary_image';
+    writeFileSync(
+      join(dir, 'hub.json'),
+      JSON.stringify({
+        hubId: 'hub-image',
+        grpc: { listen: `127.0.0.1:${grpcPort}` },
+        http: { listen: `127.0.0.1:${httpPort}` },
+        log: { kind: 'embedded', path: `${STATE}/hub-log` },
+        sinks: [{ name: 'warehouse', kind: 'postgres', host: '127.0.0.1', port: pgi.port, database: 'warehouse', user: 'postgres', password: { env: 'DW_PASSWORD' }, schema: 'public' }],
+        pipelines: [{ name: 'shop', agent: 'agent-1', source: 'shop', sinks: ['warehouse'] }],
+      }),
+    );
+    writeFileSync(
+      join(dir, 'agent.json'),
+      JSON.stringify({
+        agentId: 'agent-1',
+        hub: { address: `127.0.0.1:${grpcPort}`, plaintext: true },
+        spool: { path: `${STATE}/spool` },
+        source: { kind: 'postgres', id: 'shop', host: '127.0.0.1', port: pgi.port, database: 'shop', user: 'postgres', password: { env: 'SHOP_DB_PASSWORD' }, slot, publication: slot, tables: ['public.orders'] },
+      }),
+    );
+    // The test cluster trusts local connections, so the passwords only prove the {"env"} path.
+    const hubRun: RunOptions = {
+      mounts: [[volume(join(dir, 'hub-state')), STATE], [join(dir, 'hub.json'), '/etc/tributary/hub.json', 'ro']],
+      env: { DW_PASSWORD: 'unused-with-trust-auth', TRIBUTARY_HEALTH_URL: `http://127.0.0.1:${httpPort}/healthz` },
+    };
+    const agentRun: RunOptions = {
+      mounts: [[volume(join(dir, 'agent-state')), STATE], [join(dir, 'agent.json'), '/etc/tributary/agent.json', 'ro']],
+      env: { SHOP_DB_PASSWORD: 'unused-with-trust-auth' },
+    };
+
+    const hubC = Container.create(HUB_IMAGE);
+    containers.push(hubC);
+    const hub = hubC.start(command(hubConfig), hubRun, join(dir, 'hub.log'));
+    running.push(hub);
+    await whileRunning(hub, 'the hub to answer /healthz', async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`).catch(() => undefined))?.ok === true);
+    const hubHealth = hubC.run(healthCommand(hubConfig), hubRun);
+    assert.equal(hubHealth.status, 0, `hub HEALTHCHECK: ${hubHealth.output}`);
+
+    const agentC = Container.create(AGENT_IMAGE);
+    containers.push(agentC);
+    const agent = agentC.start(command(agentConfig), agentRun, join(dir, 'agent.log'));
+    running.push(agent);
+    await whileRunning(agent, 'the agent log to say it started', () => agent.log.includes('"agent starting"'));
+    const started = performance.now() - agent.spawnedAt;
+    await whileRunning(agent, 'the agent to stream from its slot', async () => {
+      const r = await src?.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+      return r?.rows[0]?.active === true;
+    });
+    const streaming = performance.now() - agent.spawnedAt;
+    await whileRunning(agent, 'the agent to connect to the hub', () => agent.log.includes('"connected to hub"'));
+    const identity = agent.nodeStatus();
+    assert.match(identity['Uid'] ?? '', /^1000\s/, 'the agent runs as uid 1000, not root');
+    assert.match(hub.nodeStatus()['Uid'] ?? '', /^1000\s/, 'the hub runs as uid 1000, not root');
+
+    await insertOrders(src, 1, 2000);
+    await src.query('UPDATE orders SET amount = amount + 1 WHERE id % 10 = 0');
+    await src.query('DELETE FROM orders WHERE id % 50 = 0');
+    await sameRows(src, dst, 'the destination to equal the source');
+    const agentHealth = agentC.run(healthCommand(agentConfig), agentRun);
+    assert.equal(agentHealth.status, 0, `agent HEALTHCHECK: ${agentHealth.output}`);
+    assert.match(agentHealth.output, /healthy: status refreshed/);
+
+    await new Promise((r) => setTimeout(r, 5000)); // idle
+    const idle = agent.nodeStatus();
+    const lastCommit = (await src.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]?.lsn ?? '0/0';
+    assert.equal(await agent.stop(), 0, `the agent exits 0 on SIGTERM:\n${agent.log}`);
+    assert.match(agent.log, /"agent stopped"/);
+    const confirmed = await confirmedFlush(src, slot);
+    assert.ok(lsnValue(confirmed) >= lsnValue(lastCommit) - 1024n, `confirmed ${confirmed}, last change at ${lastCommit}`);
+    const stoppedHealth = agentC.run(healthCommand(agentConfig), agentRun);
+    assert.equal(stoppedHealth.status, 1, `agent HEALTHCHECK after stop: ${stoppedHealth.output}`);
+    assert.match(stoppedHealth.output, /agent stopped/);
+
+    // Changes made while no agent runs; then a new container on the same volume (docker rm + docker run).
+    await insertOrders(src, 5001, 500);
+    const agent2C = Container.create(AGENT_IMAGE);
+    containers.push(agent2C);
+    const agent2 = agent2C.start(command(agentConfig), agentRun, join(dir, 'agent2.log'));
+    running.push(agent2);
+    await sameRows(src, dst, 'the destination to catch up after the agent container was replaced');
+    assert.equal(await agent2.stop(), 0, `the second agent exits 0 on SIGTERM:\n${agent2.log}`);
+    assert.equal(await hub.stop(), 0, `the hub exits 0 on SIGTERM:\n${hub.log}`);
+    assert.match(hub.log, /"hub stopped"/);
+
+    const mb = (kb: string | undefined): string => `${(Number.parseInt(kb ?? '', 10) / 1024).toFixed(1)} MB`;
+    t.diagnostic(`agent start-up in the image: "agent starting" logged ${started.toFixed(0)} ms, streaming from its slot ${streaming.toFixed(0)} ms after \`buildah run\``);
+    t.diagnostic(`agent idle RSS in the image: ${mb(idle['VmRSS'])} (anonymous ${mb(idle['RssAnon'])}, file ${mb(idle['RssFile'])}); high-water ${mb(idle['VmHWM'])}`);
+  } finally {
+    for (const r of running) r.kill();
+    await Promise.all(running.map((r) => r.exited));
+    for (const c of containers) c.remove();
+    await src?.end();
+    await dst?.end();
+    await pgi?.stop();
+  }
+});

@@ -35,10 +35,7 @@ export function imageSize(image: string): number {
 }
 
 export interface RunOptions {
-  /**
-   * [host path, container path, 'ro'?]. Put the image's VOLUME first: buildah 1.28
-   * replaces a later bind mount on a VOLUME path with an anonymous volume.
-   */
+  /** [host path, container path, 'ro'?] */
   readonly mounts: readonly (readonly [string, string, 'ro'?])[];
   readonly env?: Record<string, string>;
 }
@@ -46,8 +43,15 @@ export interface RunOptions {
 export class Container {
   private constructor(readonly id: string) {}
 
+  /**
+   * A working container of `image`. `buildah run` (1.28) mounts an anonymous volume on
+   * each of the image's VOLUME paths and, in an order that varies from run to run, a
+   * bind mount given for the same path; `docker run -v` replaces it. So the working
+   * container drops the VOLUME declarations (the image keeps them; imageConfig shows them).
+   */
   static create(image: string): Container {
     const id = execFileSync('buildah', ['from', '--pull=never', image], { encoding: 'utf8' }).trim();
+    for (const path of Object.keys(imageConfig(image).Volumes ?? {})) execFileSync('buildah', ['config', '--volume', `${path}-`, id]);
     return new Container(id);
   }
 

@@ -9,8 +9,8 @@
  * Needs the images: `npm run test:image` builds them first (scripts/image/build.sh).
  */
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import pg from 'pg';
 import { tableText } from '../support/e2e.js';
@@ -21,6 +21,8 @@ import { Container, imageConfig, type ImageConfig, type RunOptions, type Running
 const AGENT_IMAGE = process.env['TRIBUTARY_AGENT_IMAGE'] ?? 'localhost/tributary-agent:dev';
 const HUB_IMAGE = process.env['TRIBUTARY_HUB_IMAGE'] ?? 'localhost/tributary-hub:dev';
 const STATE = '/var/lib/tributary';
+const AGENT_EXAMPLE = resolve(import.meta.dirname, '../../scripts/image/agent.example.json');
+const HUB_EXAMPLE = resolve(import.meta.dirname, '../../scripts/image/hub.example.json');
 const COLUMNS = ['id', 'customer', 'amount', 'placed_at'];
 
 const command = (c: ImageConfig): string[] => [...c.Entrypoint, ...(c.Cmd ?? [])];
@@ -103,28 +105,21 @@ test('the images carry changes PostgreSQL → hub → PostgreSQL, report health 
     await pgi.createDatabase('warehouse');
     src = new pg.Pool({ connectionString: pgi.connectionString('shop'), max: 2 });
     dst = new pg.Pool({ connectionString: pgi.connectionString('warehouse'), max: 2 });
+    src.on('error', () => undefined); // an idle connection's error at shutdown; queries report their own
+    dst.on('error', () => undefined);
     await src.query('CREATE TABLE orders (id int PRIMARY KEY, customer text NOT NULL, amount numeric(12,2), placed_at timestamptz)');
 
     const [grpcPort, httpPort] = [await freePort(), await freePort()];
-    const slot = 'tributary_image';
+    const slot = 'tributary_shop'; // as in the example
+    // The README's hub example with this test's ports and database (the host network is shared).
+    const hubExample = JSON.parse(readFileSync(HUB_EXAMPLE, 'utf8')) as { sinks: Record<string, unknown>[] };
     writeFileSync(
       join(dir, 'hub.json'),
       JSON.stringify({
-        hubId: 'hub-image',
+        ...hubExample,
         grpc: { listen: `127.0.0.1:${grpcPort}` },
         http: { listen: `127.0.0.1:${httpPort}` },
-        log: { kind: 'embedded', path: `${STATE}/hub-log` },
-        sinks: [{ name: 'warehouse', kind: 'postgres', host: '127.0.0.1', port: pgi.port, database: 'warehouse', user: 'postgres', password: { env: 'DW_PASSWORD' }, schema: 'public' }],
-        pipelines: [{ name: 'shop', agent: 'agent-1', source: 'shop', sinks: ['warehouse'] }],
-      }),
-    );
-    writeFileSync(
-      join(dir, 'agent.json'),
-      JSON.stringify({
-        agentId: 'agent-1',
-        hub: { address: `127.0.0.1:${grpcPort}`, plaintext: true },
-        spool: { path: `${STATE}/spool` },
-        source: { kind: 'postgres', id: 'shop', host: '127.0.0.1', port: pgi.port, database: 'shop', user: 'postgres', password: { env: 'SHOP_DB_PASSWORD' }, slot, publication: slot, tables: ['public.orders'] },
+        sinks: [{ ...hubExample.sinks[0], host: '127.0.0.1', port: pgi.port, user: 'postgres' }],
       }),
     );
     // The test cluster trusts local connections, so the passwords only prove the {"env"} path.
@@ -132,9 +127,18 @@ test('the images carry changes PostgreSQL → hub → PostgreSQL, report health 
       mounts: [[volume(join(dir, 'hub-state')), STATE], [join(dir, 'hub.json'), '/etc/tributary/hub.json', 'ro']],
       env: { DW_PASSWORD: 'unused-with-trust-auth', TRIBUTARY_HEALTH_URL: `http://127.0.0.1:${httpPort}/healthz` },
     };
+    // The README's agent example file as it is, everything site-specific from the environment.
     const agentRun: RunOptions = {
-      mounts: [[volume(join(dir, 'agent-state')), STATE], [join(dir, 'agent.json'), '/etc/tributary/agent.json', 'ro']],
-      env: { SHOP_DB_PASSWORD: 'unused-with-trust-auth' },
+      mounts: [[volume(join(dir, 'agent-state')), STATE], [AGENT_EXAMPLE, '/etc/tributary/agent.json', 'ro']],
+      env: {
+        TRIBUTARY_AGENT_ID: 'agent-1',
+        TRIBUTARY_HUB_ADDRESS: `127.0.0.1:${grpcPort}`,
+        SOURCE_HOST: '127.0.0.1',
+        SOURCE_PORT: String(pgi.port),
+        SOURCE_DATABASE: 'shop',
+        SOURCE_USER: 'postgres',
+        SOURCE_PASSWORD: 'unused-with-trust-auth',
+      },
     };
 
     const hubC = Container.create(HUB_IMAGE);

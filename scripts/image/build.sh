@@ -17,9 +17,13 @@ cafile=$(npm config get cafile 2>/dev/null || true)
 if [ -n "$cafile" ] && [ "$cafile" != null ] && [ -f "$cafile" ]; then
   proxy_ca=(--volume "$(dirname "$cafile"):/mnt:ro" --build-arg npm_config_cafile="/mnt/$(basename "$cafile")")
 fi
+dangling() { buildah images --filter dangling=true --format '{{.ID}}' | sort; }
+before=$(dangling)
 for image in agent hub; do
   # --layers: the two Dockerfiles share their build stage, so the second build reuses it.
   buildah build --isolation=chroot --format docker --layers --pull=never \
     --build-arg BASE="$base" "${proxy_ca[@]}" -f "$image/Dockerfile" -t "localhost/tributary-$image:dev" . >&2
   echo "localhost/tributary-$image:dev"
 done
+# The stages' intermediate images (and images these builds replaced) served their purpose.
+comm -13 <(echo "$before") <(dangling) | xargs -r buildah rmi >/dev/null 2>&1 || true

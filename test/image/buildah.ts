@@ -28,10 +28,9 @@ export function imageConfig(image: string): ImageConfig {
   return (JSON.parse(out) as { Docker: { config: ImageConfig } }).Docker.config;
 }
 
-/** Size in bytes of an image as buildah stores it (uncompressed layers). */
-export function imageSize(image: string): number {
-  const out = execFileSync('buildah', ['images', '--json', image], { encoding: 'utf8' });
-  return (JSON.parse(out) as { size: number }[])[0]?.size ?? Number.NaN;
+/** Size of an image as buildah stores it (uncompressed), e.g. "212 MB". */
+export function imageSize(image: string): string {
+  return execFileSync('buildah', ['images', '--format', '{{.Size}}', image], { encoding: 'utf8' }).trim();
 }
 
 export interface RunOptions {

@@ -84,126 +84,165 @@ async function confirmedFlush(src: pg.Pool, slot: string): Promise<string> {
   return r.rows[0]?.lsn ?? 'none';
 }
 
+/** Inserts one row and returns a WAL position inside its transaction, so before its commit. */
+async function markedChange(src: pg.Pool): Promise<string> {
+  const c = await src.connect();
+  try {
+    await c.query('BEGIN');
+    await c.query("INSERT INTO orders VALUES (100000, 'last', 0, now())");
+    const r = await c.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn');
+    await c.query('COMMIT');
+    return r.rows[0]?.lsn ?? '0/0';
+  } finally {
+    c.release();
+  }
+}
+
 const lsnValue = (text: string): bigint => {
   const [hi = '0', lo = '0'] = text.split('/');
   return (BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`);
 };
 
+interface Site {
+  readonly dir: string;
+  readonly pgi: PgInstance;
+  readonly src: pg.Pool;
+  readonly dst: pg.Pool;
+  readonly httpPort: number;
+  readonly hubRun: RunOptions;
+  readonly agentRun: RunOptions;
+}
+
+/** A private PostgreSQL with the source and destination databases, and both containers' configuration. */
+async function site(dir: string, pgi: PgInstance): Promise<Site> {
+  await pgi.createDatabase('shop');
+  await pgi.createDatabase('warehouse');
+  const src = new pg.Pool({ connectionString: pgi.connectionString('shop'), max: 2 });
+  const dst = new pg.Pool({ connectionString: pgi.connectionString('warehouse'), max: 2 });
+  src.on('error', () => undefined); // an idle connection's error at shutdown; queries report their own
+  dst.on('error', () => undefined);
+  await src.query('CREATE TABLE orders (id int PRIMARY KEY, customer text NOT NULL, amount numeric(12,2), placed_at timestamptz)');
+  const [grpcPort, httpPort] = [await freePort(), await freePort()];
+  // The README's hub example with this test's ports and database (the host network is shared).
+  const hubExample = JSON.parse(readFileSync(HUB_EXAMPLE, 'utf8')) as { sinks: Record<string, unknown>[] };
+  const hub = {
+    ...hubExample,
+    grpc: { listen: `127.0.0.1:${grpcPort}` },
+    http: { listen: `127.0.0.1:${httpPort}` },
+    sinks: [{ ...hubExample.sinks[0], host: '127.0.0.1', port: pgi.port, user: 'postgres' }],
+  };
+  writeFileSync(join(dir, 'hub.json'), JSON.stringify(hub));
+  // The test cluster trusts local connections, so the passwords only prove the {"env"} path.
+  const hubRun: RunOptions = {
+    mounts: [[volume(join(dir, 'hub-state')), STATE], [join(dir, 'hub.json'), '/etc/tributary/hub.json', 'ro']],
+    env: { DW_PASSWORD: 'unused-with-trust-auth', TRIBUTARY_HEALTH_URL: `http://127.0.0.1:${httpPort}/healthz` },
+  };
+  // The README's agent example file as it is, everything site-specific from the environment.
+  const agentRun: RunOptions = {
+    mounts: [[volume(join(dir, 'agent-state')), STATE], [AGENT_EXAMPLE, '/etc/tributary/agent.json', 'ro']],
+    env: {
+      TRIBUTARY_AGENT_ID: 'agent-1',
+      TRIBUTARY_HUB_ADDRESS: `127.0.0.1:${grpcPort}`,
+      SOURCE_HOST: '127.0.0.1',
+      SOURCE_PORT: String(pgi.port),
+      SOURCE_DATABASE: 'shop',
+      SOURCE_USER: 'postgres',
+      SOURCE_PASSWORD: 'unused-with-trust-auth',
+    },
+  };
+  return { dir, pgi, src, dst, httpPort, hubRun, agentRun };
+}
+
+/** Containers started by the test, all removed at the end whatever happens. */
+class Launcher {
+  private readonly containers: Container[] = [];
+  private readonly running: Running[] = [];
+
+  launch(image: string, run: RunOptions, log: string): { container: Container; process: Running } {
+    const container = Container.create(image);
+    this.containers.push(container);
+    const process = container.start(command(imageConfig(image)), run, log);
+    this.running.push(process);
+    return { container, process };
+  }
+
+  async close(): Promise<void> {
+    for (const r of this.running) r.kill();
+    await Promise.all(this.running.map((r) => r.exited));
+    for (const c of this.containers) c.remove();
+  }
+}
+
+const SLOT = 'tributary_shop'; // as in the example configuration
+const mb = (kb: string | undefined): string => `${(Number.parseInt(kb ?? '', 10) / 1024).toFixed(1)} MB`;
+
+/** Starts the agent container and waits until it streams; returns its start-up times. */
+async function startAgent(s: Site, launcher: Launcher, log: string): Promise<{ container: Container; agent: Running; started: number; streaming: number }> {
+  const { container, process: agent } = launcher.launch(AGENT_IMAGE, s.agentRun, join(s.dir, log));
+  await whileRunning(agent, 'the agent log to say it started', () => agent.log.includes('"agent starting"'));
+  const started = performance.now() - agent.spawnedAt;
+  await whileRunning(agent, 'the agent to stream from its slot', async () => {
+    const r = await s.src.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [SLOT]);
+    return r.rows[0]?.active === true;
+  });
+  const streaming = performance.now() - agent.spawnedAt;
+  await whileRunning(agent, 'the agent to connect to the hub', () => agent.log.includes('"connected to hub"'));
+  return { container, agent, started, streaming };
+}
+
 test('the images carry changes PostgreSQL → hub → PostgreSQL, report health and stop cleanly on SIGTERM', async (t) => {
-  const agentConfig = imageConfig(AGENT_IMAGE);
-  const hubConfig = imageConfig(HUB_IMAGE);
+  const [agentConfig, hubConfig] = [imageConfig(AGENT_IMAGE), imageConfig(HUB_IMAGE)];
   const dir = tempDir('image');
   chmodSync(dir, 0o755); // the images' user reaches its mounted files and volumes through it
-  const containers: Container[] = [];
-  const running: Running[] = [];
-  let pgi: PgInstance | undefined;
-  let src: pg.Pool | undefined;
-  let dst: pg.Pool | undefined;
+  const launcher = new Launcher();
+  const pgi = await startPostgres({ walLevel: 'logical' });
+  let s: Site | undefined;
   try {
-    pgi = await startPostgres({ walLevel: 'logical' });
-    await pgi.createDatabase('shop');
-    await pgi.createDatabase('warehouse');
-    src = new pg.Pool({ connectionString: pgi.connectionString('shop'), max: 2 });
-    dst = new pg.Pool({ connectionString: pgi.connectionString('warehouse'), max: 2 });
-    src.on('error', () => undefined); // an idle connection's error at shutdown; queries report their own
-    dst.on('error', () => undefined);
-    await src.query('CREATE TABLE orders (id int PRIMARY KEY, customer text NOT NULL, amount numeric(12,2), placed_at timestamptz)');
-
-    const [grpcPort, httpPort] = [await freePort(), await freePort()];
-    const slot = 'tributary_shop'; // as in the example
-    // The README's hub example with this test's ports and database (the host network is shared).
-    const hubExample = JSON.parse(readFileSync(HUB_EXAMPLE, 'utf8')) as { sinks: Record<string, unknown>[] };
-    writeFileSync(
-      join(dir, 'hub.json'),
-      JSON.stringify({
-        ...hubExample,
-        grpc: { listen: `127.0.0.1:${grpcPort}` },
-        http: { listen: `127.0.0.1:${httpPort}` },
-        sinks: [{ ...hubExample.sinks[0], host: '127.0.0.1', port: pgi.port, user: 'postgres' }],
-      }),
-    );
-    // The test cluster trusts local connections, so the passwords only prove the {"env"} path.
-    const hubRun: RunOptions = {
-      mounts: [[volume(join(dir, 'hub-state')), STATE], [join(dir, 'hub.json'), '/etc/tributary/hub.json', 'ro']],
-      env: { DW_PASSWORD: 'unused-with-trust-auth', TRIBUTARY_HEALTH_URL: `http://127.0.0.1:${httpPort}/healthz` },
-    };
-    // The README's agent example file as it is, everything site-specific from the environment.
-    const agentRun: RunOptions = {
-      mounts: [[volume(join(dir, 'agent-state')), STATE], [AGENT_EXAMPLE, '/etc/tributary/agent.json', 'ro']],
-      env: {
-        TRIBUTARY_AGENT_ID: 'agent-1',
-        TRIBUTARY_HUB_ADDRESS: `127.0.0.1:${grpcPort}`,
-        SOURCE_HOST: '127.0.0.1',
-        SOURCE_PORT: String(pgi.port),
-        SOURCE_DATABASE: 'shop',
-        SOURCE_USER: 'postgres',
-        SOURCE_PASSWORD: 'unused-with-trust-auth',
-      },
-    };
-
-    const hubC = Container.create(HUB_IMAGE);
-    containers.push(hubC);
-    const hub = hubC.start(command(hubConfig), hubRun, join(dir, 'hub.log'));
-    running.push(hub);
-    await whileRunning(hub, 'the hub to answer /healthz', async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`).catch(() => undefined))?.ok === true);
-    const hubHealth = hubC.run(healthCommand(hubConfig), hubRun);
+    s = await site(dir, pgi);
+    const { container: hubC, process: hub } = launcher.launch(HUB_IMAGE, s.hubRun, join(dir, 'hub.log'));
+    await whileRunning(hub, 'the hub to answer /healthz', async () => (await fetch(`http://127.0.0.1:${s?.httpPort}/healthz`).catch(() => undefined))?.ok === true);
+    const hubHealth = hubC.run(healthCommand(hubConfig), s.hubRun);
     assert.equal(hubHealth.status, 0, `hub HEALTHCHECK: ${hubHealth.output}`);
 
-    const agentC = Container.create(AGENT_IMAGE);
-    containers.push(agentC);
-    const agent = agentC.start(command(agentConfig), agentRun, join(dir, 'agent.log'));
-    running.push(agent);
-    await whileRunning(agent, 'the agent log to say it started', () => agent.log.includes('"agent starting"'));
-    const started = performance.now() - agent.spawnedAt;
-    await whileRunning(agent, 'the agent to stream from its slot', async () => {
-      const r = await src?.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [slot]);
-      return r?.rows[0]?.active === true;
-    });
-    const streaming = performance.now() - agent.spawnedAt;
-    await whileRunning(agent, 'the agent to connect to the hub', () => agent.log.includes('"connected to hub"'));
-    const identity = agent.nodeStatus();
-    assert.match(identity['Uid'] ?? '', /^1000\s/, 'the agent runs as uid 1000, not root');
+    const { container: agentC, agent, started, streaming } = await startAgent(s, launcher, 'agent.log');
+    assert.match(agent.nodeStatus()['Uid'] ?? '', /^1000\s/, 'the agent runs as uid 1000, not root');
     assert.match(hub.nodeStatus()['Uid'] ?? '', /^1000\s/, 'the hub runs as uid 1000, not root');
-
-    await insertOrders(src, 1, 2000);
-    await src.query('UPDATE orders SET amount = amount + 1 WHERE id % 10 = 0');
-    await src.query('DELETE FROM orders WHERE id % 50 = 0');
-    await sameRows(src, dst, 'the destination to equal the source');
-    const agentHealth = agentC.run(healthCommand(agentConfig), agentRun);
+    await insertOrders(s.src, 1, 2000);
+    await s.src.query('UPDATE orders SET amount = amount + 1 WHERE id % 10 = 0');
+    await s.src.query('DELETE FROM orders WHERE id % 50 = 0');
+    await sameRows(s.src, s.dst, 'the destination to equal the source');
+    const agentHealth = agentC.run(healthCommand(agentConfig), s.agentRun);
     assert.equal(agentHealth.status, 0, `agent HEALTHCHECK: ${agentHealth.output}`);
     assert.match(agentHealth.output, /healthy: status refreshed/);
-
     await new Promise((r) => setTimeout(r, 5000)); // idle
     const idle = agent.nodeStatus();
-    const lastCommit = (await src.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]?.lsn ?? '0/0';
+
+    // SIGTERM while changes are in flight: a clean exit, the position confirmed for what is spooled.
+    await insertOrders(s.src, 3001, 1000);
     assert.equal(await agent.stop(), 0, `the agent exits 0 on SIGTERM:\n${agent.log}`);
     assert.match(agent.log, /"agent stopped"/);
-    const confirmed = await confirmedFlush(src, slot);
-    assert.ok(lsnValue(confirmed) >= lsnValue(lastCommit) - 1024n, `confirmed ${confirmed}, last change at ${lastCommit}`);
-    const stoppedHealth = agentC.run(healthCommand(agentConfig), agentRun);
+    assert.notEqual(await confirmedFlush(s.src, SLOT), 'none');
+    const stoppedHealth = agentC.run(healthCommand(agentConfig), s.agentRun);
     assert.equal(stoppedHealth.status, 1, `agent HEALTHCHECK after stop: ${stoppedHealth.output}`);
     assert.match(stoppedHealth.output, /agent stopped/);
 
-    // Changes made while no agent runs; then a new container on the same volume (docker rm + docker run).
-    await insertOrders(src, 5001, 500);
-    const agent2C = Container.create(AGENT_IMAGE);
-    containers.push(agent2C);
-    const agent2 = agent2C.start(command(agentConfig), agentRun, join(dir, 'agent2.log'));
-    running.push(agent2);
-    await sameRows(src, dst, 'the destination to catch up after the agent container was replaced');
+    // Changes while no agent runs; then a new container on the same volume (docker rm + docker run).
+    await insertOrders(s.src, 5001, 500);
+    const lastChange = await markedChange(s.src);
+    const { agent: agent2 } = await startAgent(s, launcher, 'agent2.log');
+    await sameRows(s.src, s.dst, 'the destination to catch up after the agent container was replaced');
     assert.equal(await agent2.stop(), 0, `the second agent exits 0 on SIGTERM:\n${agent2.log}`);
+    const confirmed = await confirmedFlush(s.src, SLOT);
+    assert.ok(lsnValue(confirmed) > lsnValue(lastChange), `confirmed ${confirmed}, past the last change at ${lastChange}`);
     assert.equal(await hub.stop(), 0, `the hub exits 0 on SIGTERM:\n${hub.log}`);
     assert.match(hub.log, /"hub stopped"/);
 
-    const mb = (kb: string | undefined): string => `${(Number.parseInt(kb ?? '', 10) / 1024).toFixed(1)} MB`;
     t.diagnostic(`agent start-up in the image: "agent starting" logged ${started.toFixed(0)} ms, streaming from its slot ${streaming.toFixed(0)} ms after \`buildah run\``);
     t.diagnostic(`agent idle RSS in the image: ${mb(idle['VmRSS'])} (anonymous ${mb(idle['RssAnon'])}, file ${mb(idle['RssFile'])}); high-water ${mb(idle['VmHWM'])}`);
   } finally {
-    for (const r of running) r.kill();
-    await Promise.all(running.map((r) => r.exited));
-    for (const c of containers) c.remove();
-    await src?.end();
-    await dst?.end();
-    await pgi?.stop();
+    await launcher.close();
+    await s?.src.end();
+    await s?.dst.end();
+    await pgi.stop();
   }
 });

@@ -13,11 +13,17 @@ if (entry === undefined) {
   process.exit(2);
 }
 const compiled = new URL(`${entry}.js`, import.meta.url);
+const source = new URL(`${entry}.ts`, import.meta.url);
 let url = compiled.href;
 if (!existsSync(compiled)) {
+  if (!existsSync(source)) {
+    // e.g. `tributary hub` in the agent's container image, which holds only the agent
+    process.stderr.write(`tributary ${command} is not part of this installation\n`);
+    process.exit(2);
+  }
   const { register } = await import('tsx/esm/api');
   register();
-  url = new URL(`${entry}.ts`, import.meta.url).href;
+  url = source.href;
 }
 const { main } = await import(url);
 process.exit(await main(rest));

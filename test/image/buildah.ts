@@ -112,20 +112,26 @@ export class Running {
     return readFileSync(this.logPath, 'utf8');
   }
 
-  /** The `node` process under buildah's chroot helpers, once it exists. */
-  nodePid(): number | undefined {
-    const pending = [this.child.pid ?? -1];
+  /** Processes under `buildah run`, parents first: its chroot helpers, then the command. */
+  private descendants(): { pid: number; comm: string }[] {
+    const found: { pid: number; comm: string }[] = [];
     const pids = readdirSync('/proc').filter((e) => /^\d+$/.test(e)).map(Number);
+    const pending = [this.child.pid ?? -1];
     while (pending.length > 0) {
-      const parent = pending.pop();
+      const parent = pending.shift();
       for (const pid of pids) {
         const s = stat(pid);
         if (s === undefined || s.ppid !== parent) continue;
-        if (s.comm === 'node') return pid;
+        found.push({ pid, comm: s.comm });
         pending.push(pid);
       }
     }
-    return undefined;
+    return found;
+  }
+
+  /** The `node` process under buildah's chroot helpers, once it exists. */
+  nodePid(): number | undefined {
+    return this.descendants().find((p) => p.comm === 'node')?.pid;
   }
 
   /** Fields of /proc/<node>/status, e.g. VmRSS, RssAnon, Uid. */
@@ -144,7 +150,7 @@ export class Running {
   async stop(timeoutMs = 60_000): Promise<number | null> {
     const pid = this.nodePid();
     if (pid !== undefined) process.kill(pid, 'SIGTERM');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
+    const timer = setTimeout(() => this.kill(), timeoutMs);
     try {
       return await this.exited;
     } finally {
@@ -152,7 +158,16 @@ export class Running {
     }
   }
 
+  /** SIGKILL to the command and buildah's helpers too: killing buildah alone leaves them running. */
   kill(): void {
-    if (this.child.exitCode === null) this.child.kill('SIGKILL');
+    if (this.hasExited) return;
+    for (const { pid } of this.descendants().reverse()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    this.child.kill('SIGKILL');
   }
 }

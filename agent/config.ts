@@ -56,6 +56,9 @@ export interface AgentConfig {
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
+/** An `{ "env": "NAME" }` reference to a variable that is not set (already reported). */
+const UNSET = Symbol('unset');
+
 /** Reads typed fields out of parsed JSON, collecting errors with their paths. */
 export class FieldReader {
   readonly errors: string[] = [];
@@ -67,8 +70,23 @@ export class FieldReader {
     return {};
   }
 
+  /**
+   * Any string or integer field may be `{ "env": "NAME" }`: the value comes from the
+   * environment (a container's `-e NAME=...`) and is then validated as if written inline.
+   */
+  private resolve(v: Json | undefined, path: string, number: boolean): Json | undefined | typeof UNSET {
+    if (v === null || typeof v !== 'object' || Array.isArray(v) || Object.keys(v).join() !== 'env' || typeof v['env'] !== 'string') return v;
+    const value = this.env[v['env']];
+    if (value === undefined) {
+      this.errors.push(`${path}.env: environment variable ${v['env']} is not set`);
+      return UNSET;
+    }
+    return number && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
+  }
+
   string(o: Record<string, Json>, key: string, path: string, opts: { default?: string; pattern?: RegExp; hint?: string } = {}): string {
-    const v = o[key];
+    const v = this.resolve(o[key], `${path}.${key}`, false);
+    if (v === UNSET) return '';
     if (v === undefined && opts.default !== undefined) return opts.default;
     if (typeof v !== 'string' || v === '') {
       this.errors.push(`${path}.${key}: expected a non-empty string${v === undefined ? ' (missing)' : ''}`);
@@ -79,7 +97,8 @@ export class FieldReader {
   }
 
   int(o: Record<string, Json>, key: string, path: string, min: number, max: number, def?: number): number {
-    const v = o[key];
+    const v = this.resolve(o[key], `${path}.${key}`, true);
+    if (v === UNSET) return min;
     if (v === undefined && def !== undefined) return def;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
       this.errors.push(`${path}.${key}: expected an integer from ${min} to ${max}${v === undefined ? ' (missing)' : `, got ${JSON.stringify(v)}`}`);

@@ -11,13 +11,19 @@ import { EncryptedChangeBuffer, parseSpoolKey } from './buffer/encrypted-change-
 import * as grpc from '@grpc/grpc-js';
 import { AgentTls } from './enroll/agent-tls.js';
 import { AgentError } from './errors.js';
+import { StatusFile } from './health/status-file.js';
 import { createLogger, type Logger } from './log.js';
 import { PostgresSource } from './sources/postgres/source.js';
 import { Uplink } from './uplink/uplink-client.js';
 
 export const AGENT_VERSION = '0.1.0';
 
-export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSignal): Promise<void> {
+export interface RunOptions {
+  /** Refresh this status file for container health checks (`tributary health`). */
+  readonly healthFile?: string | undefined;
+}
+
+export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSignal, options: RunOptions = {}): Promise<void> {
   // Enrollment (first start) happens before the spool opens: a refused token changes nothing on disk but the credentials directory.
   const tls = config.hub.plaintext ? null : await AgentTls.open(config.hub, config.agentId, log.child('tls'), signal);
   const spool = await LmdbChangeBuffer.open({ path: config.spool.path, maxBytes: config.spool.maxBytes });
@@ -36,6 +42,12 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
       window: 16,
       heartbeatMs: 1000,
       credentials: tls?.channel() ?? grpc.credentials.createInsecure(),
+    });
+    await using _health = options.healthFile === undefined ? undefined : new StatusFile({
+      path: options.healthFile,
+      intervalMs: 5000,
+      snapshot: () => ({ hub: uplink.status(), source: source.status() }),
+      onError: (e) => log.warn('cannot write the health status file', { path: options.healthFile, error: e }),
     });
     if (config.hub.plaintext) log.warn('PLAINTEXT connection to the hub (hub.plaintext = true): NOT encrypted, NOT authenticated; development only', { hub: config.hub.address });
     const stop = new AbortController();
@@ -78,7 +90,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   process.once('SIGINT', () => shutdown('SIGINT'));
   try {
     log.info('agent starting', { version: AGENT_VERSION, source: config.source.id, spool: config.spool.path });
-    await runAgent(config, log, controller.signal);
+    await runAgent(config, log, controller.signal, { healthFile: process.env['TRIBUTARY_HEALTH_FILE'] });
     log.info('agent stopped');
     return 0;
   } catch (e) {

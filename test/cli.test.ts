@@ -76,7 +76,9 @@ test('a source password from the environment never appears in the agent log', as
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  await new Promise((r) => setTimeout(r, 3000));
+  // Wait for the failure to be logged (start-up through tsx is slow on a loaded machine).
+  const deadline = Date.now() + 60_000;
+  while (!/connection to PostgreSQL failed|source session failed/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
   await exited;

@@ -6,6 +6,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { AgentError } from './errors.js';
+import { parseMySqlSource, type MySqlSourceConfig } from './sources/mysql/config.js';
+
+export type { MySqlSourceConfig } from './sources/mysql/config.js';
 
 export class Secret {
   readonly #value: string;
@@ -42,7 +45,7 @@ export interface PostgresSourceConfig {
   readonly createPublication: boolean;
 }
 
-export type SourceConfig = PostgresSourceConfig;
+export type SourceConfig = PostgresSourceConfig | MySqlSourceConfig;
 
 export interface AgentConfig {
   readonly agentId: string;
@@ -121,7 +124,8 @@ const TABLE = /^[A-Za-z_][A-Za-z0-9_$]*\.(\*|[A-Za-z_][A-Za-z0-9_$]*)$/;
 function parseSource(r: FieldReader, v: Json | undefined): SourceConfig {
   const o = r.object(v, 'source');
   const kind = r.string(o, 'kind', 'source');
-  if (kind !== 'postgres' && kind !== '') r.errors.push(`source.kind: "${kind}" is not supported (expected "postgres")`);
+  if (kind === 'mysql') return parseMySqlSource(r, o);
+  if (kind !== 'postgres' && kind !== '') r.errors.push(`source.kind: "${kind}" is not supported (expected "postgres" or "mysql")`);
   r.unknownKeys(o, ['kind', 'id', 'host', 'port', 'database', 'user', 'password', 'slot', 'publication', 'tables', 'createPublication'], 'source');
   const tablesRaw = o['tables'] ?? [];
   const tables: string[] = [];

@@ -9,6 +9,7 @@ import { LmdbChangeBuffer } from './buffer/lmdb-change-buffer.js';
 import { AgentError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 import { PostgresSource } from './sources/postgres/source.js';
+import { MySqlSource } from './sources/mysql/source.js';
 import { Uplink } from './uplink/uplink-client.js';
 
 export const AGENT_VERSION = '0.1.0';
@@ -16,7 +17,9 @@ export const AGENT_VERSION = '0.1.0';
 export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSignal): Promise<void> {
   const buffer = await LmdbChangeBuffer.open({ path: config.spool.path, maxBytes: config.spool.maxBytes });
   try {
-    const source = new PostgresSource({ config: config.source, buffer, log: log.child('source'), batchEvents: config.spool.batchEvents });
+    const sourceOptions = { buffer, log: log.child('source'), batchEvents: config.spool.batchEvents };
+    const source =
+      config.source.kind === 'mysql' ? new MySqlSource({ ...sourceOptions, config: config.source }) : new PostgresSource({ ...sourceOptions, config: config.source });
     const uplink = new Uplink({
       address: config.hub.address,
       agentId: config.agentId,

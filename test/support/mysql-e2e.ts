@@ -18,6 +18,7 @@ export interface MySqlE2E {
   readonly hub: ManagedProcess;
   readonly agent: ManagedProcess;
   readonly dir: string;
+  readonly httpPort: number;
   readonly serverId: number;
   /** Writes an agent configuration with these source fields changed and returns a process for it. */
   agentWith(source: Record<string, unknown>, name: string): ManagedProcess;
@@ -79,6 +80,7 @@ export async function startMySqlE2E(o: MySqlE2EOptions): Promise<MySqlE2E> {
     hub,
     agent,
     dir,
+    httpPort,
     serverId,
     agentWith,
     async close() {

@@ -35,7 +35,7 @@ export interface MariaDbInstance {
 }
 
 export interface MariaDbOptions {
-  /** Extra `--name=value` server options (they override the defaults below). */
+  /** Extra `--name=value` server options (they override the defaults below); `--no-name` removes a default. */
   readonly args?: readonly string[];
 }
 
@@ -125,6 +125,11 @@ class Instance implements MariaDbInstance {
       'max-allowed-packet': '64M',
     };
     for (const a of this.args) {
+      // `--no-NAME` drops a default (e.g. --no-log-bin: a server without a binary log).
+      if (a.startsWith('--no-')) {
+        delete defaults[a.slice(5)];
+        continue;
+      }
       const m = /^--([^=]+)(?:=(.*))?$/.exec(a);
       if (m !== null) defaults[m[1]!.replace(/_/g, '-')] = m[2] ?? '1';
     }

@@ -16,6 +16,8 @@ export interface MySqlE2E {
   readonly src: mysql.Connection;
   readonly dst: pg.Pool;
   readonly hub: ManagedProcess;
+  /** The same hub (same log) configured without sinks. */
+  readonly hubLogOnly: ManagedProcess;
   readonly agent: ManagedProcess;
   readonly dir: string;
   readonly httpPort: number;
@@ -42,7 +44,9 @@ export async function startMySqlE2E(o: MySqlE2EOptions): Promise<MySqlE2E> {
   const dir = tempDir(o.name);
   const grpcPort = await freePort();
   const httpPort = await freePort();
-  const hub = hubProcess({ dir: join(dir, 'hub'), grpcPort, httpPort, sinkPort: pgi.port, sinkDatabase: 'dst', agentId: 'agent-1', sourceId: 'shop' });
+  const hubSetup = { dir: join(dir, 'hub'), grpcPort, httpPort, sinkPort: pgi.port, sinkDatabase: 'dst', agentId: 'agent-1', sourceId: 'shop' };
+  const hub = hubProcess(hubSetup);
+  const hubLogOnly = hubProcess({ ...hubSetup, withSink: false });
   const serverId = mdb.serverId + 1;
   const agentWith = (source: Record<string, unknown>, name: string): ManagedProcess => {
     const adir = join(dir, name);
@@ -78,6 +82,7 @@ export async function startMySqlE2E(o: MySqlE2EOptions): Promise<MySqlE2E> {
     src,
     dst,
     hub,
+    hubLogOnly,
     agent,
     dir,
     httpPort,
@@ -86,8 +91,10 @@ export async function startMySqlE2E(o: MySqlE2EOptions): Promise<MySqlE2E> {
     async close() {
       await agent.stop();
       await hub.stop();
+      await hubLogOnly.stop();
       agent.close();
       hub.close();
+      hubLogOnly.close();
       await src.end().catch(() => undefined);
       await dst.end();
       await Promise.all([mdb.stop(), pgi.stop()]);

@@ -107,3 +107,28 @@ test('kill -9 the agent while it spools one large transaction in pieces: applied
   const got = await waitFor('the log to hold the transaction', async () => ((await ingested()) >= before + 50_000 ? ingested() : undefined), 60_000);
   assert.equal(got, before + 50_000, 'the transaction reached the log exactly once');
 });
+
+test('a MariaDB restart: the agent reconnects from its spooled position, nothing lost or doubled', async () => {
+  const before = await ingested();
+  await e.src.query("INSERT INTO churn VALUES (100001, 1, 'before restart')");
+  await e.mdb.restart();
+  const fresh = await e.mdb.connect('shop');
+  try {
+    await fresh.query("INSERT INTO churn VALUES (100002, 1, 'after restart')");
+    await fresh.query('UPDATE churn SET v = v + 1 WHERE id = 100001');
+  } finally {
+    await fresh.end();
+  }
+  const c = await e.mdb.connect('shop');
+  try {
+    await convergedRows(
+      { ...e, src: c },
+      'SELECT CAST(id AS CHAR), CAST(v AS CHAR), note FROM churn ORDER BY id',
+      'SELECT id::text, v::text, note FROM public.shop_churn x ORDER BY x.id',
+    );
+  } finally {
+    await c.end();
+  }
+  const got = await waitFor('the log to hold the three changes', async () => ((await ingested()) >= before + 3 ? ingested() : undefined), 60_000);
+  assert.equal(got, before + 3);
+});

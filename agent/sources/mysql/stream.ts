@@ -173,7 +173,8 @@ export function classify(cause: unknown): AgentError {
   if (cause instanceof AgentError) return cause;
   const errno = (cause as { errno?: unknown } | null)?.errno;
   const text = cause instanceof Error ? cause.message : String(cause);
-  if (typeof errno === 'number') {
+  // Server errors have errno >= 1000; Node socket errors carry negative errnos.
+  if (typeof errno === 'number' && errno > 0) {
     if (errno === ER.ACCESS_DENIED || errno === ER.DBACCESS_DENIED || errno === ER.SPECIFIC_ACCESS_DENIED || errno === ER.TABLEACCESS_DENIED)
       return new AgentError('source-permission', `MySQL refused access (errno ${errno}): ${text}; the agent's user needs REPLICATION SLAVE, REPLICATION CLIENT (MariaDB 10.5+: BINLOG MONITOR) and SELECT`, { cause });
     if (errno === ER.MASTER_FATAL_READING_BINLOG)

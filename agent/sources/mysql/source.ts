@@ -127,8 +127,11 @@ export class MySqlSource implements ChangeSource {
 
   private async session(signal: AbortSignal, onStreaming: () => void): Promise<void> {
     const { config, buffer, log } = this.options;
-    const start = await this.prepare();
+    // Pieces of a transaction the last session did not finish go first: the
+    // server resends it whole, and a boundary appended by prepare() must not
+    // make them visible.
     await buffer.discardUncommitted();
+    const start = await this.prepare();
     let stream: BinlogStream | null = null;
     const session = new AbortController();
     const onAbort = (): void => session.abort();

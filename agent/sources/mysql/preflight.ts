@@ -99,6 +99,18 @@ export function checkGrants(grants: readonly string[], user: string): void {
     );
 }
 
+/** MySQL 8.2+ renamed SHOW MASTER STATUS (and 8.4 removed it): fall back on a syntax error. */
+async function binlogStatus(conn: mysql.Connection): Promise<Row[]> {
+  try {
+    return (await conn.query('SHOW MASTER STATUS'))[0] as Row[];
+  } catch (cause) {
+    if ((cause as { errno?: unknown }).errno !== ER_PARSE_ERROR) throw cause;
+    return (await conn.query('SHOW BINARY LOG STATUS'))[0] as Row[];
+  }
+}
+
+const ER_PARSE_ERROR = 1064;
+
 /** The server's current end: where a new spool starts. */
 export async function currentEnd(conn: mysql.Connection, info: ServerInfo): Promise<ResumePosition> {
   let gtid = null;
@@ -106,8 +118,7 @@ export async function currentEnd(conn: mysql.Connection, info: ServerInfo): Prom
     const [g] = await conn.query('SELECT @@GLOBAL.gtid_binlog_pos AS pos');
     gtid = parseMariaDbGtids(String((g as Row[])[0]?.['pos'] ?? ''));
   }
-  const [rows] = await conn.query('SHOW MASTER STATUS');
-  const r = (rows as Row[])[0];
+  const r = (await binlogStatus(conn))[0];
   if (r === undefined) throw new AgentError('source-misconfigured', 'SHOW MASTER STATUS returned nothing: the binary log is off; start the server with --log-bin');
   if (!info.mariadb) {
     const set = String(r['Executed_Gtid_Set'] ?? '').trim();

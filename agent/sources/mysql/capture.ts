@@ -104,7 +104,7 @@ export class Capture {
   }
 
   handle(e: AnyBinlogEvent): void {
-    switch (e.getEventName()) {
+    switch (eventName(e)) {
       case 'rotate':
         this.file = (e as { binlogName: string }).binlogName;
         return;
@@ -233,7 +233,7 @@ export class Capture {
     const tx = this.tx;
     if (tx === null) throw new AgentError('protocol', 'row event outside a transaction');
     if (tx.skip) return;
-    const op = ROW_OPS[e.getEventName()]!;
+    const op = ROW_OPS[eventName(e)]!;
     const t = this.table((e as { tableId: number }).tableId);
     const w = this.writer;
     const c = t.converter;
@@ -307,6 +307,17 @@ export class Capture {
   get idle(): boolean {
     return this.tx === null && this.spool.idle && this.open.eventCount === 0;
   }
+}
+
+/** Event names by event class: zongji derives them from the class name on every call. */
+const names = new Map<unknown, string>();
+function eventName(e: AnyBinlogEvent): string {
+  let n = names.get(e.constructor);
+  if (n === undefined) {
+    n = e.getEventName();
+    names.set(e.constructor, n);
+  }
+  return n;
 }
 
 function sameShape(s: TableState, e: TableMapEntry): boolean {

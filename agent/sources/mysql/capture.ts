@@ -166,7 +166,7 @@ export class Capture {
     if (t !== null) {
       const db = t[3] !== undefined || t[4] !== undefined ? (t[1] ?? t[2]) : e.schema;
       const table = t[3] ?? t[4] ?? t[1] ?? t[2];
-      this.onTruncate(`${db}.${table}`);
+      if (db !== undefined && table !== undefined) this.onTruncate(db, table);
     }
     if (!this.tx!.explicit) this.commit(e.nextPosition);
   }
@@ -251,26 +251,34 @@ export class Capture {
         c.writeRow(image, w.reset());
         after = w.finish();
       }
-      this.addEvent(tx, t, op, key, before, after);
+      this.addEvent(tx, t.schema.schema, t.schema.table, t.schema.version, op, key, before, after);
     }
   }
 
-  private onTruncate(tableKey: string): void {
+  private onTruncate(db: string, table: string): void {
     const tx = this.tx!;
-    const t = this.byName.get(tableKey);
     if (tx.skip) return;
-    if (t === undefined) {
-      this.o.log.warn('TRUNCATE of a table not seen in this session: not forwarded (its columns are unknown until its next row change)', { table: tableKey });
+    const tableKey = `${db}.${table}`;
+    const t = this.byName.get(tableKey);
+    if (t !== undefined) {
+      this.markSent(t);
+      return this.addEvent(tx, db, table, t.schema.version, Op.TRUNCATE, new Uint8Array(0), null, null);
+    }
+    // Not seen in this session (after a restart, say): the hub already holds the
+    // version the spool recorded, and a truncate needs only the table's name.
+    const v = this.versions.get(tableKey) ?? this.o.buffer.schemaVersion(tableKey);
+    if (v === undefined) {
+      this.o.log.info('TRUNCATE of a table with no captured rows: nothing to truncate downstream', { table: tableKey });
       return;
     }
-    this.addEvent(tx, this.markSent(t), Op.TRUNCATE, new Uint8Array(0), null, null);
+    this.addEvent(tx, db, table, v.version, Op.TRUNCATE, new Uint8Array(0), null, null);
   }
 
-  private addEvent(tx: OpenTransaction, t: TableState, op: Op, key: Uint8Array, before: Uint8Array | null, after: Uint8Array | null): void {
+  private addEvent(tx: OpenTransaction, db: string, table: string, version: number, op: Op, key: Uint8Array, before: Uint8Array | null, after: Uint8Array | null): void {
     this.open.addEvent(
       encodeEvent({
-        schema: t.schema.schema,
-        table: t.schema.table,
+        schema: db,
+        table,
         op,
         key,
         before,
@@ -279,7 +287,7 @@ export class Capture {
         indexInTx: tx.index++,
         commitTimeUs: tx.timeUs,
         txid: 0,
-        schemaVersion: t.schema.version,
+        schemaVersion: version,
       }),
     );
     this.eventsCaptured++;

@@ -20,6 +20,7 @@ before(async () => {
   e.hub.start();
   e.agent.start();
   await binlogStreaming(e);
+  await waitFor("the hub's HTTP API", async () => (await ingested()) >= 0, 60_000);
 });
 
 after(async () => {

@@ -113,18 +113,23 @@ const ER_PARSE_ERROR = 1064;
 
 /** The server's current end: where a new spool starts. */
 export async function currentEnd(conn: mysql.Connection, info: ServerInfo): Promise<ResumePosition> {
-  let gtid = null;
-  if (info.mariadb) {
-    const [g] = await conn.query('SELECT @@GLOBAL.gtid_binlog_pos AS pos');
-    gtid = parseMariaDbGtids(String((g as Row[])[0]?.['pos'] ?? ''));
-  }
   const r = (await binlogStatus(conn))[0];
   if (r === undefined) throw new AgentError('source-misconfigured', 'SHOW MASTER STATUS returned nothing: the binary log is off; start the server with --log-bin');
-  if (!info.mariadb) {
+  const file = String(r['File']);
+  const pos = Number(r['Position']);
+  let gtid = null;
+  if (info.mariadb) {
+    // The GTID position at exactly this file/offset: a transaction committing
+    // between two separate reads could otherwise be skipped by one and
+    // counted by the other.
+    const [g] = await conn.query('SELECT BINLOG_GTID_POS(?, ?) AS pos', [file, pos]);
+    gtid = parseMariaDbGtids(String((g as Row[])[0]?.['pos'] ?? ''));
+  } else {
+    // MySQL reports file, offset and executed set in one row.
     const set = String(r['Executed_Gtid_Set'] ?? '').trim();
     if (set !== '') gtid = parseMySqlGtidSet(set);
   }
-  return { gtid, file: String(r['File']), pos: Number(r['Position']) };
+  return { gtid, file, pos };
 }
 
 /**

@@ -16,9 +16,8 @@
  * value increases with commit order, and it is known before the row events
  * arrive (the end offset of the commit event is not).
  */
-import { create } from '@bufbuild/protobuf';
 import type { AnyBinlogEvent, MariadbGtidEvent, QueryEvent, TableMapEvent } from '@vlasky/zongji';
-import { ColumnSchema, Op, TableSchemaSchema, type TableSchema } from '../../../proto/gen/tributary/v1/change_pb.js';
+import { Op, type TableSchema } from '../../../proto/gen/tributary/v1/change_pb.js';
 import { RowWriter } from '../../../proto/tributary/v1/row-codec.js';
 import { BatchBuilder, encodeEvent } from '../../buffer/batch-builder.js';
 import type { ChangeBuffer, SchemaVersionRecord } from '../../buffer/change-buffer.js';
@@ -27,15 +26,15 @@ import type { Logger } from '../../log.js';
 import type { ZeroDatePolicy } from './config.js';
 import { RowConverter } from './convert.js';
 import { advanceMariaDb, commitPosition, encodeResume, parseMySqlGtidSet, type GtidPosition, type MariaDbGtid, type ResumePosition } from './position.js';
-import { tableColumns, type TableMapEntry } from './types.js';
+import { eventName, sameShape, tableSchema, tableShape, type TableShape } from './table-map.js';
+import type { TableMapEntry } from './types.js';
 import { SpoolWriter, type SpoolTarget } from './spool-writer.js';
 
 interface TableState {
   readonly tableKey: string;
+  readonly shape: TableShape;
   readonly schema: TableSchema;
   readonly converter: RowConverter;
-  readonly names: readonly string[];
-  readonly types: readonly number[];
   sent: boolean;
 }
 
@@ -175,39 +174,24 @@ export class Capture {
     const entry = e.tableMap[e.tableId] as unknown as TableMapEntry | undefined;
     if (entry === undefined) return;
     const prev = this.tables.get(e.tableId);
-    if (prev !== undefined && sameShape(prev, entry)) return;
-    const tableKey = `${entry.parentSchema}.${entry.tableName}`;
-    const columns = tableColumns(entry);
-    const keyIndexes = e.primaryKey ?? [];
-    const keys = new Set(keyIndexes);
-    const fingerprint = JSON.stringify(columns.map((c, i) => [c.name, keys.has(i), c.kind, c.sourceType]));
+    if (prev !== undefined && sameShape(prev.shape, entry)) return;
+    const shape = tableShape(entry, e.primaryKey);
+    const tableKey = shape.tableKey;
     let current = this.versions.get(tableKey) ?? this.o.buffer.schemaVersion(tableKey);
-    if (current === undefined || current.fingerprint !== fingerprint) {
-      current = { tableKey, version: (current?.version ?? 0) + 1, fingerprint };
+    if (current === undefined || current.fingerprint !== shape.fingerprint) {
+      current = { tableKey, version: (current?.version ?? 0) + 1, fingerprint: shape.fingerprint };
       this.spool.addVersion(current);
     }
     this.versions.set(tableKey, current);
-    const schema = create(TableSchemaSchema, {
-      schema: entry.parentSchema,
-      table: entry.tableName,
-      version: current.version,
-      relationId: e.tableId % 2 ** 32,
-      sincePosition: this.tx?.position ?? 0n,
-      sourceDialect: 'mysql',
-      columns: columns.map((c, i) =>
-        create(ColumnSchema, { name: c.name, kind: c.kind, sourceType: c.sourceType, key: keys.has(i), nullable: !keys.has(i) }),
-      ),
-    });
-    if (keyIndexes.length === 0) this.o.log.warn('table has no primary key; updates and deletes cannot be applied by key', { table: tableKey });
-    const converter = new RowConverter(tableKey, columns, keyIndexes, this.o.zeroDates, (column) =>
+    if (shape.keyIndexes.length === 0) this.o.log.warn('table has no primary key; updates and deletes cannot be applied by key', { table: tableKey });
+    const converter = new RowConverter(tableKey, shape.columns, shape.keyIndexes, this.o.zeroDates, (column) =>
       this.o.log.warn('zero date landed as NULL (source.zeroDates is "null")', { table: tableKey, column }),
     );
     const state: TableState = {
       tableKey,
-      schema,
+      shape,
+      schema: tableSchema(entry, shape, current.version, e.tableId, this.tx?.position ?? 0n),
       converter,
-      names: entry.columns.map((c) => c.name),
-      types: entry.columns.map((c) => c.type),
       sent: this.sentSchemas.has(`${tableKey}@${current.version}`),
     };
     this.tables.set(e.tableId, state);
@@ -315,22 +299,4 @@ export class Capture {
   get idle(): boolean {
     return this.tx === null && this.spool.idle && this.open.eventCount === 0;
   }
-}
-
-/** Event names by event class: zongji derives them from the class name on every call. */
-const names = new Map<unknown, string>();
-function eventName(e: AnyBinlogEvent): string {
-  let n = names.get(e.constructor);
-  if (n === undefined) {
-    n = e.getEventName();
-    names.set(e.constructor, n);
-  }
-  return n;
-}
-
-function sameShape(s: TableState, e: TableMapEntry): boolean {
-  const cols = e.columns;
-  if (cols.length !== s.names.length) return false;
-  for (let i = 0; i < cols.length; i++) if (cols[i]!.name !== s.names[i] || cols[i]!.type !== s.types[i]) return false;
-  return `${e.parentSchema}.${e.tableName}` === s.tableKey;
 }

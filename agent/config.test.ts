@@ -95,7 +95,7 @@ describe('parseAgentConfig', () => {
     assert.equal(c.source.port, 5432);
     assert.equal(c.source.password, null);
     assert.deepEqual(c.source.tables, []);
-    assert.equal(c.source.createPublication, true);
+    assert.equal(c.source.kind === 'postgres' && c.source.createPublication, true);
   });
 
   it('accepts a literal password and IPv6 hub addresses', () => {
@@ -125,7 +125,7 @@ describe('parseAgentConfig', () => {
       ['spool.batchEvents', (c) => (c['spool']!['batchEvents'] = 0)],
       ['spool.batchEvents', (c) => (c['spool']!['batchEvents'] = '500')],
       ['source', (c) => (c['source'] = [] as never), /expected an object/],
-      ['source.kind', (c) => (c['source']!['kind'] = 'mysql'), /not supported/],
+      ['source.kind', (c) => (c['source']!['kind'] = 'oracle'), /not supported/],
       ['source.id', (c) => (c['source']!['id'] = '-bad')],
       ['source.host', (c) => (c['source']!['host'] = 5)],
       ['source.port', (c) => (c['source']!['port'] = 70000), /1 to 65535/],

@@ -8,6 +8,9 @@ import { readFileSync } from 'node:fs';
 import { parseSpoolKey } from './buffer/encrypted-change-buffer.js';
 import { HUB_TLS_FIELDS, parseHubTls, type HubTlsConfig } from './enroll/config.js';
 import { AgentError } from './errors.js';
+import { parseMySqlSource, type MySqlSourceConfig } from './sources/mysql/config.js';
+
+export type { MySqlSourceConfig } from './sources/mysql/config.js';
 
 export class Secret {
   readonly #value: string;
@@ -44,7 +47,7 @@ export interface PostgresSourceConfig {
   readonly createPublication: boolean;
 }
 
-export type SourceConfig = PostgresSourceConfig;
+export type SourceConfig = PostgresSourceConfig | MySqlSourceConfig;
 
 export interface AgentConfig {
   readonly agentId: string;
@@ -142,7 +145,8 @@ const TABLE = /^[A-Za-z_][A-Za-z0-9_$]*\.(\*|[A-Za-z_][A-Za-z0-9_$]*)$/;
 function parseSource(r: FieldReader, v: Json | undefined): SourceConfig {
   const o = r.object(v, 'source');
   const kind = r.string(o, 'kind', 'source');
-  if (kind !== 'postgres' && kind !== '') r.errors.push(`source.kind: "${kind}" is not supported (expected "postgres")`);
+  if (kind === 'mysql') return parseMySqlSource(r, o);
+  if (kind !== 'postgres' && kind !== '') r.errors.push(`source.kind: "${kind}" is not supported (expected "postgres" or "mysql")`);
   r.unknownKeys(o, ['kind', 'id', 'host', 'port', 'database', 'user', 'password', 'slot', 'publication', 'tables', 'createPublication'], 'source');
   const tablesRaw = o['tables'] ?? [];
   const tables: string[] = [];

@@ -14,6 +14,7 @@ import { AgentError } from './errors.js';
 import { StatusFile } from './health/status-file.js';
 import { createLogger, type Logger } from './log.js';
 import { PostgresSource } from './sources/postgres/source.js';
+import { MySqlSource } from './sources/mysql/source.js';
 import { Uplink } from './uplink/uplink-client.js';
 
 export const AGENT_VERSION = '0.1.0';
@@ -30,7 +31,9 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
   const spoolKey = config.spool.encryptionKey === null ? null : parseSpoolKey(config.spool.encryptionKey.reveal());
   const buffer: ChangeBuffer = spoolKey === null ? spool : new EncryptedChangeBuffer(spool, spoolKey);
   try {
-    const source = new PostgresSource({ config: config.source, buffer, log: log.child('source'), batchEvents: config.spool.batchEvents });
+    const sourceOptions = { buffer, log: log.child('source'), batchEvents: config.spool.batchEvents };
+    const source =
+      config.source.kind === 'mysql' ? new MySqlSource({ ...sourceOptions, config: config.source }) : new PostgresSource({ ...sourceOptions, config: config.source });
     const uplink = new Uplink({
       address: config.hub.address,
       agentId: config.agentId,

@@ -21,6 +21,12 @@ export interface ChangeBufferState {
   readonly committedSequence: number;
   /** Source position (commit end) that is durably contained up to `committedSequence`. */
   readonly committedPosition: bigint;
+  /**
+   * The source's own resume state stored with the batch that set
+   * `committedPosition` (MySQL: GTID set and binlog file/position), or null
+   * when the source stores none.
+   */
+  readonly sourceState?: string | null;
   /** Highest sequence the hub acknowledged. */
   readonly ackedSequence: number;
   readonly bytes: number;
@@ -43,8 +49,11 @@ export interface ChangeBuffer extends AsyncDisposable {
    * Resolves when the batch is flushed to disk (fsync), together with
    * `position` when it ends a transaction — only then may the source confirm
    * that position upstream. Resolves with the assigned sequence.
+   * `sourceState`, when given with a boundary, is stored in the same LMDB
+   * transaction as the batch and `endsTransactionAt`, so the resume state
+   * never runs ahead of (or behind) the events it covers.
    */
-  append(body: Uint8Array, endsTransactionAt: bigint | null, schemaVersions?: readonly SchemaVersionRecord[]): Promise<number>;
+  append(body: Uint8Array, endsTransactionAt: bigint | null, schemaVersions?: readonly SchemaVersionRecord[], sourceState?: string): Promise<number>;
   /** The latest schema version recorded for a table key, if any. */
   schemaVersion(tableKey: string): SchemaVersionRecord | undefined;
   /**

@@ -59,6 +59,24 @@ describe('LmdbChangeBuffer', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('stores a source state with the boundary that set its position, across a reopen, and not with an open piece', async () => {
+    let b = await openBuffer();
+    await b.append(body(10n, true), 10n, [], 'state-at-10');
+    await b.append(body(10n, false), null, [], 'ignored');
+    await b.append(body(20n, true), 20n);
+    assert.equal(b.state().sourceState, 'state-at-10');
+    await b.append(body(30n, false), null);
+    await close(b);
+    b = await openBuffer();
+    assert.equal(b.state().committedPosition, 20n);
+    assert.equal(b.state().sourceState, 'state-at-10');
+    await b.append(body(40n, true), 40n, [], 'state-at-40');
+    await b.acknowledge(1);
+    await close(b);
+    b = await openBuffer();
+    assert.deepEqual([b.state().committedPosition, b.state().sourceState], [40n, 'state-at-40']);
+  });
+
   it('starts empty', async () => {
     const b = await openBuffer();
     assert.deepEqual(b.state(), { firstSequence: 1, committedSequence: 0, committedPosition: 0n, ackedSequence: 0, bytes: 0, maxBytes: 64 * MiB });

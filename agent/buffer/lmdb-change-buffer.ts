@@ -11,9 +11,13 @@ export interface LmdbChangeBufferOptions {
 interface Meta {
   committedSequence: number;
   committedPosition: string;
+  /** Absent in spools written before sources stored their own state. */
+  sourceState?: string | null;
   ackedSequence: number;
   bytes: number;
 }
+
+type CommitPoint = { committedSequence: number; committedPosition: string; sourceState: string | null };
 
 const META_KEY = 'meta';
 
@@ -34,7 +38,7 @@ export class LmdbChangeBuffer implements ChangeBuffer {
    * transaction (an acknowledge) must carry this, not `meta`, which only
    * moves once the append is flushed.
    */
-  private queued: { committedSequence: number; committedPosition: string };
+  private queued: CommitPoint;
   private nextSequence: number;
   private firstSequence: number;
   private readonly sizes = new Map<number, number>();
@@ -53,7 +57,7 @@ export class LmdbChangeBuffer implements ChangeBuffer {
     this.meta = this.metaDb.get(META_KEY) ?? { committedSequence: 0, committedPosition: '0', ackedSequence: 0, bytes: 0 };
     this.firstSequence = this.meta.ackedSequence + 1;
     this.nextSequence = this.meta.committedSequence + 1;
-    this.queued = { committedSequence: this.meta.committedSequence, committedPosition: this.meta.committedPosition };
+    this.queued = { committedSequence: this.meta.committedSequence, committedPosition: this.meta.committedPosition, sourceState: this.meta.sourceState ?? null };
   }
 
   /** Opens (or creates) the spool and discards the tail of a transaction that never committed. */
@@ -96,6 +100,7 @@ export class LmdbChangeBuffer implements ChangeBuffer {
       firstSequence: this.firstSequence,
       committedSequence: this.meta.committedSequence,
       committedPosition: BigInt(this.meta.committedPosition),
+      ...(this.meta.sourceState != null ? { sourceState: this.meta.sourceState } : {}),
       ackedSequence: this.meta.ackedSequence,
       bytes: this.meta.bytes,
       maxBytes: this.options.maxBytes,
@@ -106,7 +111,7 @@ export class LmdbChangeBuffer implements ChangeBuffer {
     return this.schemaDb.get(tableKey);
   }
 
-  async append(body: Uint8Array, endsTransactionAt: bigint | null, schemaVersions: readonly SchemaVersionRecord[] = []): Promise<number> {
+  async append(body: Uint8Array, endsTransactionAt: bigint | null, schemaVersions: readonly SchemaVersionRecord[] = [], sourceState?: string): Promise<number> {
     const sequence = this.nextSequence++;
     const bytes = withSequence(body, sequence);
     this.sizes.set(sequence, bytes.length);
@@ -114,7 +119,7 @@ export class LmdbChangeBuffer implements ChangeBuffer {
     // Meta is written in the same LMDB transaction as the batch, so the stored
     // position never runs ahead of the events it covers.
     const boundary = endsTransactionAt !== null;
-    if (boundary) this.queued = { committedSequence: sequence, committedPosition: endsTransactionAt.toString() };
+    if (boundary) this.queued = { committedSequence: sequence, committedPosition: endsTransactionAt.toString(), sourceState: sourceState ?? this.queued.sourceState };
     const point = this.queued;
     await this.root.transaction(() => {
       void this.batches.put(sequence, bytes);
@@ -125,6 +130,7 @@ export class LmdbChangeBuffer implements ChangeBuffer {
     if (boundary && sequence > this.meta.committedSequence) {
       this.meta.committedSequence = sequence;
       this.meta.committedPosition = point.committedPosition;
+      this.meta.sourceState = point.sourceState;
       this.wake(this.waiters);
     }
     return sequence;
@@ -145,8 +151,9 @@ export class LmdbChangeBuffer implements ChangeBuffer {
     await this.root.flushed;
   }
 
-  private storedMeta(point: { committedSequence: number; committedPosition: string }): Meta {
-    return { ...point, ackedSequence: this.meta.ackedSequence, bytes: this.meta.bytes };
+  private storedMeta(point: CommitPoint): Meta {
+    const { sourceState, ...rest } = point;
+    return { ...rest, ...(sourceState !== null ? { sourceState } : {}), ackedSequence: this.meta.ackedSequence, bytes: this.meta.bytes };
   }
 
   read(from: number, maxBatches: number, maxBytes: number): SpooledBatch[] {

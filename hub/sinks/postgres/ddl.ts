@@ -13,6 +13,7 @@
 import type { ClientBase } from 'pg';
 import { ValueKind, type Column, type TableSchema } from '../../../proto/gen/tributary/v1/change_pb.js';
 import { HubError } from '../../errors.js';
+import { pgTypeForMySql } from './mysql-types.js';
 
 /** Bookkeeping columns added to every destination table. */
 export const META = {
@@ -95,7 +96,8 @@ export function validateSourceType(type: string, where: string): string {
 }
 
 /** Destination type: the source's own type, except enums (the enum type does not exist here) as text. */
-export function columnType(col: Column, table = ''): string {
+export function columnType(col: Column, table = '', dialect = ''): string {
+  if (dialect === 'mysql') return pgTypeForMySql(col, `${table ? `table ${table} ` : ''}column ${JSON.stringify(col.name)}`);
   if (col.kind === ValueKind.ENUM) return 'text';
   if (col.kind === ValueKind.ARRAY && col.elementKind === ValueKind.ENUM) return 'text[]';
   return validateSourceType(col.sourceType, `${table ? `table ${table} ` : ''}column ${JSON.stringify(col.name)}`);
@@ -120,7 +122,7 @@ export function planTable(destSchema: string, schema: TableSchema): TablePlan {
     if (META_NAMES.has(col.name)) throw new HubError('schema', `table ${source}: column ${col.name} clashes with a Tributary metadata column`);
     if (seen.has(col.name)) throw new HubError('schema', `table ${source}: column ${JSON.stringify(col.name)} appears twice`);
     seen.add(col.name);
-    const type = columnType(col, source);
+    const type = columnType(col, source, schema.sourceDialect);
     return { name: col.name, ident: quoteIdent(col.name, `table ${source}: column`), type, cast: castType(type) };
   });
   const keyIndexes = schema.columns.flatMap((col, i) => (col.key ? [i] : []));

@@ -1,0 +1,190 @@
+/**
+ * MySqlSource: one binlog session at a time, restarted with backoff (the
+ * binlog library does not reconnect by itself). Each session: pre-flight
+ * checks, the resume position from the spool (or, for a new spool, the
+ * server's current end, recorded in the spool before streaming so nothing
+ * committed after it can be missed), a purge check, then streaming into
+ * Capture.
+ */
+import mysql from 'mysql2/promise';
+import { BatchBuilder } from '../../buffer/batch-builder.js';
+import type { ChangeBuffer } from '../../buffer/change-buffer.js';
+import { Backoff } from '../../backoff.js';
+import { AgentError, retryDirective } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { ChangeSource, SourceStatus } from '../change-source.js';
+import { Capture } from './capture.js';
+import type { MySqlSourceConfig } from './config.js';
+import { checkRetained, currentEnd, preflight } from './preflight.js';
+import { commitPosition, decodeResume, encodeResume, formatGtid, type ResumePosition } from './position.js';
+import { BinlogStream, classify } from './stream.js';
+
+export interface MySqlSourceOptions {
+  readonly config: MySqlSourceConfig;
+  readonly buffer: ChangeBuffer;
+  readonly log: Logger;
+  readonly batchEvents: number;
+}
+
+const SYSTEM_SCHEMAS = ['mysql', 'information_schema', 'performance_schema', 'sys'];
+
+/** zongji schema filters from `database.table` / `database.*` patterns. */
+export function schemaFilters(tables: readonly string[]): { include: Record<string, string[] | true> | undefined; exclude: Record<string, true> | undefined } {
+  if (tables.length === 0) return { include: undefined, exclude: Object.fromEntries(SYSTEM_SCHEMAS.map((s) => [s, true] as const)) };
+  const include: Record<string, string[] | true> = {};
+  for (const t of tables) {
+    const dot = t.indexOf('.');
+    const db = t.slice(0, dot);
+    const table = t.slice(dot + 1);
+    const cur = include[db];
+    if (table === '*') include[db] = true;
+    else if (cur !== true) include[db] = [...(cur ?? []), table];
+  }
+  return { include, exclude: undefined };
+}
+
+export class MySqlSource implements ChangeSource {
+  readonly id: string;
+  private connected = false;
+  private confirmed = 0n;
+  private capture: Capture | null = null;
+  private lastError: string | null = null;
+  private captured = 0;
+  private serverPosition = 0n;
+
+  constructor(private readonly options: MySqlSourceOptions) {
+    this.id = options.config.id;
+  }
+
+  status(): SourceStatus {
+    const server = this.capture?.serverPosition ?? 0n;
+    if (server > this.serverPosition) this.serverPosition = server;
+    return {
+      connected: this.connected,
+      confirmedPosition: this.confirmed,
+      serverPosition: this.serverPosition > this.confirmed ? this.serverPosition : this.confirmed,
+      backPressure: this.capture?.backPressure ?? false,
+      eventsCaptured: this.captured + (this.capture?.eventsCaptured ?? 0),
+      lastError: this.lastError,
+    };
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    const backoff = new Backoff({ initialMs: 250, maxMs: 30_000 });
+    const log = this.options.log;
+    while (!signal.aborted) {
+      try {
+        await this.session(signal, () => backoff.reset());
+        if (signal.aborted) return;
+        log.warn('binlog connection ended; reconnecting');
+      } catch (cause) {
+        const err = classify(cause);
+        this.lastError = err.message;
+        if (signal.aborted) return;
+        if (retryDirective(err.kind) !== 'retry') {
+          log.error('source stopped: this needs attention', { error: err });
+          throw err;
+        }
+        log.warn('source session failed; retrying', { error: err });
+      } finally {
+        this.connected = false;
+        if (this.capture !== null) this.captured += this.capture.eventsCaptured;
+        this.capture = null;
+      }
+      await backoff.wait(signal);
+    }
+  }
+
+  private connection(): { host: string; port: number; user: string; password: string | undefined } {
+    const c = this.options.config;
+    return { host: c.host, port: c.port, user: c.user, password: c.password?.reveal() };
+  }
+
+  /** Pre-flight and the start position; a new spool first records the server's current end. */
+  private async prepare(): Promise<ResumePosition> {
+    const { config, buffer, log } = this.options;
+    let conn: mysql.Connection | null = null;
+    try {
+      const { password, ...c } = this.connection();
+      conn = await mysql.createConnection({ ...c, ...(password !== undefined ? { password } : {}), connectTimeout: 10_000, supportBigNumbers: true, bigNumberStrings: true });
+      const info = await preflight(conn, config);
+      const stored = buffer.state().sourceState ?? null;
+      if (stored !== null) {
+        const start = decodeResume(stored);
+        await checkRetained(conn, info, start);
+        return start;
+      }
+      const start = await currentEnd(conn, info);
+      await buffer.append(new BatchBuilder().build(commitPosition(start.file, start.pos), true), commitPosition(start.file, start.pos), [], encodeResume(start));
+      log.info('new spool: capturing from the server\'s current end (earlier changes need a snapshot)', { file: start.file, pos: start.pos, server: info.version });
+      return start;
+    } catch (cause) {
+      throw classify(cause);
+    } finally {
+      await conn?.end().catch(() => undefined);
+    }
+  }
+
+  private async session(signal: AbortSignal, onStreaming: () => void): Promise<void> {
+    const { config, buffer, log } = this.options;
+    // Pieces of a transaction the last session did not finish go first: the
+    // server resends it whole, and a boundary appended by prepare() must not
+    // make them visible.
+    await buffer.discardUncommitted();
+    const start = await this.prepare();
+    let stream: BinlogStream | null = null;
+    const session = new AbortController();
+    const onAbort = (): void => session.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    const capture = new Capture({
+      buffer,
+      target: {
+        confirm: (p) => {
+          if (p > this.confirmed) this.confirmed = p;
+        },
+        pause: () => stream?.pause(),
+        resume: () => stream?.resume(),
+        stop: () => stream?.stop(),
+      },
+      log,
+      batchEvents: this.options.batchEvents,
+      zeroDates: config.zeroDates,
+      signal: session.signal,
+      start,
+      mysqlGtidSet: () => stream?.gtidSet,
+    });
+    this.capture = capture;
+    const filters = schemaFilters(config.tables);
+    stream = new BinlogStream({
+      connection: this.connection(),
+      serverId: config.serverId,
+      start,
+      includeSchema: filters.include,
+      excludeSchema: filters.exclude,
+      heartbeatMs: config.heartbeatMs,
+      onEvent: (e) => {
+        if (capture.error === null) capture.handle(e);
+      },
+    });
+    const current = stream;
+    session.signal.addEventListener('abort', () => current.stop(), { once: true });
+    if (signal.aborted) {
+      signal.removeEventListener('abort', onAbort);
+      return;
+    }
+    this.confirmed = buffer.state().committedPosition;
+    this.connected = true;
+    log.info('streaming', { serverId: config.serverId, from: start.gtid !== null ? formatGtid(start.gtid) : `${start.file}:${start.pos}` });
+    onStreaming();
+    try {
+      await stream.run();
+    } catch (cause) {
+      capture.fail(cause instanceof AgentError ? cause : classify(cause));
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      session.abort();
+      await capture.drain();
+    }
+    if (capture.error !== null) throw capture.error;
+  }
+}

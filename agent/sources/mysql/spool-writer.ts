@@ -1,0 +1,147 @@
+/**
+ * Hands batches to the spool for the MySQL capture: complete transactions
+ * are gathered and written together once per event-loop turn (or when a
+ * batch is full), each write carrying the resume state of its last
+ * transaction; a transaction larger than a batch is written in pieces that
+ * stay invisible until its end. Reading pauses while too many bytes await
+ * their fsync, and while the spool is full (back-pressure).
+ */
+import type { BatchBuilder } from '../../buffer/batch-builder.js';
+import { BatchBuilder as Builder } from '../../buffer/batch-builder.js';
+import type { ChangeBuffer, SchemaVersionRecord } from '../../buffer/change-buffer.js';
+import { AgentError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+
+export interface SpoolTarget {
+  /** Everything up to this commit position is durable in the spool. */
+  confirm(position: bigint): void;
+  pause(): void;
+  resume(): void;
+  /** Ends the binlog session (after a failure). */
+  stop(): void;
+}
+
+/** Bytes handed to the spool but not flushed, above which reading pauses. */
+const MAX_IN_FLIGHT_BYTES = 8 << 20;
+
+export class SpoolWriter {
+  private readonly committed = new Builder();
+  private committedVersions: SchemaVersionRecord[] = [];
+  private openVersions: SchemaVersionRecord[] = [];
+  private lastPosition = 0n;
+  private lastState: (() => string) | null = null;
+  private pendingCommit = false;
+  private flushScheduled = false;
+  private inFlight = 0;
+  private inFlightBytes = 0;
+  private pausedForSpool = false;
+  private failure: AgentError | null = null;
+
+  constructor(
+    private readonly buffer: ChangeBuffer,
+    private readonly target: SpoolTarget,
+    private readonly log: Logger,
+    private readonly signal: AbortSignal,
+  ) {
+    this.lastPosition = buffer.state().committedPosition;
+  }
+
+  get error(): AgentError | null {
+    return this.failure;
+  }
+  get backPressure(): boolean {
+    return this.pausedForSpool;
+  }
+  get idle(): boolean {
+    return this.failure === null && !this.flushScheduled && this.inFlight === 0 && !this.pendingCommit && !this.pausedForSpool;
+  }
+
+  /** A schema version introduced by the open transaction (stored with the batch that ends it). */
+  addVersion(v: SchemaVersionRecord): void {
+    this.openVersions.push(v);
+  }
+
+  /** The open transaction ended at `position`; `state` gives its resume state (computed only when written). */
+  commit(open: BatchBuilder, position: bigint, state: () => string, batchEvents: number): void {
+    this.committed.absorb(open);
+    this.committedVersions.push(...this.openVersions);
+    this.openVersions = [];
+    this.lastPosition = position;
+    this.lastState = state;
+    this.pendingCommit = true;
+    if (this.committed.eventCount >= batchEvents) this.flush();
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => {
+        this.flushScheduled = false;
+        this.flush();
+      });
+    }
+  }
+
+  /** A large transaction: spool what is committed, then the open part, invisible until its end. */
+  partial(open: BatchBuilder): void {
+    if (this.pendingCommit) this.flush();
+    this.write(open.build(this.lastPosition, false), null, [], undefined);
+  }
+
+  flush(): void {
+    if (!this.pendingCommit || this.lastState === null) return;
+    this.pendingCommit = false;
+    const versions = this.committedVersions;
+    this.committedVersions = [];
+    this.write(this.committed.build(this.lastPosition, true), this.lastPosition, versions, this.lastState());
+  }
+
+  private write(body: Uint8Array, end: bigint | null, versions: SchemaVersionRecord[], state: string | undefined): void {
+    this.inFlight++;
+    this.inFlightBytes += body.length;
+    if (this.inFlightBytes > MAX_IN_FLIGHT_BYTES) this.target.pause();
+    const appended = this.buffer.append(body, end, versions, state);
+    if (this.buffer.isFull()) this.checkRoom();
+    appended.then(
+      () => {
+        this.inFlight--;
+        this.inFlightBytes -= body.length;
+        if (end !== null && this.failure === null) this.target.confirm(end);
+        this.checkRoom();
+      },
+      (cause: unknown) => {
+        this.inFlight--;
+        this.fail(new AgentError('spool-corrupt', 'writing to the spool failed', { cause }));
+      },
+    );
+  }
+
+  private checkRoom(): void {
+    if (this.buffer.isFull()) {
+      if (!this.pausedForSpool) {
+        this.pausedForSpool = true;
+        const s = this.buffer.state();
+        this.log.error('spool is full: stopped reading the binlog until the hub acknowledges more (the server must keep its binlogs meanwhile)', {
+          spoolBytes: s.bytes,
+          maxBytes: s.maxBytes,
+        });
+        this.target.pause();
+        void this.buffer.waitForRoom(this.signal).then(() => {
+          this.pausedForSpool = false;
+          this.log.warn('spool has room again: reading resumed');
+          this.target.resume();
+        });
+      }
+      return;
+    }
+    if (this.inFlightBytes <= MAX_IN_FLIGHT_BYTES / 4 && !this.pausedForSpool) this.target.resume();
+  }
+
+  /** Resolves when every append handed to the spool has settled. */
+  async drain(): Promise<void> {
+    while (this.inFlight > 0 || this.flushScheduled) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  fail(error: AgentError): void {
+    if (this.failure !== null) return;
+    this.failure = error;
+    this.target.stop();
+  }
+}

@@ -51,6 +51,8 @@ test('string and integer fields are read from the environment', () => {
   assert.equal(c.agentId, 'edge-7');
   assert.equal(c.hub.address, 'hub.example.com:7400');
   assert.equal(c.spool.maxBytes, 2097152);
+  assert.equal(c.source.kind, 'postgres');
+  if (c.source.kind !== 'postgres') return;
   assert.deepEqual([c.source.host, c.source.port, c.source.database, c.source.user], ['db.internal', 6543, 'shop', 'replicator']);
   assert.equal(c.source.password?.reveal(), 'pw');
 });

@@ -2,14 +2,20 @@
  * The agent and hub images, run as `docker run` would run them (their own
  * ENTRYPOINT, CMD, user, environment, volume and HEALTHCHECK command) with
  * buildah instead of a Docker engine, against a private PostgreSQL on the
- * host: rows arrive, both report healthy, SIGTERM stops both cleanly with the
- * source position confirmed, and a new agent container on the same volume
- * resumes from the spool. Prints the agent's start-up time and idle memory.
+ * host, with the production security setup of the example configurations:
+ * the hub generates its CA in its volume and serves mutual TLS, the agent is
+ * registered and gets a one-time enrollment token through the API (admin
+ * token from the hub's environment) and enrolls on first start, keeping its
+ * credentials in its volume. Rows arrive, both report healthy, SIGTERM stops
+ * both cleanly with the source position confirmed, and a new agent container
+ * on the same volume reconnects with its stored certificate (the token spent)
+ * and resumes from the spool. Prints the agent's start-up time and idle memory.
  *
  * Needs the images: `npm run test:image` builds them first (scripts/image/build.sh).
  */
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, chownSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import pg from 'pg';
@@ -109,6 +115,8 @@ interface Site {
   readonly src: pg.Pool;
   readonly dst: pg.Pool;
   readonly httpPort: number;
+  /** The hub's bootstrap admin token (`TRIBUTARY_ADMIN_TOKEN`), for the API. */
+  readonly adminToken: string;
   readonly hubRun: RunOptions;
   readonly agentRun: RunOptions;
 }
@@ -133,11 +141,13 @@ async function site(dir: string, pgi: PgInstance): Promise<Site> {
   };
   writeFileSync(join(dir, 'hub.json'), JSON.stringify(hub));
   // The test cluster trusts local connections, so the passwords only prove the {"env"} path.
+  const adminToken = randomBytes(32).toString('hex');
   const hubRun: RunOptions = {
     mounts: [[volume(join(dir, 'hub-state')), STATE], [join(dir, 'hub.json'), '/etc/tributary/hub.json', 'ro']],
-    env: { DW_PASSWORD: 'unused-with-trust-auth', TRIBUTARY_HEALTH_URL: `http://127.0.0.1:${httpPort}/healthz` },
+    env: { DW_PASSWORD: 'unused-with-trust-auth', TRIBUTARY_ADMIN_TOKEN: adminToken, TRIBUTARY_HEALTH_URL: `http://127.0.0.1:${httpPort}/healthz` },
   };
-  // The README's agent example file as it is, everything site-specific from the environment.
+  // The README's agent example file as it is, everything site-specific from the environment
+  // (the enrollment token is added once the hub has issued it).
   const agentRun: RunOptions = {
     mounts: [[volume(join(dir, 'agent-state')), STATE], [AGENT_EXAMPLE, '/etc/tributary/agent.json', 'ro']],
     env: {
@@ -150,7 +160,7 @@ async function site(dir: string, pgi: PgInstance): Promise<Site> {
       SOURCE_PASSWORD: 'unused-with-trust-auth',
     },
   };
-  return { dir, pgi, src, dst, httpPort, hubRun, agentRun };
+  return { dir, pgi, src, dst, httpPort, adminToken, hubRun, agentRun };
 }
 
 /** Containers started by the test, all removed at the end whatever happens. */
@@ -174,11 +184,38 @@ class Launcher {
 }
 
 const SLOT = 'tributary_shop'; // as in the example configuration
+const AGENT_ID = 'agent-1'; // the agent of the example hub configuration's pipeline
+
+/** An admin request to the hub's API, as an operator makes it with curl. */
+async function adminPost(s: Site, path: string, body?: unknown): Promise<unknown> {
+  const r = await fetch(`http://127.0.0.1:${s.httpPort}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${s.adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await r.text();
+  assert.equal(r.status, 201, `POST ${path}: ${r.status} ${text}`);
+  return JSON.parse(text) as unknown;
+}
+
+/** Registers the agent and returns the agent's run options with a one-time enrollment token. */
+async function enrollmentRun(s: Site): Promise<RunOptions> {
+  await adminPost(s, '/v1/agents', { id: AGENT_ID });
+  const { token } = (await adminPost(s, `/v1/agents/${AGENT_ID}/enrollment-tokens`)) as { token: string };
+  assert.match(token, /^tre1\./, 'an enrollment token');
+  return { ...s.agentRun, env: { ...s.agentRun.env, TRIBUTARY_ENROLLMENT_TOKEN: token } };
+}
+
+/** A file's permission bits and owner, as the images' user left them in a volume. */
+function fileMode(path: string): { mode: number; uid: number } {
+  const st = statSync(path);
+  return { mode: st.mode & 0o777, uid: st.uid };
+}
 const mb = (kb: string | undefined): string => `${(Number.parseInt(kb ?? '', 10) / 1024).toFixed(1)} MB`;
 
 /** Starts the agent container and waits until it streams; returns its start-up times. */
-async function startAgent(s: Site, launcher: Launcher, log: string): Promise<{ container: Container; agent: Running; started: number; streaming: number }> {
-  const { container, process: agent } = launcher.launch(AGENT_IMAGE, s.agentRun, join(s.dir, log));
+async function startAgent(s: Site, run: RunOptions, launcher: Launcher, log: string): Promise<{ container: Container; agent: Running; started: number; streaming: number }> {
+  const { container, process: agent } = launcher.launch(AGENT_IMAGE, run, join(s.dir, log));
   await whileRunning(agent, 'the agent log to say it started', () => agent.log.includes('"agent starting"'));
   const started = performance.now() - agent.spawnedAt;
   await whileRunning(agent, 'the agent to stream from its slot', async () => {
@@ -203,15 +240,24 @@ test('the images carry changes PostgreSQL → hub → PostgreSQL, report health 
     await whileRunning(hub, 'the hub to answer /healthz', async () => (await fetch(`http://127.0.0.1:${s?.httpPort}/healthz`).catch(() => undefined))?.ok === true);
     const hubHealth = hubC.run(healthCommand(hubConfig), s.hubRun);
     assert.equal(hubHealth.status, 0, `hub HEALTHCHECK: ${hubHealth.output}`);
+    // Mutual TLS by default: a CA generated on first start, kept in the hub's volume.
+    assert.match(hub.log, /"gRPC listener uses mutual TLS"/);
+    assert.doesNotMatch(hub.log, /PLAINTEXT/);
+    assert.deepEqual(fileMode(join(dir, 'hub-state', 'hub-security', 'ca.key')), { mode: 0o600, uid: 1000 }, 'the CA key in the volume, 0600, owned by the image user');
+    const unauthenticated = await fetch(`http://127.0.0.1:${s.httpPort}/v1/agents`);
+    assert.equal(unauthenticated.status, 401, 'the API refuses a request without a token');
 
-    const { container: agentC, agent, started, streaming } = await startAgent(s, launcher, 'agent.log');
+    const agentRun = await enrollmentRun(s);
+    const { container: agentC, agent, started, streaming } = await startAgent(s, agentRun, launcher, 'agent.log');
+    assert.match(agent.log, /"enrolled with the hub"/);
+    assert.deepEqual(fileMode(join(dir, 'agent-state', 'credentials', 'agent.key')), { mode: 0o600, uid: 1000 }, 'the agent key in the volume, 0600, owned by the image user');
     assert.match(agent.nodeStatus()['Uid'] ?? '', /^1000\s/, 'the agent runs as uid 1000, not root');
     assert.match(hub.nodeStatus()['Uid'] ?? '', /^1000\s/, 'the hub runs as uid 1000, not root');
     await insertOrders(s.src, 1, 2000);
     await s.src.query('UPDATE orders SET amount = amount + 1 WHERE id % 10 = 0');
     await s.src.query('DELETE FROM orders WHERE id % 50 = 0');
     await sameRows(s.src, s.dst, 'the destination to equal the source');
-    const agentHealth = agentC.run(healthCommand(agentConfig), s.agentRun);
+    const agentHealth = agentC.run(healthCommand(agentConfig), agentRun);
     assert.equal(agentHealth.status, 0, `agent HEALTHCHECK: ${agentHealth.output}`);
     assert.match(agentHealth.output, /healthy: status refreshed/);
     await new Promise((r) => setTimeout(r, 5000)); // idle
@@ -222,14 +268,18 @@ test('the images carry changes PostgreSQL → hub → PostgreSQL, report health 
     assert.equal(await agent.stop(), 0, `the agent exits 0 on SIGTERM:\n${agent.log}`);
     assert.match(agent.log, /"agent stopped"/);
     assert.notEqual(await confirmedFlush(s.src, SLOT), 'none');
-    const stoppedHealth = agentC.run(healthCommand(agentConfig), s.agentRun);
+    const stoppedHealth = agentC.run(healthCommand(agentConfig), agentRun);
     assert.equal(stoppedHealth.status, 1, `agent HEALTHCHECK after stop: ${stoppedHealth.output}`);
     assert.match(stoppedHealth.output, /agent stopped/);
 
-    // Changes while no agent runs; then a new container on the same volume (docker rm + docker run).
+    // Changes while no agent runs; then a new container on the same volume (docker rm + docker run
+    // with the same line, so the spent token is still in its environment): it authenticates with
+    // the certificate stored in the volume and does not enroll again.
     await insertOrders(s.src, 5001, 500);
     const lastChange = await markedChange(s.src);
-    const { agent: agent2 } = await startAgent(s, launcher, 'agent2.log');
+    const { agent: agent2 } = await startAgent(s, agentRun, launcher, 'agent2.log');
+    assert.match(agent2.log, /"using TLS client certificate"/);
+    assert.doesNotMatch(agent2.log, /"enrolled with the hub"/, 'the replaced container reuses its stored credentials');
     await sameRows(s.src, s.dst, 'the destination to catch up after the agent container was replaced');
     assert.equal(await agent2.stop(), 0, `the second agent exits 0 on SIGTERM:\n${agent2.log}`);
     const confirmed = await confirmedFlush(s.src, SLOT);

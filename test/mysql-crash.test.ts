@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type mysql from 'mysql2/promise';
 import { binlogStreaming, convergedRows, startMySqlE2E, type MySqlE2E } from './support/mysql-e2e.js';
-import { waitFor } from './support/pipeline.js';
+import { apiFetch, waitFor } from './support/pipeline.js';
 import { randomBetween } from './support/writer.js';
 
 let e: MySqlE2E;
@@ -67,7 +67,7 @@ function startWriter(c: mysql.Connection): { stop(): Promise<void>; committed():
 }
 
 async function ingested(): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${e.httpPort}/metrics`)).text();
+  const text = await (await apiFetch(e.httpPort, '/metrics')).text();
   const m = /tributary_hub_events_ingested_total\{source="agent-1\/shop"\} (\d+)/.exec(text);
   return m ? Number(m[1]) : 0;
 }

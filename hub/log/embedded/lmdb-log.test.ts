@@ -87,6 +87,23 @@ describe('LmdbChangeLog', () => {
     assert.deepEqual(log.read(4, 10), []);
   });
 
+  it('wakes readers only for entries they can read: an append in flight is not yet visible', async () => {
+    const log = openLog();
+    const appending = log.append(SRC, 1, 100n, batch(1), []);
+    // The write is not committed yet: a reader must neither see the offset nor be woken for it
+    // (woken early, a reader loop would spin on resolved promises and starve the write).
+    assert.equal(log.headOffset(), 0);
+    assert.equal(log.read(1, 10).length, 0);
+    let woken = false;
+    const ac = new AbortController();
+    const waiting = log.waitFor(0, ac.signal).then(() => (woken = true));
+    assert.equal(await appending, 'appended');
+    await waiting;
+    assert.ok(woken);
+    assert.equal(log.headOffset(), 1);
+    assert.equal(log.read(1, 10).length, 1, 'readable once the reader is woken');
+  });
+
   it('keeps a checkpoint per source', async () => {
     const log = openLog();
     await log.append(SRC, 1, 100n, batch(1), []);

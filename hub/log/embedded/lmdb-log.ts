@@ -26,7 +26,15 @@ export class LmdbChangeLog implements ChangeLog {
   private readonly seqIndex: Database<Uint8Array, [string, number]>;
   private readonly schemas: Database<Uint8Array, [string, string, string, number]>;
   private readonly offsets: Database<number, string>;
+  /** Last offset handed to an append (its transaction may still be in flight). */
   private head: number;
+  /**
+   * Last offset whose append is committed and readable. Readers wait on this,
+   * never on `head`: a reader woken for an offset that `read` cannot see yet
+   * would spin on resolved promises and starve the event loop that completes
+   * the write.
+   */
+  private visible: number;
   /** In-memory next expected sequence per source, updated synchronously so concurrent appends order correctly. */
   private readonly expected = new Map<string, number>();
   private readonly waiters = new Set<() => void>();
@@ -43,6 +51,7 @@ export class LmdbChangeLog implements ChangeLog {
     for (const key of this.entries.getKeys({ reverse: true, limit: 1 })) head = key;
     for (const { value } of this.sources.getRange({})) head = Math.max(head, value.lastOffset);
     this.head = head;
+    this.visible = head;
   }
 
   private nextExpected(sourceKey: string): number {
@@ -82,6 +91,7 @@ export class LmdbChangeLog implements ChangeLog {
         for (const s of encodedSchemas) void this.schemas.put(s.key, s.value);
       });
       await this.root.flushed;
+      this.visible = Math.max(this.visible, offset);
     } catch (cause) {
       // The log's in-memory view is unknown now: reload it from disk on the next append.
       this.expected.delete(sourceKey);
@@ -123,10 +133,10 @@ export class LmdbChangeLog implements ChangeLog {
   }
 
   waitFor(after: number, signal: AbortSignal): Promise<void> {
-    if (this.head > after || signal.aborted) return Promise.resolve();
+    if (this.visible > after || signal.aborted) return Promise.resolve();
     return new Promise((resolve) => {
       const check = (): void => {
-        if (this.head > after || signal.aborted) {
+        if (this.visible > after || signal.aborted) {
           this.waiters.delete(check);
           signal.removeEventListener('abort', check);
           resolve();
@@ -138,7 +148,7 @@ export class LmdbChangeLog implements ChangeLog {
   }
 
   headOffset(): number {
-    return this.head;
+    return this.visible;
   }
 
   schema(sourceKey: string, schema: string, table: string, version: number): TableSchema | undefined {

@@ -88,9 +88,15 @@ export class KafkaChangeLog implements IngestLog {
       idempotent: true,
       maxInFlightRequests: 1,
       transactionTimeout: this.config.transactionTimeoutMs,
+      // The coordinator answers CONCURRENT_TRANSACTIONS while it writes the previous commit's markers (a few
+      // milliseconds); kafkajs's default 100 ms first retry would then cap a source at ~10 transactions/s.
+      retry: { initialRetryTime: 3, maxRetryTime: 1_000, retries: 25 },
     });
     try {
       await producer.connect();
+      // kafkajs sends InitProducerId with the first transaction, not on connect: open and drop an empty one to fence now.
+      const fence = await producer.transaction();
+      await fence.abort();
       await this.state.barrier(statePartition(sourceKey, this.state.partitions));
     } catch (cause) {
       await producer.disconnect().catch(() => undefined);
@@ -145,6 +151,7 @@ export class KafkaChangeLog implements IngestLog {
       await txn.sendBatch({ topicMessages: [...tables, { topic: state, messages: stateMessages }] });
       await txn.commit();
       this.state.noteCheckpoint(sourceKey, { sequence, position, offset, hash });
+      for (const s of schemas) this.state.noteSchema(sourceKey, s);
       return offset;
     } catch (cause) {
       await txn.abort().catch(() => undefined);

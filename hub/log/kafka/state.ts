@@ -70,6 +70,8 @@ export class StateView {
     await consumer.connect();
     await consumer.subscribe({ topic: this.topic, fromBeginning: true });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
+      // A retriable failure (a broker away) restarts the reader from its position; barriers wait meanwhile.
+      if (payload.restart) return;
       this.failure = payload.error;
       this.logger.error('state topic reader stopped', { error: payload.error });
       for (const w of [...this.waiters]) w();
@@ -77,7 +79,7 @@ export class StateView {
     await consumer.run({
       eachMessage: async ({ partition, message }) => {
         this.apply(message.key?.toString('utf8') ?? '', message.value);
-        this.seen.set(partition, Number(message.offset));
+        this.seen.set(partition, Math.max(this.seen.get(partition) ?? -1, Number(message.offset)));
         for (const w of [...this.waiters]) w();
       },
     });
@@ -93,6 +95,11 @@ export class StateView {
     } else if (kind === SCHEMA) {
       this.schemas.set(key, fromBinary(TableSchemaSchema, value));
     }
+  }
+
+  /** A schema this hub just committed: known at once, before the reader gets to it. */
+  noteSchema(sourceKey: string, s: TableSchema): void {
+    this.schemas.set(schemaKey(sourceKey, s), s);
   }
 
   /** Fencing gives each source one writer at a time, so its checkpoints only move forward: an older one read late is ignored. */

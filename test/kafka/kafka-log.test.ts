@@ -30,7 +30,7 @@ let hubA: ManagedProcess;
 let hubB: ManagedProcess;
 let agent: ManagedProcess;
 let dir: string;
-const ports = { a: 0, b: 0 };
+const ports = { a: 0, b: 0, httpA: 0, httpB: 0 };
 /** Row changes committed by all writers of this file so far. */
 let committed = 0;
 
@@ -49,10 +49,12 @@ before(async () => {
   dir = tempDir('kafka-log');
   ports.a = await freePort();
   ports.b = await freePort();
-  const hub = (hubId: string, grpcPort: number): ManagedProcess =>
-    kafkaHubProcess({ dir: join(dir, 'hubs'), hubId, grpcPort, httpPort: 0, bootstrap: kafka.bootstrap, topicPrefix: PREFIX, agentId: 'agent-1', sourceId: 'src', sink: { port: pgi.port, database: 'dst' } });
-  hubA = hub('hub-a', ports.a);
-  hubB = hub('hub-b', ports.b);
+  ports.httpA = await freePort();
+  ports.httpB = await freePort();
+  const hub = (hubId: string, grpcPort: number, httpPort: number): ManagedProcess =>
+    kafkaHubProcess({ dir: join(dir, 'hubs'), hubId, grpcPort, httpPort, bootstrap: kafka.bootstrap, topicPrefix: PREFIX, agentId: 'agent-1', sourceId: 'src', sink: { port: pgi.port, database: 'dst' } });
+  hubA = hub('hub-a', ports.a, ports.httpA);
+  hubB = hub('hub-b', ports.b, ports.httpB);
   proxy = new SwitchProxy(ports.a);
   await proxy.start();
   agent = agentProcess({ dir: join(dir, 'agent'), hubPort: proxy.port, sourcePort: pgi.port, sourceDatabase: 'src', agentId: 'agent-1', sourceId: 'src', slot: 'tributary_kafka', batchEvents: 200 });
@@ -88,9 +90,24 @@ async function converged(timeoutMs = 120_000): Promise<void> {
     },
     timeoutMs,
     500,
-  ).catch((e: unknown) => {
-    throw new Error(`${String(e)} (${last}); logs in ${dir}`);
+  ).catch(async (e: unknown) => {
+    const offsets = await dst.query('SELECT * FROM _tributary_offsets').catch((err: unknown) => ({ rows: String(err) }));
+    throw new Error(`${String(e)} (${last}; sink offsets ${JSON.stringify(offsets.rows)}); logs in ${dir}`);
   });
+}
+
+/** Resolves once this incarnation of the hub has ingested a batch (its counter starts at zero). */
+async function ingesting(httpPort: number): Promise<void> {
+  await waitFor(
+    'the hub to ingest',
+    async () => {
+      const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+      const m = /tributary_hub_events_ingested_total\{source="agent-1\/src"\} (\d+)/.exec(text);
+      return m !== null && Number(m[1]) > 0;
+    },
+    60_000,
+    50,
+  );
 }
 
 async function checkExactlyOnce(): Promise<void> {
@@ -102,7 +119,9 @@ async function checkExactlyOnce(): Promise<void> {
 test(`kill -9 the hub ${KILLS} times during steady ingest: every change in Kafka exactly once, the PostgreSQL sink fed from Kafka equal to the source`, async () => {
   const writer = startWriter(src, { pauseMs: 2 });
   for (let i = 0; i < KILLS; i++) {
-    await sleep(randomBetween(500, 1500));
+    // Each kill hits a hub that is writing transactions, not one still starting.
+    await ingesting(ports.httpA);
+    await sleep(randomBetween(100, 800));
     await hubA.kill9();
     await sleep(randomBetween(50, 300));
     hubA.start();
@@ -131,7 +150,7 @@ test("Kafka's own console consumer reads the Debezium envelope", async () => {
   committed += 1;
   await converged();
   const out = await kafka.runTool('org.apache.kafka.tools.consumer.ConsoleConsumer', [
-    '--bootstrap-server', kafka.bootstrap, '--topic', `${PREFIX}.src.public.churn`, '--from-beginning', '--timeout-ms', '20000',
+    '--bootstrap-server', kafka.bootstrap, '--topic', `${PREFIX}.src.public.churn`, '--from-beginning', '--max-messages', String(committed), '--timeout-ms', '60000',
     '--isolation-level', 'read_committed', '--formatter-property', 'print.key=true', '--formatter-property', 'print.headers=true',
     '--formatter-property', 'key.separator=|', '--formatter-property', 'headers.separator=;',
   ]);

@@ -15,9 +15,9 @@ export function createKafka(config: Pick<KafkaLogConfig, 'brokers' | 'clientId'>
     logLevel: logLevel.WARN,
     logCreator: () => (entry: LogEntry) => {
       const { message, ...rest } = entry.log;
-      const fields = { namespace: entry.namespace, ...rest };
-      if (entry.level <= logLevel.ERROR) log.warn(message, fields);
-      else log.debug(message, fields);
+      // kafkajs logs every retry it makes (CONCURRENT_TRANSACTIONS after each commit, a broker away) as an error;
+      // a failure that outlasts its retries reaches the hub as a HubError and is logged there.
+      log.debug(message, { namespace: entry.namespace, ...rest });
     },
   });
 }

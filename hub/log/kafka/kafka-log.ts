@@ -45,7 +45,7 @@ export class KafkaChangeLog implements IngestLog {
     this.namer = new TopicNamer(config);
   }
 
-  /** Connects, creates the ingest and state topics when missing, and reads the state topic up to now. */
+  /** Connects, creates the ingest and state topics when missing, and starts reading the state topic. */
   static async open(config: KafkaLogConfig, hubId: string, logger: Logger): Promise<KafkaChangeLog> {
     const kafka = createKafka(config, logger);
     const admin = kafka.admin();
@@ -63,9 +63,7 @@ export class KafkaChangeLog implements IngestLog {
       if (partitions === 0) throw new HubError('log-unavailable', `topic ${stateTopic(config.topicPrefix)} has no partitions`);
       const state = new StateView(kafka, stateTopic(config.topicPrefix), partitions, plain, hubId, logger.child('kafka-state'));
       await state.start();
-      const log = new KafkaChangeLog(config, kafka, admin, plain, state, logger.child('kafka-log'));
-      for (const c of state.checkpoints.values()) log.head = Math.max(log.head, c.offset);
-      return log;
+      return new KafkaChangeLog(config, kafka, admin, plain, state, logger.child('kafka-log'));
     } catch (cause) {
       await plain.disconnect().catch(() => undefined);
       await admin.disconnect().catch(() => undefined);
@@ -207,6 +205,8 @@ export class KafkaChangeLog implements IngestLog {
   }
 
   headOffset(): number {
+    // Other hubs' appends reach this hub through the state topic's checkpoints.
+    for (const c of this.state.checkpoints.values()) if (c.offset > this.head) this.head = c.offset;
     return this.head;
   }
 

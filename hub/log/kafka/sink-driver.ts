@@ -47,8 +47,9 @@ export class KafkaSinkDriver {
     const consumer = this.log.kafka.consumer({
       groupId: sinkGroup(this.log.config.topicPrefix, this.sink.name),
       readUncommitted: false,
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3_000,
+      // A crashed hub's member holds its partition until the session times out: short, so another hub takes over soon.
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1_000,
       maxWaitTimeInMs: 100,
     });
     let fatal: HubError | null = null;
@@ -62,8 +63,9 @@ export class KafkaSinkDriver {
         resolve();
       });
     });
-    consumer.on(consumer.events.GROUP_JOIN, () => {
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       this.refresh = true;
+      this.logger.info('sink joined its consumer group', { sink: this.sink.name, group: payload.groupId, assigned: payload.memberAssignment });
     });
     try {
       await consumer.connect();

@@ -62,7 +62,12 @@ export class StateView {
     private readonly logger: Logger,
   ) {}
 
-  /** Starts tailing from the beginning and returns once every partition is read up to now. */
+  /**
+   * Starts tailing from the beginning. It does not wait to be caught up: a
+   * partition may hold a transaction left open by a crashed hub until that
+   * source is claimed again or the transaction times out; `barrier` waits
+   * where an exact view is needed.
+   */
   async start(): Promise<void> {
     // A fresh group per process: it only tails, never commits, so it always starts at the beginning.
     const consumer = this.kafka.consumer({ groupId: `${this.topic}-reader-${randomUUID()}`, readUncommitted: false, maxWaitTimeInMs: 100, sessionTimeout: 30_000 });
@@ -83,7 +88,6 @@ export class StateView {
         for (const w of [...this.waiters]) w();
       },
     });
-    await Promise.all(Array.from({ length: this.partitions }, (_, p) => this.barrier(p)));
   }
 
   private apply(key: string, value: Buffer | null): void {

@@ -22,7 +22,7 @@ import { startPostgres } from '../test/support/postgres.js';
 
 const ROWS = Number(process.env['BENCH_ROWS'] ?? 200_000);
 const TX = 10_000;
-const RATE = 5_000;
+const RATE = Number(process.env['BENCH_RATE'] ?? 5_000);
 const SECONDS = 20;
 const PREFIX = 'bench';
 
@@ -43,7 +43,9 @@ const agent = agentProcess({ dir: join(dir, 'agent'), hubPort: grpcPort, sourceP
 const src = new pg.Pool({ connectionString: pgi.connectionString('src'), max: 4 });
 
 async function ingested(): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  const r = await fetch(`http://127.0.0.1:${httpPort}/metrics`).catch(() => undefined);
+  if (r === undefined) return 0;
+  const text = await r.text();
   return Number(/tributary_hub_events_ingested_total\{source="agent-1\/src"\} (\d+)/.exec(text)?.[1] ?? 0);
 }
 
@@ -115,6 +117,7 @@ try {
   hub.start();
   agent.start();
   await waitFor('the agent to stream', async () => (await src.query<{ active: boolean }>("SELECT active FROM pg_replication_slots WHERE slot_name = 'tributary_bench'")).rows[0]?.active === true, 90_000);
+  await waitFor('the hub to listen', async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`).catch(() => undefined))?.ok, 120_000, 200);
   log(`Kafka ${kafka.version}, single broker; PostgreSQL source; hub and agent on this machine`);
   const size = await throughput();
   await producerPerformance(size);

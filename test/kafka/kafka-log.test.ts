@@ -117,7 +117,7 @@ async function checkExactlyOnce(): Promise<void> {
 }
 
 test(`kill -9 the hub ${KILLS} times during steady ingest: every change in Kafka exactly once, the PostgreSQL sink fed from Kafka equal to the source`, async () => {
-  const writer = startWriter(src, { pauseMs: 2 });
+  const writer = startWriter(src, { pauseMs: 10 });
   for (let i = 0; i < KILLS; i++) {
     // Each kill hits a hub that is writing transactions, not one still starting.
     await ingesting(ports.httpA);
@@ -134,7 +134,7 @@ test(`kill -9 the hub ${KILLS} times during steady ingest: every change in Kafka
 });
 
 test('kill -9 and restart of the single broker mid-stream loses and duplicates nothing', async () => {
-  const writer = startWriter(src, { pauseMs: 2 });
+  const writer = startWriter(src, { pauseMs: 10 });
   await sleep(2000);
   await kafka.killBroker(0);
   await sleep(2000);
@@ -175,7 +175,7 @@ test("Kafka's own console consumer reads the Debezium envelope", async () => {
 
 test('agent failover between two hubs on one cluster, and back to a hub that is still running', async () => {
   hubB.start();
-  const writer = startWriter(src, { pauseMs: 2 });
+  const writer = startWriter(src, { pauseMs: 10 });
   await sleep(2000);
   // Hub A dies; the agent's address now leads to hub B.
   await hubA.kill9();

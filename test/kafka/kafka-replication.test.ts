@@ -77,7 +77,7 @@ async function ingestLeader(): Promise<number> {
 }
 
 test('kill -9 of the broker leading the ingest partition, mid-stream: nothing lost or duplicated', async () => {
-  const writer = startWriter(src, { pauseMs: 2 });
+  const writer = startWriter(src, { pauseMs: 10 });
   await waitFor('the first changes in Kafka', async () => (await tableText(dst, 'churn', ['id'])).length > 0, 90_000, 500);
   const leader = await ingestLeader();
   await sleep(1000);

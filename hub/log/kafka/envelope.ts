@@ -30,35 +30,43 @@ export interface EnvelopeContext {
   readonly nowUs: bigint;
 }
 
-function rowObject(names: readonly string[], values: readonly Value[]): string {
-  const parts: string[] = [];
-  for (let i = 0; i < names.length && i < values.length; i++) parts.push(`${JSON.stringify(names[i])}:${jsonValue(values[i] as Value)}`);
-  return `{${parts.join(',')}}`;
+/** Column names as JSON object-key prefixes (`"id":`), computed once per schema version. */
+const prefixes = new WeakMap<object, { readonly all: readonly string[]; readonly key: readonly string[] }>();
+
+function names(c: SinkChange): { readonly all: readonly string[]; readonly key: readonly string[] } {
+  let p = prefixes.get(c.schema);
+  if (p === undefined) {
+    p = { all: c.schema.columns.map((col) => `${JSON.stringify(col.name)}:`), key: c.schema.columns.filter((col) => col.key).map((col) => `${JSON.stringify(col.name)}:`) };
+    prefixes.set(c.schema, p);
+  }
+  return p;
 }
 
-function keyColumns(c: SinkChange): string[] {
-  return c.schema.columns.filter((col) => col.key).map((col) => col.name);
+function rowObject(keys: readonly string[], values: readonly Value[]): string {
+  let out = '{';
+  for (let i = 0; i < keys.length && i < values.length; i++) out += `${i === 0 ? '' : ','}${keys[i] ?? ''}${jsonValue(values[i] as Value)}`;
+  return `${out}}`;
 }
 
 /** The key record: the primary-key columns by name, in key order. */
 export function envelopeKey(c: SinkChange): string | null {
   if (c.op === 'truncate') return null;
-  const names = keyColumns(c);
-  if (names.length === 0 || c.key.length === 0) return null;
-  return rowObject(names, c.key);
+  const keys = names(c).key;
+  if (keys.length === 0 || c.key.length === 0) return null;
+  return rowObject(keys, c.key);
 }
 
-function before(c: SinkChange, names: readonly string[]): string {
-  if (c.before !== null) return rowObject(names, c.before);
+function before(c: SinkChange, all: readonly string[]): string {
+  if (c.before !== null) return rowObject(all, c.before);
   // Without REPLICA IDENTITY FULL a delete carries only the key: Debezium then sends the key columns as `before`.
-  if (c.op === 'delete' && c.key.length > 0) return rowObject(keyColumns(c), c.key);
+  if (c.op === 'delete' && c.key.length > 0) return rowObject(names(c).key, c.key);
   return 'null';
 }
 
 /** The value record of one change. */
 export function envelopeValue(c: SinkChange, ctx: EnvelopeContext): string {
-  const names = c.schema.columns.map((col) => col.name);
-  const after = c.after === null || c.op === 'delete' ? 'null' : rowObject(names, c.after);
+  const all = names(c).all;
+  const after = c.after === null || c.op === 'delete' ? 'null' : rowObject(all, c.after);
   const commitMs = c.commitTimeUs / 1000n;
   const source =
     `{"version":"${ENVELOPE_VERSION}","connector":"postgresql","name":${JSON.stringify(ctx.name)},` +
@@ -67,7 +75,7 @@ export function envelopeValue(c: SinkChange, ctx: EnvelopeContext): string {
     `"schema":${JSON.stringify(c.schema.schema)},"table":${JSON.stringify(c.schema.table)},` +
     `"txId":${c.txid},"lsn":${c.position.commit},"xmin":null}`;
   return (
-    `{"before":${before(c, names)},"after":${after},"source":${source},"op":"${OP_CODE[c.op]}",` +
+    `{"before":${before(c, all)},"after":${after},"source":${source},"op":"${OP_CODE[c.op]}",` +
     `"ts_ms":${ctx.nowUs / 1000n},"ts_us":${ctx.nowUs},"transaction":null}`
   );
 }

@@ -41,6 +41,7 @@ const hub = kafkaHubProcess({ dir: join(dir, 'hub'), hubId: 'hub-bench', grpcPor
 await pgi.createDatabase('src');
 const agent = agentProcess({ dir: join(dir, 'agent'), hubPort: grpcPort, sourcePort: pgi.port, sourceDatabase: 'src', agentId: 'agent-1', sourceId: 'src', slot: 'tributary_bench', batchEvents: 2000 });
 const src = new pg.Pool({ connectionString: pgi.connectionString('src'), max: 4 });
+src.on('error', () => undefined);
 
 async function ingested(): Promise<number> {
   const r = await fetch(`http://127.0.0.1:${httpPort}/metrics`).catch(() => undefined);

@@ -143,10 +143,13 @@ export class IngestServer {
       if (m.case !== 'batch') return;
       const { header, bytes } = m;
       const key = sourceKey;
+      // A log that takes concurrent appends gets each batch at once (it groups them into one write); acks stay in order.
+      const early = log.concurrentAppends === true ? log.append(key, header.sequence, header.sourcePosition, bytes, header.schemas) : null;
+      early?.catch(() => undefined);
       chain = chain.then(async () => {
         if (failed) return;
         try {
-          const result = await log.append(key, header.sequence, header.sourcePosition, bytes, header.schemas);
+          const result = await (early ?? log.append(key, header.sequence, header.sourcePosition, bytes, header.schemas));
           if (result === 'appended') {
             metrics.eventsIn.inc({ source: key }, header.eventCount);
             metrics.batchesIn.inc({ source: key });

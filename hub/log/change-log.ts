@@ -37,6 +37,12 @@ export interface IngestLog extends AsyncDisposable {
    */
   claimSource?(sourceKey: string): Promise<void>;
   /**
+   * True: `append` may be called again before the previous call resolved
+   * (batches are applied in call order, and may share one write). Otherwise
+   * ingest waits for each append before the next.
+   */
+  readonly concurrentAppends?: boolean;
+  /**
    * Appends batch `sequence` of `sourceKey`. A sequence already held with the
    * same bytes resolves 'duplicate' (retransmission after a reconnect); with
    * different bytes it rejects HubError('sequence-conflict'); a sequence past

@@ -1,6 +1,7 @@
 /**
- * The hub log on Apache Kafka. Each ingested batch is ONE Kafka transaction
- * (transactional id per source) holding:
+ * The hub log on Apache Kafka. Each ingested batch is written in ONE Kafka
+ * transaction (transactional id per source; batches queued behind an open
+ * transaction share the next one, see source-writer.ts) holding:
  *   1. the batch bytes, unchanged, in the single-partition ingest topic (sinks replay it exactly);
  *   2. one Debezium envelope per change in the table's topic (key = primary key);
  *   3. the table schemas it introduces and the source's checkpoint in the compacted state topic.
@@ -20,16 +21,18 @@ import { createKafka, ensureTopics } from './client.js';
 import type { KafkaLogConfig } from './config.js';
 import { decodeBatch } from './decode.js';
 import { envelopeRecords, SCHEMA_VERSION_HEADER } from './envelope.js';
-import { checkpointKey, checkpointValue, schemaKey, StateView, statePartition } from './state.js';
+import { SourceWriter } from './source-writer.js';
+import { schemaKey, StateView, statePartition } from './state.js';
 import { TopicNamer, ingestTopic, stateTopic, transactionalId } from './topics.js';
 
-interface SourceWriter {
-  readonly producer: Producer;
-  expected: number;
-}
+/** A batch (up to the agent's 32 MiB message limit) is one ingest record; a wide row is one envelope. */
+const MAX_MESSAGE = { name: 'max.message.bytes', value: String(64 << 20) };
 
 export class KafkaChangeLog implements IngestLog {
+  readonly concurrentAppends = true;
   private readonly writers = new Map<string, SourceWriter>();
+  /** Claims in progress: appends of the new stream wait for them (they are issued before the Welcome is sent). */
+  private readonly claims = new Map<string, Promise<void>>();
   private readonly knownTopics = new Set<string>();
   private readonly namer: TopicNamer;
   private head = 0;
@@ -55,7 +58,7 @@ export class KafkaChangeLog implements IngestLog {
       await plain.connect();
       const rf = config.replicationFactor;
       await ensureTopics(admin, [
-        { topic: ingestTopic(config.topicPrefix), numPartitions: 1, replicationFactor: rf },
+        { topic: ingestTopic(config.topicPrefix), numPartitions: 1, replicationFactor: rf, configEntries: [MAX_MESSAGE] },
         { topic: stateTopic(config.topicPrefix), numPartitions: config.statePartitions, replicationFactor: rf, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
       ]);
       const meta = await admin.fetchTopicMetadata({ topics: [stateTopic(config.topicPrefix)] });
@@ -77,7 +80,15 @@ export class KafkaChangeLog implements IngestLog {
    * stream) and completes its open transaction; the barrier then makes the
    * checkpoint final.
    */
-  async claimSource(sourceKey: string): Promise<void> {
+  claimSource(sourceKey: string): Promise<void> {
+    const claim = this.claim(sourceKey).finally(() => {
+      if (this.claims.get(sourceKey) === claim) this.claims.delete(sourceKey);
+    });
+    this.claims.set(sourceKey, claim);
+    return claim;
+  }
+
+  private async claim(sourceKey: string): Promise<void> {
     const old = this.writers.get(sourceKey);
     this.writers.delete(sourceKey);
     await old?.producer.disconnect().catch(() => undefined);
@@ -102,12 +113,31 @@ export class KafkaChangeLog implements IngestLog {
     }
     const cp = this.state.checkpoints.get(sourceKey);
     if (cp !== undefined) this.head = Math.max(this.head, cp.offset);
-    this.writers.set(sourceKey, { producer, expected: (cp?.sequence ?? 0) + 1 });
+    const partition = statePartition(sourceKey, this.state.partitions);
+    this.writers.set(
+      sourceKey,
+      new SourceWriter(producer, sourceKey, {
+        ingestTopic: ingestTopic(this.config.topicPrefix),
+        stateTopic: stateTopic(this.config.topicPrefix),
+        statePartition: partition,
+        ensureTopics: (topics) => this.ensureTableTopics(topics),
+        committed: (c) => {
+          this.state.noteCheckpoint(sourceKey, c);
+          this.head = Math.max(this.head, c.offset);
+        },
+      }, (cp?.sequence ?? 0) + 1),
+    );
   }
 
+  /**
+   * Validates and queues the batch at once (so concurrent appends keep their
+   * call order) and resolves after the Kafka transaction holding it commits.
+   */
   async append(sourceKey: string, sequence: number, sourcePosition: bigint, bytes: Uint8Array, schemas: readonly TableSchema[]): Promise<AppendResult> {
+    const claim = this.claims.get(sourceKey);
+    if (claim !== undefined) await claim;
     const writer = this.writers.get(sourceKey);
-    if (writer === undefined) throw new HubError('log-unavailable', `${sourceKey}: the source is not claimed by this hub`);
+    if (writer === undefined || !writer.usable) throw new HubError('log-unavailable', `${sourceKey}: the source is not claimed by this hub`);
     const hash = createHash('sha256').update(bytes).digest().subarray(0, 16).toString('hex');
     if (sequence < writer.expected) {
       // Only the newest batch's hash is kept: older resends are recognised by sequence alone.
@@ -118,46 +148,19 @@ export class KafkaChangeLog implements IngestLog {
     }
     if (sequence > writer.expected) throw new HubError('sequence-gap', `${sourceKey}: expected sequence ${writer.expected}, got ${sequence}`);
     for (const s of schemas) this.checkSchema(sourceKey, s);
-    // Decoding and encoding happen before the transaction: bad input writes nothing.
+    // Decoding and encoding happen before queueing: bad input writes nothing.
     const tables = this.tableMessages(sourceKey, bytes, schemas, sequence);
-    await this.ensureTableTopics(tables);
-    const offset = await this.write(writer, sourceKey, sequence, sourcePosition, bytes, schemas, tables, hash);
-    if (this.writers.get(sourceKey) === writer) writer.expected = sequence + 1;
-    this.head = Math.max(this.head, offset);
+    // Later batches may use these schemas before this one commits.
+    for (const s of schemas) this.state.noteSchema(sourceKey, s);
+    await writer.enqueue({
+      sequence,
+      position: sourcePosition,
+      hash,
+      ingest: { partition: 0, key: sourceKey, value: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), headers: { 'tributary.sequence': String(sequence) } },
+      tables,
+      schemas: schemas.map((s) => ({ key: schemaKey(sourceKey, s), value: Buffer.from(toBinary(TableSchemaSchema, s)) })),
+    });
     return 'appended';
-  }
-
-  private async write(writer: SourceWriter, sourceKey: string, sequence: number, position: bigint, bytes: Uint8Array, schemas: readonly TableSchema[], tables: TopicMessages[], hash: string): Promise<number> {
-    const state = stateTopic(this.config.topicPrefix);
-    const partition = statePartition(sourceKey, this.state.partitions);
-    let txn;
-    try {
-      txn = await writer.producer.transaction();
-    } catch (cause) {
-      this.writers.delete(sourceKey);
-      throw new HubError('log-unavailable', `${sourceKey}: cannot begin a Kafka transaction`, { cause });
-    }
-    try {
-      const [meta] = await txn.send({
-        topic: ingestTopic(this.config.topicPrefix),
-        messages: [{ partition: 0, key: sourceKey, value: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), headers: { 'tributary.sequence': String(sequence) } }],
-      });
-      const offset = Number(meta?.baseOffset ?? Number.NaN);
-      if (!Number.isFinite(offset)) throw new Error('the ingest topic returned no offset');
-      const stateMessages: Message[] = schemas.map((s) => ({ partition, key: schemaKey(sourceKey, s), value: Buffer.from(toBinary(TableSchemaSchema, s)) }));
-      stateMessages.push({ partition, key: checkpointKey(sourceKey), value: checkpointValue({ sequence, position, offset, hash }) });
-      await txn.sendBatch({ topicMessages: [...tables, { topic: state, messages: stateMessages }] });
-      await txn.commit();
-      this.state.noteCheckpoint(sourceKey, { sequence, position, offset, hash });
-      for (const s of schemas) this.state.noteSchema(sourceKey, s);
-      return offset;
-    } catch (cause) {
-      await txn.abort().catch(() => undefined);
-      // A fenced or broken producer is replaced on the next claim; the agent reconnects and resends.
-      this.writers.delete(sourceKey);
-      await writer.producer.disconnect().catch(() => undefined);
-      throw new HubError('log-unavailable', `${sourceKey}: writing sequence ${sequence} to Kafka failed`, { cause });
-    }
   }
 
   private tableMessages(sourceKey: string, bytes: Uint8Array, schemas: readonly TableSchema[], sequence: number): TopicMessages[] {
@@ -176,11 +179,11 @@ export class KafkaChangeLog implements IngestLog {
     return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
   }
 
-  private async ensureTableTopics(tables: readonly TopicMessages[]): Promise<void> {
-    const missing = tables.map((t) => t.topic).filter((t) => !this.knownTopics.has(t));
+  private async ensureTableTopics(topics: readonly string[]): Promise<void> {
+    const missing = topics.filter((t) => !this.knownTopics.has(t));
     if (missing.length === 0) return;
     try {
-      await ensureTopics(this.admin, missing.map((topic) => ({ topic, numPartitions: this.config.tablePartitions, replicationFactor: this.config.replicationFactor })));
+      await ensureTopics(this.admin, missing.map((topic) => ({ topic, numPartitions: this.config.tablePartitions, replicationFactor: this.config.replicationFactor, configEntries: [MAX_MESSAGE] })));
     } catch (cause) {
       throw new HubError('log-unavailable', `creating topics ${missing.join(', ')} failed`, { cause });
     }

@@ -42,8 +42,21 @@ export class KafkaSinkDriver {
     return { sink: this.sink.name, offset: Math.max(0, this.offset), lastCommitTimeUs: this.lastCommitTimeUs, appliedAt: this.appliedAt, failing: this.failing, lastError: this.lastError };
   }
 
-  /** Runs until the signal aborts; a fatal sink error rejects. */
+  /** Runs until the signal aborts; a fatal sink error rejects; a lost Kafka consumer is started again. */
   async run(signal: AbortSignal): Promise<void> {
+    const backoff = new Backoff({ initialMs: 500, maxMs: 30_000 });
+    while (!signal.aborted) {
+      try {
+        await this.runConsumer(signal);
+      } catch (e) {
+        const err = this.recordFailure(e);
+        if (retryDirective(err.kind) === 'fatal') throw err;
+        await backoff.wait(signal);
+      }
+    }
+  }
+
+  private async runConsumer(signal: AbortSignal): Promise<void> {
     const consumer = this.log.kafka.consumer({
       groupId: sinkGroup(this.log.config.topicPrefix, this.sink.name),
       readUncommitted: false,
@@ -100,7 +113,8 @@ export class KafkaSinkDriver {
       const chunk = this.chunk(batch.messages, start);
       start += chunk.length;
       const last = chunk[chunk.length - 1] as KafkaMessage;
-      await this.apply(chunk, p, signal);
+      // Not applied: the partition moved to another member meanwhile; it replays from the committed offset there.
+      if (!(await this.apply(chunk, p, signal))) return;
       await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(Number(last.offset) + 1) }]);
       p.resolveOffset(last.offset);
       this.offset = Number(last.offset);
@@ -121,7 +135,7 @@ export class KafkaSinkDriver {
   }
 
   /** Writes a chunk, retrying with backoff (heartbeating, so the group keeps the partition) until it is durable. */
-  private async apply(chunk: readonly KafkaMessage[], p: EachBatchPayload, signal: AbortSignal): Promise<void> {
+  private async apply(chunk: readonly KafkaMessage[], p: EachBatchPayload, signal: AbortSignal): Promise<boolean> {
     const backoff = new Backoff({ initialMs: 200, maxMs: 30_000 });
     const last = BigInt((chunk[chunk.length - 1] as KafkaMessage).offset);
     for (;;) {
@@ -138,15 +152,15 @@ export class KafkaSinkDriver {
         this.appliedAt = Date.now();
         if (this.failing) this.logger.info('sink recovered', { sink: this.sink.name });
         this.failing = false;
-        return;
+        return true;
       } catch (e) {
-        if (signal.aborted) throw e;
+        if (signal.aborted) return false;
         const err = this.recordFailure(e);
         if (retryDirective(err.kind) === 'fatal') throw err;
         await backoff.wait(signal);
         // A rebalance while waiting shows up here: the partition may belong to another hub now.
-        await p.heartbeat();
-        if (!p.isRunning() || p.isStale()) throw err;
+        await p.heartbeat().catch(() => undefined);
+        if (!p.isRunning() || p.isStale() || signal.aborted) return false;
       }
     }
   }

@@ -33,12 +33,14 @@ describe('Kafka log configuration', () => {
 
   it('is a member of the hub configuration, the embedded log staying the default kind', () => {
     const base = { pipelines: [], sinks: [] };
-    const c = parseHubConfig({ ...base, log: { kind: 'kafka', brokers: ['127.0.0.1:9093'], tombstones: true } }, {});
+    const c = parseHubConfig({ ...base, log: { kind: 'kafka', brokers: ['127.0.0.1:9093'], tombstones: true }, security: { path: '/var/lib/hub-security' } }, {});
     assert.equal(c.log.kind, 'kafka');
     assert.equal(c.log.kind === 'kafka' && c.log.tombstones, true);
     assert.equal(parseHubConfig({ ...base, log: { path: '/x' } }, {}).log.kind, 'embedded');
     assert.throws(() => parseHubConfig({ ...base, log: { kind: 'kafka', path: '/x' } }, {}), (e: unknown) => e instanceof HubError && e.kind === 'config' && /log\.path: unknown field/.test(e.message) && /log\.brokers/.test(e.message));
     assert.throws(() => parseHubConfig({ ...base, log: { kind: 'pulsar' } }, {}), /log\.kind: "pulsar" is not supported \(expected "embedded" or "kafka"\)/);
+    // No local log directory to put the CA and token hashes beside.
+    assert.throws(() => parseHubConfig({ ...base, log: { kind: 'kafka', brokers: ['127.0.0.1:9093'] } }, {}), /security\.path: required when log\.kind is "kafka"/);
   });
 });
 

@@ -113,7 +113,7 @@ describe('parseHubConfig', () => {
       ['http.listen', (c) => (c.http['listen'] = 80)],
       ['log', (c) => delete (c as Json)['log'], /expected an object/],
       ['log.path', (c) => delete c.log['path'], /missing/],
-      ['log.kind', (c) => (c.log['kind'] = 'kafka'), /not supported/],
+      ['log.kind', (c) => (c.log['kind'] = 'pulsar'), /not supported/],
       ['sinks', (c) => (c['sinks'] = {} as never), /expected an array/],
       ['sinks[0]', (c) => (c.sinks[0] = 'warehouse' as never), /expected an object/],
       ['sinks[0].kind', (c) => (c.sinks[0]!['kind'] = 'snowflake'), /not supported/],

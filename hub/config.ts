@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parseSecurityConfig, WORKSPACE, type SecurityConfig } from './auth/config.js';
 import { HubError } from './errors.js';
+import { parseKafkaLogConfig, type KafkaLogConfig } from './log/kafka/config.js';
 
 export class Secret {
   readonly #value: string;
@@ -54,7 +55,7 @@ export interface HubConfig {
   readonly hubId: string;
   readonly grpc: { readonly listen: string; readonly maxMessageBytes: number };
   readonly http: { readonly listen: string };
-  readonly log: { readonly kind: 'embedded'; readonly path: string };
+  readonly log: { readonly kind: 'embedded'; readonly path: string } | KafkaLogConfig;
   readonly sinks: readonly SinkConfig[];
   readonly pipelines: readonly PipelineConfig[];
   readonly security: SecurityConfig;
@@ -149,9 +150,10 @@ export function parseHubConfig(json: unknown, env: NodeJS.ProcessEnv = process.e
   const root = r.obj(json, 'config', ['hubId', 'grpc', 'http', 'log', 'sinks', 'pipelines', 'security', 'logLevel']);
   const grpc = r.obj(root['grpc'] ?? {}, 'grpc', ['listen', 'maxMessageBytes']);
   const http = r.obj(root['http'] ?? {}, 'http', ['listen']);
-  const log = r.obj(root['log'], 'log', ['kind', 'path']);
-  const kind = r.str(log, 'kind', 'log', undefined, undefined, 'embedded');
-  if (kind !== 'embedded' && kind !== '') r.errors.push(`log.kind: "${kind}" is not supported (expected "embedded")`);
+  const rawKind = (root['log'] as Obj | undefined)?.['kind'];
+  const log = rawKind === 'kafka' ? {} : r.obj(root['log'], 'log', ['kind', 'path']);
+  const kind = rawKind === 'kafka' ? 'kafka' : r.str(log, 'kind', 'log', undefined, undefined, 'embedded');
+  if (kind !== 'embedded' && kind !== 'kafka' && kind !== '') r.errors.push(`log.kind: "${kind}" is not supported (expected "embedded" or "kafka")`);
   const sinks = r.list(root['sinks'], 'sinks').map((s, i) => parseSink(r, s, `sinks[${i}]`));
   const names = new Set<string>();
   sinks.forEach((s, i) => {
@@ -159,12 +161,14 @@ export function parseHubConfig(json: unknown, env: NodeJS.ProcessEnv = process.e
     names.add(s.name);
   });
   const pipelines = r.list(root['pipelines'], 'pipelines').map((p, i) => parsePipeline(r, p, `pipelines[${i}]`, names));
-  const logPath = r.str(log, 'path', 'log');
+  // A Kafka log has no local directory: the security state then needs its own `security.path`.
+  const logPath = kind === 'kafka' ? '' : r.str(log, 'path', 'log');
+  if (kind === 'kafka' && (root['security'] as Obj | undefined)?.['path'] === undefined) r.errors.push('security.path: required when log.kind is "kafka" (the hub keeps its CA and token hashes there)');
   const config: HubConfig = {
     hubId: r.str(root, 'hubId', 'config', NAME, 'a name', 'hub'),
     grpc: { listen: r.str(grpc, 'listen', 'grpc', ADDRESS, 'host:port', '127.0.0.1:7400'), maxMessageBytes: r.int(grpc, 'maxMessageBytes', 'grpc', 1024, 256 << 20, 32 << 20) },
     http: { listen: r.str(http, 'listen', 'http', ADDRESS, 'host:port', '127.0.0.1:7401') },
-    log: { kind: 'embedded', path: logPath },
+    log: kind === 'kafka' ? parseKafkaLogConfig(root['log'], 'log', r.errors) : { kind: 'embedded', path: logPath },
     sinks,
     pipelines,
     security: parseSecurityConfig(root['security'], logPath, env, r.errors),

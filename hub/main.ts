@@ -11,6 +11,8 @@ import { HubError } from './errors.js';
 import { IngestServer, sourceKeyOf } from './ingest/ingest-server.js';
 import { createLogger, type Logger } from './log.js';
 import { LmdbChangeLog } from './log/embedded/lmdb-log.js';
+import { KafkaChangeLog } from './log/kafka/kafka-log.js';
+import { KafkaSinkDriver } from './log/kafka/sink-driver.js';
 import { HubMetrics } from './metrics.js';
 import { PostgresSink } from './sinks/postgres/sink.js';
 import type { Sink } from './sinks/sink.js';
@@ -38,7 +40,7 @@ function createSink(config: HubConfig['sinks'][number]): Sink {
 }
 
 export async function startHub(config: HubConfig, logger: Logger): Promise<RunningHub> {
-  const log = new LmdbChangeLog(config.log.path);
+  const log = config.log.kind === 'kafka' ? await KafkaChangeLog.open(config.log, config.hubId, logger) : new LmdbChangeLog(config.log.path);
   const security = openHubSecurity(config.security, config.hubId, config.pipelines, logger.child('security'));
   const metrics = new HubMetrics();
   const ingest = new IngestServer({ hubId: config.hubId, log, logger: logger.child('ingest'), metrics, maxMessageBytes: config.grpc.maxMessageBytes, credentials: security.credentials, security: security.stream });
@@ -46,12 +48,13 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
   const workers = config.sinks.map((s) => {
     const sources = new Set(config.pipelines.filter((p) => p.sinks.includes(s.name)).map((p) => sourceKeyOf(p.agent, p.source)));
     const sink = createSink(s);
-    return { sink, worker: new SinkWorker(sink, log, sources, metrics, logger.child('sink')) };
+    const worker = log instanceof LmdbChangeLog ? new SinkWorker(sink, log, sources, metrics, logger.child('sink')) : new KafkaSinkDriver(sink, log, sources, metrics, logger.child('sink'));
+    return { sink, worker };
   });
   const running = workers.map((w) => w.worker.run(stop.signal).catch((e: unknown) => logger.error('sink worker stopped', { sink: w.sink.name, error: e })));
   const metricsTimer = setInterval(() => workers.forEach((w) => w.worker.updateMetrics()), 1000);
   const compactTimer = setInterval(() => {
-    void log.compact(config.sinks.map((s) => s.name)).catch((e: unknown) => logger.warn('log compaction failed', { error: e }));
+    if (log instanceof LmdbChangeLog) void log.compact(config.sinks.map((s) => s.name)).catch((e: unknown) => logger.warn('log compaction failed', { error: e }));
   }, 30_000);
   const grpcPort = await ingest.listen(config.grpc.listen);
   const app = createApi({ config, log, metrics, sessions: () => ingest.sessions, sinks: () => workers.map((w) => w.worker.status()), security });
@@ -61,7 +64,7 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
   });
   const address = http.address();
   const httpPort = typeof address === 'object' && address !== null ? address.port : Number(portText);
-  logger.info('hub listening', { grpc: `${host}:${grpcPort}`, http: `${host}:${httpPort}`, log: config.log.path });
+  logger.info('hub listening', { grpc: `${host}:${grpcPort}`, http: `${host}:${httpPort}`, log: config.log.kind === 'kafka' ? config.log.brokers.join(',') : config.log.path });
   return {
     grpcPort,
     httpPort,

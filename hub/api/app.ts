@@ -14,13 +14,13 @@ import { securityRoutes } from './security-routes.js';
 import { statusOf } from './status.js';
 import type { HubConfig } from '../config.js';
 import type { AgentSession } from '../ingest/ingest-server.js';
-import type { ChangeLog } from '../log/change-log.js';
+import type { IngestLog } from '../log/change-log.js';
 import type { HubMetrics } from '../metrics.js';
 import type { SinkWorkerStatus } from '../sinks/worker.js';
 
 export interface ApiDeps {
   readonly config: HubConfig;
-  readonly log: ChangeLog;
+  readonly log: IngestLog;
   readonly metrics: HubMetrics;
   readonly sessions: () => ReadonlyMap<string, AgentSession>;
   readonly sinks: () => readonly SinkWorkerStatus[];

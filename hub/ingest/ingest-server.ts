@@ -9,7 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import { AckSchema, HubMessageSchema, RejectSchema, WelcomeSchema, type Heartbeat, type HubMessage } from '../../proto/gen/tributary/v1/uplink_pb.js';
 import { HubError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { ChangeLog } from '../log/change-log.js';
+import type { IngestLog } from '../log/change-log.js';
 import type { HubMetrics } from '../metrics.js';
 import { enrollmentDefinition, enrollmentHandlers } from '../auth/enrollment-service.js';
 import { peerCertificate } from '../auth/server-credentials.js';
@@ -31,7 +31,7 @@ export interface AgentSession {
 
 export interface IngestOptions {
   readonly hubId: string;
-  readonly log: ChangeLog;
+  readonly log: IngestLog;
   readonly logger: Logger;
   readonly metrics: HubMetrics;
   readonly maxMessageBytes: number;
@@ -146,9 +146,26 @@ export class IngestServer {
         });
         session = { agentId: h.agentId, workspace: who.ok.workspace, sourceId: h.sourceId, sourceKind: h.sourceKind, agentVersion: h.agentVersion, connectedAt: new Date(), lastSeen: new Date(), lastHeartbeat: null, connected: true };
         this.sessions.set(sourceKey, session);
-        const acked = log.checkpoint(sourceKey)?.ackedSequence ?? 0;
-        logger.info('agent connected', { source: sourceKey, workspace: who.ok.workspace, version: h.agentVersion, resumeAt: acked + 1 });
-        return this.send(call, create(HubMessageSchema, { body: { case: 'welcome', value: create(WelcomeSchema, { ackedSequence: BigInt(acked), hubId: this.options.hubId }) } }));
+        const claimed = sourceKey;
+        const welcome = (): void => {
+          const acked = log.checkpoint(claimed)?.ackedSequence ?? 0;
+          logger.info('agent connected', { source: claimed, workspace: who.ok.workspace, version: h.agentVersion, resumeAt: acked + 1 });
+          this.send(call, create(HubMessageSchema, { body: { case: 'welcome', value: create(WelcomeSchema, { ackedSequence: BigInt(acked), hubId: this.options.hubId }) } }));
+        };
+        if (log.claimSource === undefined) return welcome();
+        // A log shared by several hubs: fence the source's other writers first, so the resume point is final.
+        chain = chain.then(async () => {
+          if (failed) return;
+          try {
+            await log.claimSource?.(claimed);
+          } catch (e) {
+            failed = true;
+            metrics.rejected.inc({ code: 'LOG_UNAVAILABLE' });
+            return this.reject(call, 'LOG_UNAVAILABLE', e instanceof Error ? e.message : String(e));
+          }
+          welcome();
+        });
+        return;
       }
       if (session === null) {
         failed = true;
@@ -161,10 +178,13 @@ export class IngestServer {
       if (m.case !== 'batch') return;
       const { header, bytes } = m;
       const key = sourceKey;
+      // A log that takes concurrent appends gets each batch at once (it groups them into one write); acks stay in order.
+      const early = log.concurrentAppends === true ? log.append(key, header.sequence, header.sourcePosition, bytes, header.schemas) : null;
+      early?.catch(() => undefined);
       chain = chain.then(async () => {
         if (failed) return;
         try {
-          const result = await log.append(key, header.sequence, header.sourcePosition, bytes, header.schemas);
+          const result = await (early ?? log.append(key, header.sequence, header.sourcePosition, bytes, header.schemas));
           if (result === 'appended') {
             metrics.eventsIn.inc({ source: key }, header.eventCount);
             metrics.batchesIn.inc({ source: key });

@@ -21,14 +21,27 @@ export interface SourceCheckpoint {
 export type AppendResult = 'appended' | 'duplicate';
 
 /**
- * The hub's durable log (embedded LMDB by default; Kafka in production).
+ * The part of the hub's log that ingest and the API use (every log kind).
  *
- * Order: offsets are dense and increase in append order; batches of one
- * source appear in sequence order. Durability: `append` resolves only once
- * the batch, its source checkpoint and its schemas are durable together, so
- * the hub may then acknowledge the sequence to the agent.
+ * Order: offsets increase in append order; batches of one source appear in
+ * sequence order. Durability: `append` resolves only once the batch, its
+ * source checkpoint and its schemas are durable together, so the hub may
+ * then acknowledge the sequence to the agent.
  */
-export interface ChangeLog extends AsyncDisposable {
+export interface IngestLog extends AsyncDisposable {
+  /**
+   * Called when an agent's stream for `sourceKey` opens, before its resume
+   * point is read. A log shared by several hubs fences every other writer of
+   * the source here and catches up on its checkpoint; resolves when
+   * `checkpoint(sourceKey)` is final. Logs owned by one hub omit it.
+   */
+  claimSource?(sourceKey: string): Promise<void>;
+  /**
+   * True: `append` may be called again before the previous call resolved
+   * (batches are applied in call order, and may share one write). Otherwise
+   * ingest waits for each append before the next.
+   */
+  readonly concurrentAppends?: boolean;
   /**
    * Appends batch `sequence` of `sourceKey`. A sequence already held with the
    * same bytes resolves 'duplicate' (retransmission after a reconnect); with
@@ -38,13 +51,20 @@ export interface ChangeLog extends AsyncDisposable {
   append(sourceKey: string, sequence: number, sourcePosition: bigint, bytes: Uint8Array, schemas: readonly TableSchema[]): Promise<AppendResult>;
   checkpoint(sourceKey: string): SourceCheckpoint | undefined;
   checkpoints(): SourceCheckpoint[];
+  /** Offset of the newest entry (0 when empty). */
+  headOffset(): number;
+  schema(sourceKey: string, schema: string, table: string, version: number): TableSchema | undefined;
+}
+
+/**
+ * The hub's embedded log: one dense offset space read by the sink workers,
+ * with each sink's offset stored beside it. Offsets are dense.
+ */
+export interface ChangeLog extends IngestLog {
   /** Entries with offset >= `from`, at most `max`. */
   read(from: number, max: number): LogEntry[];
   /** Resolves once an entry with offset > `after` exists, or the signal aborts. */
   waitFor(after: number, signal: AbortSignal): Promise<void>;
-  /** Offset of the newest entry (0 when empty). */
-  headOffset(): number;
-  schema(sourceKey: string, schema: string, table: string, version: number): TableSchema | undefined;
   /** A sink's committed offset (entries <= it are applied durably), or 0. */
   sinkOffset(sink: string): number;
   /** Records a sink's offset; durable when it resolves. */

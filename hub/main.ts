@@ -11,29 +11,13 @@ import { IngestServer, sourceKeyOf } from './ingest/ingest-server.js';
 import { createLogger, type Logger } from './log.js';
 import { LmdbChangeLog } from './log/embedded/lmdb-log.js';
 import { HubMetrics } from './metrics.js';
-import { PostgresSink } from './sinks/postgres/sink.js';
-import type { Sink } from './sinks/sink.js';
+import { createSink } from './sinks/create.js';
 import { SinkWorker } from './sinks/worker.js';
 
 export interface RunningHub {
   readonly grpcPort: number;
   readonly httpPort: number;
   stop(): Promise<void>;
-}
-
-function createSink(config: HubConfig['sinks'][number]): Sink {
-  return new PostgresSink({
-    name: config.name,
-    connection: {
-      host: config.host,
-      port: config.port,
-      database: config.database,
-      user: config.user,
-      ...(config.password === null ? {} : { password: config.password.reveal() }),
-      application_name: `tributary-sink-${config.name}`,
-    },
-    schema: config.schema,
-  });
 }
 
 export async function startHub(config: HubConfig, logger: Logger): Promise<RunningHub> {

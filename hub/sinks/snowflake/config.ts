@@ -21,13 +21,15 @@ export interface SnowflakeSinkConfig {
   readonly mode: 'merge' | 'append';
   /** Overrides the account's URL (private link, or a local Snowflake emulator in tests). */
   readonly accessUrl: string | null;
+  /** A statement without a reply for this long fails as sink-unavailable and the session is dropped (the connector itself retries for minutes). */
+  readonly requestTimeoutMs: number;
   readonly merge: MergeOptions;
 }
 
 const IDENT = /^[^\u0000"]{1,255}$/;
 
 export function parseSnowflakeSinkConfig(r: Reader, v: unknown, path: string): SnowflakeSinkConfig {
-  const o = r.obj(v, path, ['kind', 'name', 'account', 'user', 'auth', 'warehouse', 'role', 'database', 'schema', 'mode', 'accessUrl', ...MERGE_OPTION_FIELDS]);
+  const o = r.obj(v, path, ['kind', 'name', 'account', 'user', 'auth', 'warehouse', 'role', 'database', 'schema', 'mode', 'accessUrl', 'requestTimeoutMs', ...MERGE_OPTION_FIELDS]);
   const a = r.obj(o['auth'], `${path}.auth`, ['kind', 'password', 'privateKey', 'passphrase']);
   const authKind = r.str(a, 'kind', `${path}.auth`, /^(password|key-pair)$/, '"password" or "key-pair"');
   let auth: SnowflakeAuth;
@@ -53,6 +55,7 @@ export function parseSnowflakeSinkConfig(r: Reader, v: unknown, path: string): S
     schema: r.str(o, 'schema', path, IDENT, 'a schema name (max 255 characters, no double quotes)', 'PUBLIC'),
     mode: r.str(o, 'mode', path, /^(merge|append)$/, '"merge" or "append"', 'merge') as 'merge' | 'append',
     accessUrl,
+    requestTimeoutMs: r.int(o, 'requestTimeoutMs', path, 1000, 3_600_000, 120_000),
     merge: parseMergeOptions(r, o, path),
   };
 }

@@ -1,9 +1,8 @@
 /** Builds the configured sink: one line per kind, the logic in each sink's folder. */
 import type { SinkConfig } from '../config.js';
-import { DuckDbSink } from './duckdb/sink.js';
+import { DeferredSink } from './deferred.js';
 import { PostgresSink } from './postgres/sink.js';
 import type { Sink } from './sink.js';
-import { SnowflakeSink } from './snowflake/sink.js';
 
 export function createSink(config: SinkConfig): Sink {
   switch (config.kind) {
@@ -23,8 +22,11 @@ export function createSink(config: SinkConfig): Sink {
         flush: config.merge.flush,
       });
     case 'duckdb':
-      return new DuckDbSink({ name: config.name, path: config.path, schema: config.schema, deletePolicy: config.merge.deletePolicy, flush: config.merge.flush });
+      return new DeferredSink(config.name, config.merge.flush, async () => {
+        const { DuckDbSink } = await import('./duckdb/sink.js');
+        return new DuckDbSink({ name: config.name, path: config.path, schema: config.schema, deletePolicy: config.merge.deletePolicy, flush: config.merge.flush });
+      });
     case 'snowflake':
-      return new SnowflakeSink(config);
+      return new DeferredSink(config.name, config.merge.flush, async () => new (await import('./snowflake/sink.js')).SnowflakeSink(config));
   }
 }

@@ -47,17 +47,27 @@ export async function applyRun(client: ClientBase, plan: TablePlan, changes: rea
   await runChunked(client, plan, full, maxRows, upsertStatement);
 }
 
-/** Hard: TRUNCATE. Soft: every row written before the truncate is marked deleted at the truncate's position. */
+/**
+ * A truncate at its source position. Hard: rows written before it are
+ * deleted; soft: they are marked deleted. Rows already written by later
+ * changes stay either way, so a replayed truncate cannot remove them (a
+ * plain TRUNCATE would).
+ */
 export async function applyTruncate(client: ClientBase, ident: string, policy: DeletePolicy = 'hard', at?: SinkChange): Promise<void> {
-  if (policy === 'hard' || at === undefined) {
+  if (at === undefined) {
     await client.query(`TRUNCATE ${ident}`);
     return;
   }
-  const params = [at.position.commit.toString(), String(at.position.index), toPgParam({ kind: 'timestamptz', micros: Number(at.commitTimeUs) })];
+  const params = [at.position.commit.toString(), String(at.position.index)];
+  const older = GUARD('t', '$1::bigint', '$2::integer');
+  if (policy === 'hard') {
+    await client.query(`DELETE FROM ${ident} AS t WHERE ${older}`, params);
+    return;
+  }
   await client.query(
     `UPDATE ${ident} AS t SET ${META.deleted} = true, ${META.op} = 't', ${META.lsn} = $1::bigint, ${META.index} = $2::integer, ` +
-      `${META.commitTime} = $3::timestamptz, ${META.syncedAt} = now() WHERE ${GUARD('t', '$1::bigint', '$2::integer')}`,
-    params,
+      `${META.commitTime} = $3::timestamptz, ${META.syncedAt} = now() WHERE ${older}`,
+    [...params, toPgParam({ kind: 'timestamptz', micros: Number(at.commitTimeUs) })],
   );
 }
 

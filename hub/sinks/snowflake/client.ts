@@ -3,7 +3,7 @@
  * positional binds, errors mapped to HubErrors by Snowflake error code and
  * SQLSTATE (never by message text).
  */
-import snowflake from 'snowflake-sdk';
+import type snowflake from 'snowflake-sdk';
 import { HubError } from '../../errors.js';
 import type { SnowflakeSinkConfig } from './config.js';
 
@@ -68,8 +68,10 @@ export class SnowflakeClient {
 
   private async connect(): Promise<snowflake.Connection> {
     if (this.conn !== null) return this.conn;
+    // Loaded on first use: the connector pulls in the AWS and Azure SDKs (seconds of start-up), which hubs without a Snowflake sink should not pay.
+    const sdk = (await import('snowflake-sdk')).default;
     if (!configured) {
-      snowflake.configure({ logLevel: 'ERROR', additionalLogToConsole: false });
+      sdk.configure({ logLevel: 'ERROR', additionalLogToConsole: false });
       configured = true;
     }
     const c = this.config;
@@ -77,7 +79,7 @@ export class SnowflakeClient {
       c.auth.kind === 'password'
         ? { password: c.auth.password.reveal() }
         : { authenticator: 'SNOWFLAKE_JWT', privateKey: c.auth.privateKey.reveal(), ...(c.auth.passphrase === null ? {} : { privateKeyPass: c.auth.passphrase.reveal() }) };
-    const conn = snowflake.createConnection({
+    const conn = sdk.createConnection({
       account: c.account,
       username: c.user,
       ...auth,

@@ -6,6 +6,7 @@
  * SNOWFLAKE_* variables are set.
  */
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { parseHubConfig } from '../../hub/config.js';
@@ -26,9 +27,10 @@ const dir = tempDir('snowflake-sink');
 let emu: SnowflakeEmulator;
 let schemaCount = 0;
 const sinks: SnowflakeSink[] = [];
+const keys = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
 
 before(async () => {
-  emu = await startSnowflakeEmulator({ dir, user: 'loader', password: 'emulator-password' });
+  emu = await startSnowflakeEmulator({ dir, user: 'loader', password: 'emulator-password', publicKey: keys.publicKey });
 });
 after(async () => {
   for (const s of sinks) await s[Symbol.asyncDispose]();
@@ -36,13 +38,13 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function sinkConfig(o: { schema: string; deletePolicy?: DeletePolicy; mode?: 'merge' | 'append'; name?: string }): SnowflakeSinkConfig {
+function sinkConfig(o: { schema: string; deletePolicy?: DeletePolicy; mode?: 'merge' | 'append'; name?: string; auth?: Record<string, unknown> }): SnowflakeSinkConfig {
   const config = parseHubConfig(
     {
       log: { path: '/unused' },
       sinks: [
         {
-          kind: 'snowflake', name: o.name ?? 'snow', account: 'emulated', user: 'loader', auth: { kind: 'password', password: 'emulator-password' },
+          kind: 'snowflake', name: o.name ?? 'snow', account: 'emulated', user: 'loader', auth: o.auth ?? { kind: 'password', password: 'emulator-password' },
           warehouse: 'WH', database: 'DB', schema: o.schema, accessUrl: emu.accessUrl, mode: o.mode ?? 'merge', deletePolicy: o.deletePolicy ?? 'hard', requestTimeoutMs: 3000,
         },
       ],
@@ -52,7 +54,7 @@ function sinkConfig(o: { schema: string; deletePolicy?: DeletePolicy; mode?: 'me
   return config.sinks[0] as SnowflakeSinkConfig;
 }
 
-function newSink(o: { schema?: string; deletePolicy?: DeletePolicy; mode?: 'merge' | 'append'; name?: string } = {}): SnowflakeSink {
+function newSink(o: { schema?: string; deletePolicy?: DeletePolicy; mode?: 'merge' | 'append'; name?: string; auth?: Record<string, unknown> } = {}): SnowflakeSink {
   const s = new SnowflakeSink(sinkConfig({ schema: o.schema ?? `S${++schemaCount}`, ...o }));
   sinks.push(s);
   return s;
@@ -141,4 +143,13 @@ test('hostile identifiers land quoted; names that land on one identifier are ref
   await refused([col('_TRIBUTARY_op', ValueKind.TEXT, 'text')], /reserved prefix/);
   await sink.write({ changes: [ch('insert', table('items', [keyCol()]), { after: [1n] })], lastOffset: 3n }, signal);
   await assert.rejects(sink.write({ changes: [ch('insert', table('ITEMS', [keyCol()]), { after: [1n] })], lastOffset: 4n }, signal), /both land as Snowflake table ITEMS/);
+});
+
+test('key-pair (JWT) auth logs in; a wrong password is refused as sink-rejected, not retried as an outage', async () => {
+  const sink = newSink({ auth: { kind: 'key-pair', privateKey: keys.privateKey } });
+  assert.equal(await sink.open(signal), null);
+  await sink.write({ changes: [ch('insert', people, { after: [1n, 'a', 1n] })], lastOffset: 1n }, signal);
+  assert.equal(await sink.open(signal), 1n);
+  const wrong = newSink({ auth: { kind: 'password', password: 'not-it' } });
+  await assert.rejects(wrong.open(signal), (e: unknown) => e instanceof HubError && e.kind === 'sink-rejected' && /authentication refused/.test(e.message));
 });

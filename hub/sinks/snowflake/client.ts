@@ -96,7 +96,8 @@ export class SnowflakeClient {
     } as snowflake.ConnectionOptions);
     this.conn = conn;
     try {
-      await conn.connectAsync(() => undefined);
+      // connect() reports a refused login through its callback (connectAsync would swallow it into the callback too).
+      await new Promise<void>((resolve, reject) => conn.connect((err) => (err ? reject(err) : resolve())));
     } catch (err) {
       this.conn = null;
       throw this.classify(err, 'login');

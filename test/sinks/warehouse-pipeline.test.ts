@@ -1,10 +1,11 @@
 /**
  * End to end into the warehouse sinks through the real processes: a
- * PostgreSQL source, an agent, and a hub landing one pipeline in DuckDB and in
- * Snowflake (the local Snowflake EMULATOR, see test/support/snowflake-emulator).
- * kill -9 of the hub 10 times under a writer, the Snowflake endpoint down
- * for 15 s, and the whole log replayed twice: each time both destinations end
- * exactly equal to the source (and, for the replays, untouched row by row).
+ * PostgreSQL source, an agent, and a hub landing one pipeline in DuckDB, in
+ * Snowflake (the local Snowflake EMULATOR, see test/support/snowflake-emulator)
+ * and in a second PostgreSQL. kill -9 of the hub 10 times under a writer,
+ * Snowflake and the destination PostgreSQL down for 15 s, and the whole log
+ * replayed twice: each time every destination ends exactly equal to the
+ * source (and, for the replays, untouched row by row).
  *
  * A third sink that can never connect pins the hub log so it is never
  * compacted, which is what lets the test replay it from offset 1.
@@ -22,7 +23,9 @@ import { WRITER_TABLE, randomBetween, startWriter } from '../support/writer.js';
 
 const KILLS = 10;
 let pgi: PgInstance;
+let dstPg: PgInstance;
 let src: pg.Pool;
+let dst: pg.Pool;
 let emu: SnowflakeEmulator;
 let hub: ManagedProcess;
 let agent: ManagedProcess;
@@ -34,6 +37,8 @@ const slot = 'tributary_warehouse';
 before(async () => {
   pgi = await startPostgres({ walLevel: 'logical' });
   await pgi.createDatabase('src');
+  dstPg = await startPostgres();
+  await dstPg.createDatabase('dst');
   dir = tempDir('warehouse');
   duckPath = join(dir, 'warehouse.duckdb');
   emu = await startSnowflakeEmulator({ dir: join(dir, 'snowflake'), user: 'loader', password: 'emulator-password' });
@@ -51,9 +56,10 @@ before(async () => {
         name: 'snow', kind: 'snowflake', account: 'emulated', user: 'loader', auth: { kind: 'password', password: { env: 'TEST_SNOWFLAKE_PASSWORD' } },
         warehouse: 'WH', database: 'DB', schema: 'SHOP', accessUrl: emu.accessUrl, requestTimeoutMs: 5000,
       },
+      { name: 'pgdest', kind: 'postgres', host: '127.0.0.1', port: dstPg.port, database: 'dst', user: 'postgres', schema: 'dest' },
       { name: 'anchor', kind: 'postgres', host: '127.0.0.1', port: nowhere, database: 'none', user: 'none', schema: 'none' },
     ],
-    pipelines: [{ name: 'main', agent: 'agent-1', source: 'src', sinks: ['duck', 'snow', 'anchor'] }],
+    pipelines: [{ name: 'main', agent: 'agent-1', source: 'src', sinks: ['duck', 'snow', 'pgdest', 'anchor'] }],
     logLevel: 'info',
   };
   const path = join(dir, 'hub.json');
@@ -62,6 +68,8 @@ before(async () => {
   agent = agentProcess({ dir: join(dir, 'agent'), hubPort: grpcPort, sourcePort: pgi.port, sourceDatabase: 'src', agentId: 'agent-1', sourceId: 'src', slot, batchEvents: 200 });
   src = new pg.Pool({ connectionString: pgi.connectionString('src'), max: 4 });
   src.on('error', () => undefined);
+  dst = new pg.Pool({ connectionString: dstPg.connectionString('dst'), max: 1 });
+  dst.on('error', () => undefined);
   hub.start();
   agent.start();
   await waitFor('the agent to stream', async () => (await src.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [slot])).rows[0]?.active === true);
@@ -74,8 +82,10 @@ after(async () => {
   agent?.close();
   hub?.close();
   await src?.end();
+  await dst?.end();
   await emu?.close();
   await pgi?.stop();
+  await dstPg?.stop();
 });
 
 interface Agents {
@@ -114,7 +124,7 @@ async function settled(timeoutMs = 180_000): Promise<void> {
   });
 }
 
-type Snapshot = { source: string[][]; duck: string[][]; snow: string[][] };
+type Snapshot = { source: string[][]; duck: string[][]; snow: string[][]; pg: string[][] };
 
 /** Stops the hub (DuckDB allows one process), reads all three sides, starts the hub again. */
 async function snapshot(withMeta = false): Promise<Snapshot> {
@@ -129,7 +139,9 @@ async function snapshot(withMeta = false): Promise<Snapshot> {
     instance.closeSync();
     const smeta = withMeta ? ', "_TRIBUTARY_LSN"::VARCHAR, "_TRIBUTARY_INDEX"::VARCHAR, "_TRIBUTARY_OP", "_TRIBUTARY_SYNCED_AT"::VARCHAR' : '';
     const snow = (await emu.query(`SELECT "ID"::INTEGER, "V"::BIGINT, "NOTE"${smeta} FROM "SHOP"."CHURN" ORDER BY "ID"`)).map((r) => r.map(String));
-    return { source, duck, snow };
+    const pmeta = withMeta ? ', _tributary_lsn, _tributary_index, _tributary_op, _tributary_synced_at::text' : '';
+    const pgRows = (await dst.query({ text: `SELECT id, v, note${pmeta} FROM dest.churn ORDER BY id`, rowMode: 'array' })).rows.map((r: unknown[]) => r.map(String));
+    return { source, duck, snow, pg: pgRows };
   } finally {
     hub.start();
   }
@@ -139,6 +151,7 @@ function assertExact(s: Snapshot): void {
   assert.ok(s.source.length > 0, 'the writer wrote rows');
   assert.deepEqual(s.duck.map((r) => r.slice(0, 3)), s.source, 'DuckDB equals the source');
   assert.deepEqual(s.snow.map((r) => r.slice(0, 3)), s.source, 'Snowflake (emulated) equals the source');
+  assert.deepEqual(s.pg.map((r) => r.slice(0, 3)), s.source, 'PostgreSQL equals the source');
 }
 
 test(`kill -9 the hub ${KILLS} times while it applies: DuckDB and Snowflake equal the source`, async () => {
@@ -154,15 +167,19 @@ test(`kill -9 the hub ${KILLS} times while it applies: DuckDB and Snowflake equa
   assertExact(await snapshot());
 });
 
-test('Snowflake unreachable for 15 s under load, then back: it catches up exactly', async () => {
+test('Snowflake and the destination PostgreSQL unreachable for 15 s under load, then back: they catch up exactly', async () => {
   const writer = startWriter(src, { pauseMs: 2 });
   await new Promise((r) => setTimeout(r, 1000));
   await emu.pause();
+  await dstPg.kill9();
   await new Promise((r) => setTimeout(r, 15_000));
   const p = await httpJson<Pipelines>(httpPort, '/v1/pipelines');
   const snow = p.pipelines[0]?.sinks.find((s) => s.name === 'snow');
-  assert.ok(snow?.lastError?.includes('Snowflake'), `the sink reports the outage: ${snow?.lastError}`);
+  const pgSink = p.pipelines[0]?.sinks.find((s) => s.name === 'pgdest');
+  assert.ok(snow?.lastError?.includes('Snowflake'), `the Snowflake sink reports the outage: ${snow?.lastError}`);
+  assert.ok(pgSink?.lastError?.includes('unreachable'), `the PostgreSQL sink reports the outage: ${pgSink?.lastError}`);
   await emu.start();
+  await dstPg.restart();
   await writer.stop();
   await settled();
   assertExact(await snapshot());
@@ -180,6 +197,7 @@ test('replaying the whole log twice leaves both destinations unchanged, row by r
     conn.closeSync();
     instance.closeSync();
     await emu.query(`UPDATE "SHOP"."_TRIBUTARY_OFFSETS" SET "LOG_OFFSET" = 0`);
+    await dst.query('UPDATE dest._tributary_offsets SET log_offset = 0');
     hub.start();
     await waitFor('the sinks to restart from offset 0', async () => {
       const p = await httpJson<Pipelines>(httpPort, '/v1/pipelines');
@@ -189,5 +207,6 @@ test('replaying the whole log twice leaves both destinations unchanged, row by r
     const again = await snapshot(true);
     assert.deepEqual(again.duck, before.duck, `DuckDB unchanged after replay ${i + 1}`);
     assert.deepEqual(again.snow, before.snow, `Snowflake unchanged after replay ${i + 1}`);
+    assert.deepEqual(again.pg, before.pg, `PostgreSQL unchanged after replay ${i + 1}`);
   }
 });

@@ -96,6 +96,9 @@ export class SinkWorker {
       const entries = await this.gather(signal);
       if (entries.length === 0) {
         await this.log.waitFor(this.offset, signal);
+        // The log may count an entry before a read can see it (its write commits on a later turn of
+        // the event loop): yield a full turn so waiting never becomes a busy loop that starves it.
+        await new Promise((resolve) => setImmediate(resolve));
         continue;
       }
       const last = entries[entries.length - 1] as LogEntry;
@@ -146,6 +149,7 @@ export class SinkWorker {
     while (!signal.aborted && Date.now() < deadline) {
       const wait = AbortSignal.any([signal, AbortSignal.timeout(Math.max(1, Math.ceil(deadline - Date.now())))]);
       await this.log.waitFor((out[out.length - 1] as LogEntry).offset, wait);
+      await new Promise((resolve) => setImmediate(resolve));
       if (take()) break;
     }
     return out;

@@ -154,7 +154,7 @@ function assertExact(s: Snapshot): void {
   assert.deepEqual(s.pg.map((r) => r.slice(0, 3)), s.source, 'PostgreSQL equals the source');
 }
 
-test(`kill -9 the hub ${KILLS} times while it applies: DuckDB and Snowflake equal the source`, async () => {
+test(`kill -9 the hub ${KILLS} times while it applies: DuckDB, Snowflake and PostgreSQL equal the source`, async () => {
   const writer = startWriter(src, { pauseMs: 2 });
   for (let i = 0; i < KILLS; i++) {
     await new Promise((r) => setTimeout(r, randomBetween(300, 1500)));
@@ -185,7 +185,7 @@ test('Snowflake and the destination PostgreSQL unreachable for 15 s under load, 
   assertExact(await snapshot());
 });
 
-test('replaying the whole log twice leaves both destinations unchanged, row by row', async () => {
+test('replaying the whole log twice leaves every destination unchanged, row by row', async () => {
   await settled();
   const before = await snapshot(true);
   assertExact(before);

@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { inspect } from 'node:util';
-import { parseHubConfig, Secret } from './config.js';
+import { parseHubConfig, Secret, type PostgresSinkConfig, type SinkConfig } from './config.js';
 import { HubError } from './errors.js';
+
+function asPostgres(s: SinkConfig | undefined): PostgresSinkConfig {
+  assert.equal(s?.kind, 'postgres');
+  return s as PostgresSinkConfig;
+}
 
 const PASSWORD = 'w4rehouse-pa55';
 
@@ -70,7 +75,7 @@ describe('parseHubConfig', () => {
     assert.deepEqual(c.log, { kind: 'embedded', path: '/var/lib/tributary/log' });
     assert.equal(c.logLevel, 'warn');
     assert.equal(c.sinks.length, 2);
-    const [wh, replica] = c.sinks;
+    const [wh, replica] = c.sinks.map(asPostgres);
     assert.equal(wh?.name, 'warehouse');
     assert.equal(wh?.host, 'wh.internal');
     assert.equal(wh?.port, 5433);
@@ -96,10 +101,11 @@ describe('parseHubConfig', () => {
     assert.deepEqual(c.pipelines, []);
     assert.equal(c.logLevel, 'info');
     const withSink = parseHubConfig({ log: { path: './log' }, sinks: [{ kind: 'postgres', name: 's', database: 'd', user: 'u' }] }, {});
-    assert.equal(withSink.sinks[0]?.host, '127.0.0.1');
-    assert.equal(withSink.sinks[0]?.port, 5432);
-    assert.equal(withSink.sinks[0]?.schema, 'public');
-    assert.equal(withSink.sinks[0]?.password, null);
+    const pgSink = asPostgres(withSink.sinks[0]);
+    assert.equal(pgSink.host, '127.0.0.1');
+    assert.equal(pgSink.port, 5432);
+    assert.equal(pgSink.schema, 'public');
+    assert.equal(pgSink.password, null);
   });
 
   it('names the path of each wrong field', () => {
@@ -116,7 +122,7 @@ describe('parseHubConfig', () => {
       ['log.kind', (c) => (c.log['kind'] = 'pulsar'), /not supported/],
       ['sinks', (c) => (c['sinks'] = {} as never), /expected an array/],
       ['sinks[0]', (c) => (c.sinks[0] = 'warehouse' as never), /expected an object/],
-      ['sinks[0].kind', (c) => (c.sinks[0]!['kind'] = 'snowflake'), /not supported/],
+      ['sinks[0].kind', (c) => (c.sinks[0]!['kind'] = 'oracle'), /not supported/],
       ['sinks[0].kind', (c) => delete c.sinks[0]!['kind'], /missing/],
       ['sinks[0].name', (c) => (c.sinks[0]!['name'] = '')],
       ['sinks[0].name', (c) => (c.sinks[0]!['name'] = 'has/slash')],
@@ -183,7 +189,7 @@ describe('parseHubConfig', () => {
     try {
       const json = withEdit((c) => (c.sinks[0]!['password'] = { env: 'TRIBUTARY_HUB_TEST_ONLY_IN_PROCESS_ENV' }));
       assertProblem(json, 'sinks[0].password.env', /not set/);
-      assert.equal(parseHubConfig(json, { TRIBUTARY_HUB_TEST_ONLY_IN_PROCESS_ENV: 'from-object' }).sinks[0]?.password?.reveal(), 'from-object');
+      assert.equal(asPostgres(parseHubConfig(json, { TRIBUTARY_HUB_TEST_ONLY_IN_PROCESS_ENV: 'from-object' }).sinks[0]).password?.reveal(), 'from-object');
     } finally {
       delete process.env['TRIBUTARY_HUB_TEST_ONLY_IN_PROCESS_ENV'];
     }
@@ -191,7 +197,7 @@ describe('parseHubConfig', () => {
 
   it('never prints a secret: JSON, util.inspect, String', () => {
     const c = parseHubConfig(valid(), { WH_PASSWORD: PASSWORD });
-    const password = c.sinks[0]?.password ?? null;
+    const password = asPostgres(c.sinks[0]).password;
     const renderings = [
       JSON.stringify(c),
       JSON.stringify(c, null, 2),

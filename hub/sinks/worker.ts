@@ -93,9 +93,12 @@ export class SinkWorker {
       }
     }
     while (!signal.aborted) {
-      const entries = this.readChunk();
+      const entries = await this.gather(signal);
       if (entries.length === 0) {
         await this.log.waitFor(this.offset, signal);
+        // The log may count an entry before a read can see it (its write commits on a later turn of
+        // the event loop): yield a full turn so waiting never becomes a busy loop that starves it.
+        await new Promise((resolve) => setImmediate(resolve));
         continue;
       }
       const last = entries[entries.length - 1] as LogEntry;
@@ -121,13 +124,33 @@ export class SinkWorker {
     }
   }
 
-  private readChunk(): LogEntry[] {
+  /**
+   * One micro-batch: the log entries after the offset, until about
+   * `maxEvents` changes, waiting for more up to `maxDelayMs` after the first
+   * entry reached the log. A backlog therefore goes out in full batches at
+   * once; a trickle waits at most `maxDelayMs`.
+   */
+  private async gather(signal: AbortSignal): Promise<LogEntry[]> {
+    const maxEvents = Math.min(this.sink.flush?.maxEvents ?? this.maxEventsPerWrite, this.maxEventsPerWrite);
     const out: LogEntry[] = [];
     let approxEvents = 0;
-    for (const e of this.log.read(this.offset + 1, 256)) {
-      out.push(e);
-      approxEvents += e.bytes.length / 64;
-      if (approxEvents >= this.maxEventsPerWrite) break;
+    const take = (): boolean => {
+      const from = (out[out.length - 1]?.offset ?? this.offset) + 1;
+      for (const e of this.log.read(from, 256)) {
+        out.push(e);
+        approxEvents += e.bytes.length / 64;
+        if (approxEvents >= maxEvents) return true;
+      }
+      return false;
+    };
+    if (take() || out.length === 0) return out;
+    const first = out[0] as LogEntry;
+    const deadline = first.ingestedAtUs / 1000 + (this.sink.flush?.maxDelayMs ?? 0);
+    while (!signal.aborted && Date.now() < deadline) {
+      const wait = AbortSignal.any([signal, AbortSignal.timeout(Math.max(1, Math.ceil(deadline - Date.now())))]);
+      await this.log.waitFor((out[out.length - 1] as LogEntry).offset, wait);
+      await new Promise((resolve) => setImmediate(resolve));
+      if (take()) break;
     }
     return out;
   }

@@ -3,19 +3,23 @@
  * the caller's transaction. Every write is guarded by the source position
  * (commit, index in tx) so a replayed or older change never moves a row back.
  *
- * A run is first collapsed per primary key, latest change winning, so each key
- * appears once per statement (ON CONFLICT DO UPDATE refuses to touch a row
- * twice). The statements then run in this order, which the key-change case
- * relies on:
+ * A run is first collapsed per primary key, latest change winning
+ * (merge/collapse.ts), so each key appears once per statement (ON CONFLICT DO
+ * UPDATE refuses to touch a row twice). The statements then run in this
+ * order, which the key-change case relies on:
  *   1. rows with UNCHANGED (TOAST) values: update only the sent columns; if the
  *      row is missing, insert it, copying unsent columns from the old key's row
  *      when the update moved the key (the old row is still there: step 2 has
  *      not run yet);
- *   2. deletes (including old keys of key changes);
+ *   2. deletes (including old keys of key changes); under the soft-delete
+ *      policy an upsert of a tombstone (`_tributary_deleted = true`, kept
+ *      even for a key never seen, so a replay cannot bring the row back);
  *   3. full rows: multi-row INSERT ... ON CONFLICT DO UPDATE.
  */
 import type { ClientBase } from 'pg';
 import { UNCHANGED, type Value } from '../../../proto/tributary/v1/row-codec.js';
+import { collapse, type Delete, type Entry, type Upsert } from '../merge/collapse.js';
+import { OP_CHAR, type DeletePolicy } from '../merge/metadata.js';
 import type { SinkChange } from '../sink.js';
 import { META, type TablePlan } from './ddl.js';
 import { toPgParam } from './values.js';
@@ -23,24 +27,9 @@ import { toPgParam } from './values.js';
 /** PostgreSQL takes at most 65535 bind parameters per statement; stay well below. */
 const MAX_PARAMS = 30_000;
 
-interface Upsert {
-  readonly kind: 'upsert';
-  readonly row: readonly Value[];
-  /** Old key whose stored row supplies values still UNCHANGED after a key change; null otherwise. */
-  readonly copyFrom: readonly Value[] | null;
-  readonly change: SinkChange;
-}
-interface Delete {
-  readonly kind: 'delete';
-  readonly key: readonly Value[];
-  readonly change: SinkChange;
-}
-type Entry = Upsert | Delete;
-
-const OP_CHAR = { insert: 'c', update: 'u', read: 'r', delete: 'd', truncate: 't' } as const;
 const META_CASTS = ['bigint', 'integer', 'character(1)', 'timestamptz'] as const;
 
-export async function applyRun(client: ClientBase, plan: TablePlan, changes: readonly SinkChange[], maxRows: number): Promise<void> {
+export async function applyRun(client: ClientBase, plan: TablePlan, changes: readonly SinkChange[], maxRows: number, policy: DeletePolicy = 'hard'): Promise<void> {
   const entries = [...collapse(plan, changes).values()];
   const upserts = entries.filter((e): e is Upsert => e.kind === 'upsert');
   const partial = upserts.filter((e) => e.row.includes(UNCHANGED));
@@ -54,72 +43,32 @@ export async function applyRun(client: ClientBase, plan: TablePlan, changes: rea
     else byMask.set(mask, [e]);
   }
   for (const group of byMask.values()) await runChunked(client, plan, group, maxRows, partialStatement);
-  await runChunked(client, plan, deletes, maxRows, deleteStatement);
+  await runChunked(client, plan, deletes, maxRows, policy === 'soft' ? tombstoneStatement : deleteStatement);
   await runChunked(client, plan, full, maxRows, upsertStatement);
 }
 
-export async function applyTruncate(client: ClientBase, ident: string): Promise<void> {
-  await client.query(`TRUNCATE ${ident}`);
-}
-
-/** Latest change per primary key; an update's UNCHANGED values are filled from an earlier change of the same row in the run. */
-function collapse(plan: TablePlan, changes: readonly SinkChange[]): Map<string, Entry> {
-  const entries = new Map<string, Entry>();
-  for (const change of changes) {
-    if (change.op === 'delete') {
-      const key = deleteKey(plan, change);
-      entries.set(keyId(key), { kind: 'delete', key, change });
-      continue;
-    }
-    if (change.op === 'truncate') throw new RangeError('truncate inside a run');
-    const after = change.after;
-    if (after === null || after.length !== plan.columns.length) {
-      throw new RangeError(`${change.op} on ${plan.source} carries ${after?.length ?? 0} values for ${plan.columns.length} columns`);
-    }
-    const row = withKey(plan, change, after);
-    const newId = keyId(plan.keyIndexes.map((i) => row[i] ?? null));
-    const oldKey = change.op === 'update' ? previousKey(plan, change) : null;
-    const moved = oldKey !== null && keyId(oldKey) !== newId;
-    const earlier = entries.get(moved ? keyId(oldKey) : newId);
-    const carry = earlier?.kind === 'upsert' ? earlier : undefined;
-    if (moved) entries.set(keyId(oldKey), { kind: 'delete', key: oldKey, change });
-    const merged = carry ? row.map((v, i) => (v === UNCHANGED ? (carry.row[i] ?? UNCHANGED) : v)) : row;
-    const copyFrom = merged.includes(UNCHANGED) ? (carry?.copyFrom ?? (moved ? oldKey : null)) : null;
-    entries.set(newId, { kind: 'upsert', row: merged, copyFrom, change });
+/**
+ * A truncate at its source position. Hard: rows written before it are
+ * deleted; soft: they are marked deleted. Rows already written by later
+ * changes stay either way, so a replayed truncate cannot remove them (a
+ * plain TRUNCATE would).
+ */
+export async function applyTruncate(client: ClientBase, ident: string, policy: DeletePolicy = 'hard', at?: SinkChange): Promise<void> {
+  if (at === undefined) {
+    await client.query(`TRUNCATE ${ident}`);
+    return;
   }
-  return entries;
-}
-
-/** The after-image with its key columns filled from `change.key` where the image lacks them. */
-function withKey(plan: TablePlan, change: SinkChange, after: readonly Value[]): Value[] {
-  const row = [...after];
-  plan.keyIndexes.forEach((col, j) => {
-    if (row[col] !== UNCHANGED) return;
-    const v = change.key[j];
-    if (v === undefined || v === UNCHANGED) throw new RangeError(`${change.op} on ${plan.source} has no value for key column ${plan.columns[col]?.name}`);
-    row[col] = v;
-  });
-  return row;
-}
-
-/** The key before an update: from the before-image (full row or key columns only), else `change.key` when it differs. */
-function previousKey(plan: TablePlan, change: SinkChange): readonly Value[] | null {
-  const before = change.before;
-  if (before !== null && before.length === plan.columns.length) return plan.keyIndexes.map((i) => before[i] ?? null);
-  if (before !== null && before.length === plan.keyIndexes.length) return before;
-  return change.key.length === plan.keyIndexes.length ? change.key : null;
-}
-
-function deleteKey(plan: TablePlan, change: SinkChange): readonly Value[] {
-  if (change.key.length === plan.keyIndexes.length) return change.key;
-  const before = change.before;
-  if (before !== null && before.length === plan.columns.length) return plan.keyIndexes.map((i) => before[i] ?? null);
-  if (before !== null && before.length === plan.keyIndexes.length) return before;
-  throw new RangeError(`delete on ${plan.source} carries no key`);
-}
-
-function keyId(key: readonly Value[]): string {
-  return JSON.stringify(key.map(toPgParam));
+  const params = [at.position.commit.toString(), String(at.position.index)];
+  const older = GUARD('t', '$1::bigint', '$2::integer');
+  if (policy === 'hard') {
+    await client.query(`DELETE FROM ${ident} AS t WHERE ${older}`, params);
+    return;
+  }
+  await client.query(
+    `UPDATE ${ident} AS t SET ${META.deleted} = true, ${META.op} = 't', ${META.lsn} = $1::bigint, ${META.index} = $2::integer, ` +
+      `${META.commitTime} = $3::timestamptz, ${META.syncedAt} = now() WHERE ${older}`,
+    [...params, toPgParam({ kind: 'timestamptz', micros: Number(at.commitTimeUs) })],
+  );
 }
 
 type Build<E> = (plan: TablePlan, entries: readonly E[], params: (string | null)[]) => string;
@@ -162,7 +111,24 @@ const upsertStatement: Build<Upsert> = (plan, entries, params) => {
   const sets = [...plan.columns.filter((_, i) => !keys.has(i)).map((c) => c.ident), ...META_COLS].map((c) => `${c} = EXCLUDED.${c}`);
   return (
     `INSERT INTO ${plan.ident} AS t (${[...plan.columns.map((c) => c.ident), ...META_COLS].join(', ')}) VALUES ${rows.join(', ')} ` +
-    `ON CONFLICT (${keyCols(plan).map((c) => c.ident).join(', ')}) DO UPDATE SET ${sets.join(', ')}, ${META.syncedAt} = now() ` +
+    `ON CONFLICT (${keyCols(plan).map((c) => c.ident).join(', ')}) DO UPDATE SET ${sets.join(', ')}, ${META.syncedAt} = now()${undelete(plan)} ` +
+    `WHERE ${GUARD('t', `EXCLUDED.${META.lsn}`, `EXCLUDED.${META.index}`)}`
+  );
+};
+
+/** Under the soft-delete policy a row written again is no longer deleted. */
+const undelete = (plan: TablePlan) => (plan.softDelete ? `, ${META.deleted} = false` : '');
+
+/** Soft delete: the key's row becomes a tombstone at the delete's position (inserted when the key was never seen). */
+const tombstoneStatement: Build<Delete> = (plan, entries, params) => {
+  const keys = keyCols(plan);
+  const casts = [...keys.map((c) => c.cast), ...META_CASTS];
+  const rows = entries.map((e) => tuple([...e.key, ...metaValues(e.change).slice(0, 2), 'd', metaValues(e.change)[3] ?? null], casts, params));
+  const metaSets = META_COLS.map((c) => `${c} = EXCLUDED.${c}`);
+  return (
+    `INSERT INTO ${plan.ident} AS t (${[...keys.map((c) => c.ident), ...META_COLS].join(', ')}, ${META.deleted}) ` +
+    `SELECT *, true FROM (VALUES ${rows.join(', ')}) AS v ` +
+    `ON CONFLICT (${keys.map((c) => c.ident).join(', ')}) DO UPDATE SET ${metaSets.join(', ')}, ${META.syncedAt} = now(), ${META.deleted} = true ` +
     `WHERE ${GUARD('t', `EXCLUDED.${META.lsn}`, `EXCLUDED.${META.index}`)}`
   );
 };
@@ -193,7 +159,7 @@ const partialStatement: Build<Upsert> = (plan, entries, params) => {
   const sets = [
     ...sent.filter((s) => !keySet.has(s.i)).map((s) => `${s.c.ident} = ${pOf(s.i)}`),
     ...META_COLS.map((m, j) => `${m} = v.m${j}`),
-    `${META.syncedAt} = now()`,
+    `${META.syncedAt} = now()${undelete(plan)}`,
   ];
   const match = (alias: string) => plan.keyIndexes.map((i) => `${alias}.${plan.columns[i]?.ident} = ${pOf(i)}`).join(' AND ');
   const oldMatch = keys.map((c, j) => `o.${c.ident} = v.k${j}`).join(' AND ');

@@ -14,18 +14,11 @@ import type { ClientBase } from 'pg';
 import { ValueKind, type Column, type TableSchema } from '../../../proto/gen/tributary/v1/change_pb.js';
 import { HubError } from '../../errors.js';
 import { pgTypeForMySql } from './mysql-types.js';
+import { META, OFFSETS_TABLE, isMetaName, type DeletePolicy } from '../merge/metadata.js';
+import { destinationTableName } from '../merge/naming.js';
 
-/** Bookkeeping columns added to every destination table. */
-export const META = {
-  lsn: '_tributary_lsn',
-  index: '_tributary_index',
-  op: '_tributary_op',
-  commitTime: '_tributary_commit_time',
-  syncedAt: '_tributary_synced_at',
-} as const;
-
-const META_NAMES: ReadonlySet<string> = new Set(Object.values(META));
-export const OFFSETS_TABLE = '_tributary_offsets';
+export { META, OFFSETS_TABLE } from '../merge/metadata.js';
+export { destinationTableName } from '../merge/naming.js';
 const COMMENT_PREFIX = 'tributary source ';
 
 /** PostgreSQL silently truncates identifiers to NAMEDATALEN-1 bytes; refuse instead of merging names. */
@@ -54,6 +47,8 @@ export interface TablePlan {
   readonly columns: readonly PlannedColumn[];
   /** Positions of the key columns in `columns`, in key order. */
   readonly keyIndexes: readonly number[];
+  /** Soft-delete policy: the table carries `_tributary_deleted`. */
+  readonly softDelete: boolean;
 }
 
 /** Double-quotes an identifier (embedded quotes doubled) after checking PostgreSQL can hold it unchanged. */
@@ -71,10 +66,6 @@ export function quoteIdent(name: string, what = 'identifier'): string {
 export function quoteLiteral(text: string): string {
   if (text.includes('\0')) throw new HubError('schema', 'text for DDL contains a NUL character');
   return `E'${text.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
-}
-
-export function destinationTableName(sourceSchema: string, table: string): string {
-  return sourceSchema === 'public' ? table : `${sourceSchema}_${table}`;
 }
 
 const TYPE_CHARS = /^[A-Za-z0-9_ .,()[\]]+$/;
@@ -113,13 +104,13 @@ export function castType(type: string): string {
   return type.replace(/^(character varying|varchar)\(\d+\)/, '$1').replace(/^(character|char)\(\d+\)/, 'bpchar');
 }
 
-export function planTable(destSchema: string, schema: TableSchema): TablePlan {
+export function planTable(destSchema: string, schema: TableSchema, policy: DeletePolicy = 'hard'): TablePlan {
   const source = `${schema.schema}.${schema.table}`;
   const name = destinationTableName(schema.schema, schema.table);
   const ident = `${quoteIdent(destSchema, 'destination schema')}.${quoteIdent(name, `destination table for ${source}`)}`;
   const seen = new Set<string>();
   const columns = schema.columns.map((col): PlannedColumn => {
-    if (META_NAMES.has(col.name)) throw new HubError('schema', `table ${source}: column ${col.name} clashes with a Tributary metadata column`);
+    if (isMetaName(col.name)) throw new HubError('schema', `table ${source}: column ${col.name} clashes with a Tributary metadata column`);
     if (seen.has(col.name)) throw new HubError('schema', `table ${source}: column ${JSON.stringify(col.name)} appears twice`);
     seen.add(col.name);
     const type = columnType(col, source, schema.sourceDialect);
@@ -133,7 +124,7 @@ export function planTable(destSchema: string, schema: TableSchema): TablePlan {
         `(or REPLICA IDENTITY USING INDEX on a unique index)`,
     );
   }
-  return { source, sourceId: JSON.stringify([schema.schema, schema.table]), name, ident, columns, keyIndexes };
+  return { source, sourceId: JSON.stringify([schema.schema, schema.table]), name, ident, columns, keyIndexes, softDelete: policy === 'soft' };
 }
 
 export function createSchemaSql(destSchema: string): string {
@@ -153,7 +144,8 @@ export function createTableSql(plan: TablePlan): string {
   return (
     `CREATE TABLE IF NOT EXISTS ${plan.ident} (${cols.join(', ')}, ` +
     `${META.lsn} bigint NOT NULL, ${META.index} integer NOT NULL, ${META.op} character(1), ` +
-    `${META.commitTime} timestamptz, ${META.syncedAt} timestamptz DEFAULT now(), PRIMARY KEY (${key}))`
+    `${META.commitTime} timestamptz, ${META.syncedAt} timestamptz DEFAULT now(), ` +
+    `${plan.softDelete ? `${META.deleted} boolean NOT NULL DEFAULT false, ` : ''}PRIMARY KEY (${key}))`
   );
 }
 
@@ -203,6 +195,7 @@ export async function ensureTable(client: ClientBase, plan: TablePlan): Promise<
   const have = new Set(existing.columns);
   const missing = plan.columns.filter((c) => !have.has(c.name));
   if (missing.length > 0) await client.query(addColumnsSql(plan, missing));
+  if (plan.softDelete && !have.has(META.deleted)) await client.query(`ALTER TABLE ${plan.ident} ADD COLUMN IF NOT EXISTS ${META.deleted} boolean NOT NULL DEFAULT false`);
 }
 
 /** Whether a table exists, for a truncate that carries no columns to create it from. */

@@ -11,7 +11,10 @@
 import { DatabaseError, Pool, type ClientConfig, type PoolClient } from 'pg';
 import type { TableSchema } from '../../../proto/gen/tributary/v1/change_pb.js';
 import { HubError, isTransientSqlState } from '../../errors.js';
-import type { Sink, SinkBatch, SinkChange } from '../sink.js';
+import type { DeletePolicy } from '../merge/metadata.js';
+import { DEFAULT_FLUSH } from '../merge/options.js';
+import { splitRuns } from '../merge/runs.js';
+import type { FlushPolicy, Sink, SinkBatch, SinkChange } from '../sink.js';
 import { applyRun, applyTruncate } from './apply.js';
 import {
   OFFSETS_TABLE,
@@ -34,12 +37,16 @@ export interface PostgresSinkConfig {
   readonly schema: string;
   /** Rows per multi-row statement (default 1000; the bind-parameter limit may lower it for wide tables). */
   readonly maxRowsPerStatement?: number;
+  readonly deletePolicy?: DeletePolicy;
+  readonly flush?: FlushPolicy;
 }
 
 const DEFAULT_MAX_ROWS = 1000;
 
 export class PostgresSink implements Sink {
   readonly name: string;
+  readonly flush: FlushPolicy;
+  private readonly policy: DeletePolicy;
   private readonly schema: string;
   private readonly offsetsIdent: string;
   private readonly maxRows: number;
@@ -52,6 +59,8 @@ export class PostgresSink implements Sink {
 
   constructor(config: PostgresSinkConfig) {
     this.name = config.name;
+    this.flush = config.flush ?? DEFAULT_FLUSH;
+    this.policy = config.deletePolicy ?? 'hard';
     this.schema = config.schema;
     try {
       this.offsetsIdent = `${quoteIdent(config.schema, 'destination schema')}.${quoteIdent(OFFSETS_TABLE)}`;
@@ -139,17 +148,17 @@ export class PostgresSink implements Sink {
   private async applyRun(client: PoolClient, run: readonly SinkChange[], pending: Map<string, TablePlan>): Promise<void> {
     const first = run[0] as SinkChange;
     if (first.op !== 'truncate') {
-      await applyRun(client, await this.prepare(client, first.schema, pending), run, this.maxRows);
+      await applyRun(client, await this.prepare(client, first.schema, pending), run, this.maxRows, this.policy);
       return;
     }
     // A truncate may carry only the table's name; then it truncates a table that exists and creates nothing.
     if (first.schema.columns.length > 0) {
-      await applyTruncate(client, (await this.prepare(client, first.schema, pending)).ident);
+      await applyTruncate(client, (await this.prepare(client, first.schema, pending)).ident, this.policy, run[run.length - 1]);
       return;
     }
     const name = destinationTableName(first.schema.schema, first.schema.table);
     const ident = `${quoteIdent(this.schema, 'destination schema')}.${quoteIdent(name, 'destination table')}`;
-    if (await tableExists(client, ident)) await applyTruncate(client, ident);
+    if (await tableExists(client, ident)) await applyTruncate(client, ident, this.policy, run[run.length - 1]);
   }
 
   /** The plan for a table version, creating or widening the destination table the first time the version is seen. */
@@ -159,7 +168,7 @@ export class PostgresSink implements Sink {
     if (known) return known;
     let plan: TablePlan;
     try {
-      plan = planTable(this.schema, schema);
+      plan = planTable(this.schema, schema, this.policy);
     } catch (err) {
       throw err instanceof HubError ? new HubError(err.kind, `sink ${this.name}: ${err.message}`, { cause: err }) : err;
     }
@@ -226,23 +235,4 @@ export class PostgresSink implements Sink {
     // No SQLSTATE: refused connection, reset, timeout -- the destination is unreachable.
     return new HubError('sink-unavailable', `${where}: destination unreachable: ${message}`, { cause: err });
   }
-}
-
-/** Consecutive changes of the same table version and kind (truncate or row change), in batch order. */
-function splitRuns(changes: readonly SinkChange[]): SinkChange[][] {
-  const runs: SinkChange[][] = [];
-  let current: SinkChange[] = [];
-  let currentKey = '';
-  for (const change of changes) {
-    const s = change.schema;
-    const key = JSON.stringify([change.op === 'truncate', s.schema, s.table, s.version]);
-    if (key !== currentKey && current.length > 0) {
-      runs.push(current);
-      current = [];
-    }
-    currentKey = key;
-    current.push(change);
-  }
-  if (current.length > 0) runs.push(current);
-  return runs;
 }

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
 import { startPostgres, type PgInstance } from '../support/postgres.js';
-import { ManagedProcess, agentProcess, freePort, httpJson, tempDir, waitFor } from '../support/pipeline.js';
+import { ManagedProcess, TEST_ADMIN_TOKEN, agentProcess, freePort, httpJson, tempDir, waitFor } from '../support/pipeline.js';
 import { startSnowflakeEmulator, type SnowflakeEmulator } from '../support/snowflake-emulator/server.js';
 import { WRITER_TABLE, randomBetween, startWriter } from '../support/writer.js';
 
@@ -60,6 +60,7 @@ before(async () => {
       { name: 'anchor', kind: 'postgres', host: '127.0.0.1', port: nowhere, database: 'none', user: 'none', schema: 'none' },
     ],
     pipelines: [{ name: 'main', agent: 'agent-1', source: 'src', sinks: ['duck', 'snow', 'pgdest', 'anchor'] }],
+    security: { plaintext: true, adminTokens: [{ workspace: 'default', token: TEST_ADMIN_TOKEN }] },
     logLevel: 'info',
   };
   const path = join(dir, 'hub.json');

@@ -36,11 +36,7 @@ export interface MySqlE2EOptions {
 export async function startMySqlE2E(o: MySqlE2EOptions): Promise<MySqlE2E> {
   const [mdb, pgi] = await Promise.all([startMariaDb({ args: o.mariadbArgs ?? [] }), startPostgres({ walLevel: 'replica' })]);
   await pgi.createDatabase('dst');
-  await mdb.exec(
-    'CREATE DATABASE shop',
-    "CREATE USER 'tributary'@'%' IDENTIFIED BY 'repl-pw'",
-    "GRANT REPLICATION SLAVE, BINLOG MONITOR, SELECT ON *.* TO 'tributary'@'%'",
-  );
+  await prepareShop(mdb);
   const dir = tempDir(o.name);
   const grpcPort = await freePort();
   const httpPort = await freePort();
@@ -48,30 +44,8 @@ export async function startMySqlE2E(o: MySqlE2EOptions): Promise<MySqlE2E> {
   const hub = hubProcess(hubSetup);
   const hubLogOnly = hubProcess({ ...hubSetup, withSink: false });
   const serverId = mdb.serverId + 1;
-  const agentWith = (source: Record<string, unknown>, name: string): ManagedProcess => {
-    const adir = join(dir, name);
-    mkdirSync(adir, { recursive: true });
-    const config = {
-      agentId: 'agent-1',
-      hub: { address: `127.0.0.1:${grpcPort}`, plaintext: true },
-      spool: { path: join(adir, 'spool'), maxBytes: 1 << 30, batchEvents: o.batchEvents ?? 2000 },
-      source: {
-        kind: 'mysql',
-        id: 'shop',
-        host: '127.0.0.1',
-        port: mdb.port,
-        user: 'tributary',
-        password: { env: 'TRIBUTARY_TEST_MYSQL_PASSWORD' },
-        serverId,
-        tables: ['shop.*'],
-        ...source,
-      },
-      logLevel: 'info',
-    };
-    const path = join(adir, 'agent.json');
-    writeFileSync(path, JSON.stringify(config, null, 2));
-    return new ManagedProcess('agent', ['agent', '--config', path], join(adir, 'agent.log'), { TRIBUTARY_TEST_MYSQL_PASSWORD: 'repl-pw' });
-  };
+  const agentWith = (source: Record<string, unknown>, name: string): ManagedProcess =>
+    mysqlAgentProcess({ dir: join(dir, name), hubPort: grpcPort, mdb, serverId, source, batchEvents: o.batchEvents });
   const agent = agentWith({}, 'agent');
   const src = await mdb.connect('shop');
   const dst = new pg.Pool({ connectionString: pgi.connectionString('dst'), max: 2 });
@@ -102,8 +76,52 @@ export async function startMySqlE2E(o: MySqlE2EOptions): Promise<MySqlE2E> {
   };
 }
 
+/** Creates the `shop` database and the agent's replication user `tributary` (password `repl-pw`). */
+export async function prepareShop(mdb: MariaDbInstance): Promise<void> {
+  await mdb.exec(
+    'CREATE DATABASE shop',
+    "CREATE USER 'tributary'@'%' IDENTIFIED BY 'repl-pw'",
+    "GRANT REPLICATION SLAVE, BINLOG MONITOR, SELECT ON *.* TO 'tributary'@'%'",
+  );
+}
+
+export interface MySqlAgentSetup {
+  readonly dir: string;
+  readonly hubPort: number;
+  readonly mdb: MariaDbInstance;
+  readonly serverId: number;
+  /** Source fields to change. */
+  readonly source?: Record<string, unknown>;
+  readonly batchEvents?: number | undefined;
+}
+
+/** Writes an agent configuration for source `shop` (agent `agent-1`, tables `shop.*`) and returns a process for it. */
+export function mysqlAgentProcess(a: MySqlAgentSetup): ManagedProcess {
+  mkdirSync(a.dir, { recursive: true });
+  const config = {
+    agentId: 'agent-1',
+    hub: { address: `127.0.0.1:${a.hubPort}`, plaintext: true },
+    spool: { path: join(a.dir, 'spool'), maxBytes: 1 << 30, batchEvents: a.batchEvents ?? 2000 },
+    source: {
+      kind: 'mysql',
+      id: 'shop',
+      host: '127.0.0.1',
+      port: a.mdb.port,
+      user: 'tributary',
+      password: { env: 'TRIBUTARY_TEST_MYSQL_PASSWORD' },
+      serverId: a.serverId,
+      tables: ['shop.*'],
+      ...a.source,
+    },
+    logLevel: 'info',
+  };
+  const path = join(a.dir, 'agent.json');
+  writeFileSync(path, JSON.stringify(config, null, 2));
+  return new ManagedProcess('agent', ['agent', '--config', path], join(a.dir, 'agent.log'), { TRIBUTARY_TEST_MYSQL_PASSWORD: 'repl-pw' });
+}
+
 /** Waits until the agent's binlog dump connection is open on the server. */
-export async function binlogStreaming(e: MySqlE2E): Promise<void> {
+export async function binlogStreaming(e: Pick<MySqlE2E, 'src'>): Promise<void> {
   await waitFor(
     'the agent to stream the binlog',
     async () => {
@@ -126,7 +144,7 @@ export async function pgRows(p: pg.Pool, sql: string): Promise<(string | null)[]
 }
 
 /** Floats in exponent form as JS prints them ('1e38' and '1e+38' are the same double). */
-function normFloat(text: string): string {
+export function normFloat(text: string): string {
   return /^-?\d(\.\d+)?e[+-]?\d+$/.test(text) ? String(Number(text)) : text;
 }
 

@@ -35,6 +35,8 @@ export interface DuckColumn {
   /** Type text for CREATE TABLE. */
   readonly type: string;
   readonly column: Column;
+  /** The source's dialect (TableSchema.source_dialect), which the column's source type is written in. */
+  readonly dialect: string;
 }
 
 export interface DuckTablePlan extends KeyedTable {
@@ -46,12 +48,12 @@ export interface DuckTablePlan extends KeyedTable {
 }
 
 /** Column type text: DuckDB's own spelling, except JSON (an alias of VARCHAR that the type object does not print). */
-export function ddlType(col: Column): string {
+export function ddlType(col: Column, dialect: string): string {
   const isJson = (k: ValueKind) => k === ValueKind.JSON || k === ValueKind.JSONB;
   if (isJson(col.kind)) return 'JSON';
   if (col.kind === ValueKind.ARRAY && isJson(col.elementKind)) return `JSON${'[]'.repeat(Math.max(1, col.arrayDims))}`;
   try {
-    return duckType(col).toString();
+    return duckType(col, dialect).toString();
   } catch (cause) {
     throw new HubError('schema', (cause as Error).message, { cause });
   }
@@ -70,7 +72,7 @@ export function planTable(destSchema: string, schema: TableSchema): DuckTablePla
       throw new HubError('schema', `table ${source}: columns ${JSON.stringify(other)} and ${JSON.stringify(col.name)} differ only in case, which DuckDB cannot tell apart`);
     }
     seen.set(folded, col.name);
-    return { name: col.name, ident: quoteIdent(col.name, `table ${source}: column`), type: ddlType(col), column: col };
+    return { name: col.name, ident: quoteIdent(col.name, `table ${source}: column`), type: ddlType(col, schema.sourceDialect), column: col, dialect: schema.sourceDialect };
   });
   const keyIndexes = schema.columns.flatMap((col, i) => (col.key ? [i] : []));
   if (keyIndexes.length === 0) {

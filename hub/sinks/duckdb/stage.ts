@@ -12,7 +12,7 @@ import { duckType, toDuck } from './types.js';
 
 export async function stageRun(conn: DuckDBConnection, stageName: string, plan: DuckTablePlan, entries: Iterable<Entry>): Promise<{ rows: number; partial: boolean }> {
   const appender = await conn.createAppender(stageName, 'main', 'temp');
-  const types = plan.columns.map((c) => duckType(c.column));
+  const types = plan.columns.map((c) => duckType(c.column, c.dialect));
   let rows = 0;
   let partial = false;
   try {
@@ -28,7 +28,7 @@ export async function stageRun(conn: DuckDBConnection, stageName: string, plan: 
         }
         mask += '0';
         try {
-          appender.appendValue(toDuck(v, c.column), types[i]);
+          appender.appendValue(toDuck(v, c.column, c.dialect), types[i]);
         } catch (cause) {
           throw new RangeError(`table ${plan.source} column ${JSON.stringify(c.name)}: ${(cause as Error).message}`, { cause });
         }

@@ -12,11 +12,13 @@ import {
 } from '@duckdb/node-api';
 import { ValueKind, type Column } from '../../../proto/gen/tributary/v1/change_pb.js';
 import { DATE_INFINITY, DATE_MINUS_INFINITY, UNCHANGED, type Value } from '../../../proto/tributary/v1/row-codec.js';
+import { numericTypmod } from '../merge/numeric-typmod.js';
 
-type Convert = (v: Exclude<Value, null | typeof UNCHANGED>, col: Column) => DuckDBValue;
+/** `dialect` is the source's (TableSchema.source_dialect), which the column's source type is written in. */
+type Convert = (v: Exclude<Value, null | typeof UNCHANGED>, col: Column, dialect: string) => DuckDBValue;
 
 interface Mapping {
-  readonly type: (col: Column) => DuckDBType;
+  readonly type: (col: Column, dialect: string) => DuckDBType;
   readonly convert: Convert;
 }
 
@@ -25,12 +27,9 @@ const MAX_DECIMAL_WIDTH = 38;
 /** DuckDB's JSON is VARCHAR under an alias; the alias is what CREATE TABLE names. */
 const JSON_TYPE = DuckDBVarCharType.create('JSON');
 
-function decimalTypmod(col: Column): { width: number; scale: number } | null {
-  const m = /^(?:numeric|decimal)\((\d+)(?:,\s*(\d+))?\)/.exec(col.sourceType);
-  if (m === null) return null;
-  const width = Number(m[1]);
-  const scale = Number(m[2] ?? 0);
-  return width <= MAX_DECIMAL_WIDTH && scale <= width && scale >= 0 ? { width, scale } : null;
+function decimalTypmod(col: Column, dialect: string): { width: number; scale: number } | null {
+  const t = numericTypmod(col, dialect);
+  return t !== null && t.precision <= MAX_DECIMAL_WIDTH ? { width: t.precision, scale: t.scale } : null;
 }
 
 function expect<K extends string>(v: unknown, kind: K): asserts v is { kind: K } {
@@ -85,8 +84,8 @@ export const DUCKDB_TYPES: Readonly<Record<ValueKind, Mapping | null>> = {
   [ValueKind.FLOAT32]: { type: () => FLOAT, convert: float },
   [ValueKind.FLOAT64]: { type: () => DOUBLE, convert: float },
   [ValueKind.DECIMAL]: {
-    type: (col) => { const t = decimalTypmod(col); return t === null ? VARCHAR : DECIMAL(t.width, t.scale); },
-    convert: (v, col) => { expect(v, 'decimal'); const t = decimalTypmod(col); const s = (v as { text: string }).text; return t === null ? s : scaledDecimal(s, t.width, t.scale); },
+    type: (col, dialect) => { const t = decimalTypmod(col, dialect); return t === null ? VARCHAR : DECIMAL(t.width, t.scale); },
+    convert: (v, col, dialect) => { expect(v, 'decimal'); const t = decimalTypmod(col, dialect); const s = (v as { text: string }).text; return t === null ? s : scaledDecimal(s, t.width, t.scale); },
   },
   [ValueKind.TEXT]: { type: () => VARCHAR, convert: text },
   [ValueKind.BYTES]: { type: () => BLOB, convert: (v) => { if (!(v instanceof Uint8Array)) throw new RangeError(`expected bytes, got ${describe(v)}`); return new DuckDBBlobValue(v); } },
@@ -116,8 +115,8 @@ export const DUCKDB_TYPES: Readonly<Record<ValueKind, Mapping | null>> = {
   [ValueKind.JSONB]: { type: () => JSON_TYPE, convert: (v) => { expect(v, 'json'); return (v as { text: string }).text; } },
   [ValueKind.ENUM]: { type: () => VARCHAR, convert: text },
   [ValueKind.ARRAY]: {
-    type: (col) => nestList(elementMapping(col).type(elementColumn(col)), Math.max(1, col.arrayDims)),
-    convert: (v, col) => arrayValue(v, col),
+    type: (col, dialect) => nestList(elementMapping(col).type(elementColumn(col), dialect), Math.max(1, col.arrayDims)),
+    convert: (v, col, dialect) => arrayValue(v, col, dialect),
   },
 };
 
@@ -136,7 +135,7 @@ function elementMapping(col: Column): Mapping {
 }
 
 /** A PostgreSQL array as nested DuckDB lists, one level per declared dimension; lower bounds are not kept (README). */
-function arrayValue(v: Value, col: Column): DuckDBValue {
+function arrayValue(v: Value, col: Column, dialect: string): DuckDBValue {
   expect(v, 'array');
   const a = v as { dims: readonly number[]; items: readonly Value[] };
   const declared = Math.max(1, col.arrayDims);
@@ -154,7 +153,7 @@ function arrayValue(v: Value, col: Column): DuckDBValue {
       if (dim + 1 < a.dims.length) out.push(build(dim + 1));
       else {
         const item = a.items[i++] ?? null;
-        out.push(item === null ? null : el.convert(item as Exclude<Value, null | typeof UNCHANGED>, ec));
+        out.push(item === null ? null : el.convert(item as Exclude<Value, null | typeof UNCHANGED>, ec, dialect));
       }
     }
     return new DuckDBListValue(out);
@@ -162,17 +161,17 @@ function arrayValue(v: Value, col: Column): DuckDBValue {
   return build(0);
 }
 
-export function duckType(col: Column): DuckDBType {
+export function duckType(col: Column, dialect: string): DuckDBType {
   const m = DUCKDB_TYPES[col.kind];
   if (m === null) throw new RangeError(`column ${col.name} has value kind ${ValueKind[col.kind]}, which has no DuckDB mapping`);
-  return m.type(col);
+  return m.type(col, dialect);
 }
 
 /** The DuckDB value for a column's value; null stays NULL. UNCHANGED must be handled by the caller. */
-export function toDuck(v: Value, col: Column): DuckDBValue {
+export function toDuck(v: Value, col: Column, dialect: string): DuckDBValue {
   if (v === null) return null;
   if (v === UNCHANGED) throw new RangeError('an unchanged (TOAST) value has no DuckDB form');
   const m = DUCKDB_TYPES[col.kind];
   if (m === null) throw new RangeError(`column ${col.name} has value kind ${ValueKind[col.kind]}, which has no DuckDB mapping`);
-  return m.convert(v, col);
+  return m.convert(v, col, dialect);
 }

@@ -49,6 +49,8 @@ export interface SnowColumn {
   readonly ident: string;
   readonly type: string;
   readonly column: Column;
+  /** The source's dialect (TableSchema.source_dialect), which the column's source type is written in. */
+  readonly dialect: string;
 }
 
 export interface SnowTablePlan extends KeyedTable {
@@ -71,11 +73,11 @@ export function planTable(schemaIdent: string, schema: TableSchema, suffix = '')
     seen.set(landed, col.name);
     let type: string;
     try {
-      type = mappingOf(col).type(col);
+      type = mappingOf(col).type(col, schema.sourceDialect);
     } catch (cause) {
       throw new HubError('schema', `table ${source}: ${(cause as Error).message}`, { cause });
     }
-    return { name: col.name, ident: quoteIdent(landed, `table ${source}: column`), type, column: col };
+    return { name: col.name, ident: quoteIdent(landed, `table ${source}: column`), type, column: col, dialect: schema.sourceDialect };
   });
   const keyIndexes = schema.columns.flatMap((col, i) => (col.key ? [i] : []));
   if (keyIndexes.length === 0) throw new HubError('schema', `table ${source} has no key columns: the sink merges by key, so the source table needs a primary key (or REPLICA IDENTITY USING INDEX)`);

@@ -47,7 +47,7 @@ export function stagedLines(plan: SnowTablePlan, rows: readonly StagedRow[]): { 
       mask += '0';
       if (v === null) return 'null';
       try {
-        return mappingOf(c.column).json(v, c.column);
+        return mappingOf(c.column).json(v, c.column, c.dialect);
       } catch (cause) {
         throw new RangeError(`table ${plan.source} column ${JSON.stringify(c.name)}: ${(cause as Error).message}`, { cause });
       }
@@ -63,7 +63,7 @@ export function stagedLines(plan: SnowTablePlan, rows: readonly StagedRow[]): { 
 
 export function copySql(stageTable: string, plan: SnowTablePlan, stageRef: string): string {
   const n = plan.columns.length;
-  const exprs = plan.columns.map((c, i) => mappingOf(c.column).load(`$1[${i}]`, c.column));
+  const exprs = plan.columns.map((c, i) => mappingOf(c.column).load(`$1[${i}]`, c.column, c.dialect));
   exprs.push(`$1[${n}]::VARCHAR::NUMBER(20,0)`, `$1[${n + 1}]::VARCHAR::NUMBER(10,0)`, `$1[${n + 2}]::VARCHAR`, `$1[${n + 3}]::VARCHAR::TIMESTAMP_TZ(6)`, `$1[${n + 4}]::VARCHAR`);
   const cols = [...plan.columns.map((c) => c.ident), M.lsn, M.index, M.op, M.commitTime, UNCHANGED_COL];
   return `COPY INTO ${stageTable} (${cols.join(', ')}) FROM (SELECT ${exprs.join(', ')} FROM ${stageRef}) FILE_FORMAT = (TYPE = JSON)`;

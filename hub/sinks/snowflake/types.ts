@@ -6,25 +6,24 @@
  */
 import { ValueKind, type Column } from '../../../proto/gen/tributary/v1/change_pb.js';
 import { DATE_INFINITY, DATE_MINUS_INFINITY, UNCHANGED, type Value } from '../../../proto/tributary/v1/row-codec.js';
+import { numericTypmod } from '../merge/numeric-typmod.js';
 import { civilFromDays, floatText, timeText } from '../postgres/values.js';
 
 type Present = Exclude<Value, null | typeof UNCHANGED>;
 
 interface Mapping {
-  readonly type: (col: Column) => string;
+  /** `dialect` is the source's (TableSchema.source_dialect), which the column's source type is written in. */
+  readonly type: (col: Column, dialect: string) => string;
   /** JSON text of the staged value. */
-  readonly json: (v: Present, col: Column) => string;
+  readonly json: (v: Present, col: Column, dialect: string) => string;
   /** COPY expression for staged element `e` (e.g. `$1[3]`). */
-  readonly load: (e: string, col: Column) => string;
+  readonly load: (e: string, col: Column, dialect: string) => string;
 }
 
 /** NUMBER holds 38 digits; wider or unconstrained numerics stay exact as VARCHAR text. */
-function numberTypmod(col: Column): { p: number; s: number } | null {
-  const m = /^(?:numeric|decimal)\((\d+)(?:,\s*(\d+))?\)/.exec(col.sourceType);
-  if (m === null) return null;
-  const p = Number(m[1]);
-  const s = Number(m[2] ?? 0);
-  return p <= 38 && s <= p ? { p, s } : null;
+function numberTypmod(col: Column, dialect: string): { p: number; s: number } | null {
+  const t = numericTypmod(col, dialect);
+  return t !== null && t.precision <= 38 ? { p: t.precision, s: t.scale } : null;
 }
 
 const str = (text: string) => JSON.stringify(text);
@@ -77,13 +76,13 @@ export const SNOWFLAKE_TYPES: Readonly<Record<ValueKind, Mapping | null>> = {
   [ValueKind.FLOAT32]: { type: () => 'FLOAT', json: float, load: (e) => `${varchar(e)}::FLOAT` },
   [ValueKind.FLOAT64]: { type: () => 'FLOAT', json: float, load: (e) => `${varchar(e)}::FLOAT` },
   [ValueKind.DECIMAL]: {
-    type: (col) => { const t = numberTypmod(col); return t === null ? 'VARCHAR' : `NUMBER(${t.p},${t.s})`; },
-    json: (v, col) => {
+    type: (col, dialect) => { const t = numberTypmod(col, dialect); return t === null ? 'VARCHAR' : `NUMBER(${t.p},${t.s})`; },
+    json: (v, col, dialect) => {
       const text = get(v, 'decimal').text;
-      if (numberTypmod(col) !== null && !/^[+-]?\d*(\.\d*)?$/.test(text)) throw new RangeError(`numeric ${text} has no NUMBER form in Snowflake`);
+      if (numberTypmod(col, dialect) !== null && !/^[+-]?\d*(\.\d*)?$/.test(text)) throw new RangeError(`numeric ${text} has no NUMBER form in Snowflake`);
       return str(text);
     },
-    load: (e, col) => { const t = numberTypmod(col); return t === null ? varchar(e) : `${varchar(e)}::NUMBER(${t.p},${t.s})`; },
+    load: (e, col, dialect) => { const t = numberTypmod(col, dialect); return t === null ? varchar(e) : `${varchar(e)}::NUMBER(${t.p},${t.s})`; },
   },
   [ValueKind.TEXT]: { type: () => 'VARCHAR', json: (v) => { if (typeof v !== 'string') throw new RangeError('expected text'); return str(v); }, load: varchar },
   [ValueKind.BYTES]: {
@@ -109,11 +108,11 @@ export const SNOWFLAKE_TYPES: Readonly<Record<ValueKind, Mapping | null>> = {
   [ValueKind.JSON]: { type: () => 'VARIANT', json: (v) => str(get(v, 'json').text), load: (e) => `PARSE_JSON(${varchar(e)})` },
   [ValueKind.JSONB]: { type: () => 'VARIANT', json: (v) => str(get(v, 'json').text), load: (e) => `PARSE_JSON(${varchar(e)})` },
   [ValueKind.ENUM]: { type: () => 'VARCHAR', json: (v) => { if (typeof v !== 'string') throw new RangeError('expected text'); return str(v); }, load: varchar },
-  [ValueKind.ARRAY]: { type: () => 'ARRAY', json: (v, col) => str(arrayJson(v, col)), load: (e) => `PARSE_JSON(${varchar(e)})::ARRAY` },
+  [ValueKind.ARRAY]: { type: () => 'ARRAY', json: (v, col, dialect) => str(arrayJson(v, col, dialect)), load: (e) => `PARSE_JSON(${varchar(e)})::ARRAY` },
 };
 
 /** A PostgreSQL array as nested JSON arrays (one level per dimension; lower bounds not kept); elements in their JSON form. */
-function arrayJson(v: Present, col: Column): string {
+function arrayJson(v: Present, col: Column, dialect: string): string {
   const a = get(v, 'array');
   const el = col.elementKind === ValueKind.ARRAY ? null : SNOWFLAKE_TYPES[col.elementKind];
   if (el === null) throw new RangeError(`array element kind ${ValueKind[col.elementKind]} has no Snowflake mapping`);
@@ -127,7 +126,7 @@ function arrayJson(v: Present, col: Column): string {
       else {
         const item = a.items[i++] ?? null;
         if (item === null || item === UNCHANGED) parts.push('null');
-        else parts.push(elementJson(item, ec, el));
+        else parts.push(elementJson(item, ec, el, dialect));
       }
     }
     return `[${parts.join(',')}]`;
@@ -136,12 +135,12 @@ function arrayJson(v: Present, col: Column): string {
 }
 
 /** Inside a VARIANT array numbers stay JSON numbers (exact digits) and JSON stays JSON; other elements take their column form. */
-function elementJson(item: Present, ec: Column, el: Mapping): string {
+function elementJson(item: Present, ec: Column, el: Mapping, dialect: string): string {
   if (typeof item === 'bigint') return item.toString();
   if (typeof item === 'number' && Number.isFinite(item)) return floatText(item) === '-0' ? '-0.0' : floatText(item);
   if (typeof item === 'object' && !(item instanceof Uint8Array) && item.kind === 'decimal' && /^-?\d+(\.\d+)?$/.test(item.text)) return item.text;
   if (typeof item === 'object' && !(item instanceof Uint8Array) && item.kind === 'json') return item.text;
-  return el.json(item, ec);
+  return el.json(item, ec, dialect);
 }
 
 export function mappingOf(col: Column): Mapping {

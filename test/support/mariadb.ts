@@ -92,7 +92,7 @@ class Instance implements MariaDbInstance {
 
   async install(): Promise<void> {
     const out = join(this.dir, 'install.log');
-    const args = ['--no-defaults', `--datadir=${this.dataDir}`, '--auth-root-authentication-method=normal', '--skip-test-db', '--skip-name-resolve'];
+    const args = ['--no-defaults', `--datadir=${this.dataDir}`, `--tmpdir=${join(this.dir, 'tmp')}`, '--auth-root-authentication-method=normal', '--skip-test-db', '--skip-name-resolve'];
     const user = this.userArg();
     if (user !== '') args.push(user);
     const code = await this.run('mariadb-install-db', args, out);
@@ -102,6 +102,7 @@ class Instance implements MariaDbInstance {
   private serverArgs(): string[] {
     const defaults: Record<string, string> = {
       datadir: this.dataDir,
+      tmpdir: join(this.dir, 'tmp'),
       port: String(this.port),
       'bind-address': '127.0.0.1',
       socket: join(this.dir, 'mariadbd.sock'),
@@ -246,9 +247,12 @@ export async function startMariaDb(opts: MariaDbOptions = {}): Promise<MariaDbIn
   const dir = await mkdtemp(join(tmpdir(), 'tributary-mariadb-'));
   const as = mysqlUser();
   mkdirSync(join(dir, 'data'));
+  // A private tmpdir: the bootstrap's temporary tables must not meet another instance's in /tmp.
+  mkdirSync(join(dir, 'tmp'));
   if (as !== undefined) {
     chownSync(dir, as.uid, as.gid);
     chownSync(join(dir, 'data'), as.uid, as.gid);
+    chownSync(join(dir, 'tmp'), as.uid, as.gid);
   }
   const instance = new Instance(await freePort(), nextServerId++, dir, as, opts.args ?? []);
   try {

@@ -28,7 +28,7 @@ import { RowConverter } from './convert.js';
 import { advanceMariaDb, commitPosition, encodeResume, parseMySqlGtidSet, type GtidPosition, type MariaDbGtid, type ResumePosition } from './position.js';
 import { eventName, sameShape, tableSchema, tableShape, type TableShape } from './table-map.js';
 import type { TableMapEntry } from './types.js';
-import { SpoolWriter, type SpoolTarget } from './spool-writer.js';
+import { SpoolWriter, type SpoolTarget } from '../../buffer/spool-writer.js';
 
 interface TableState {
   readonly tableKey: string;

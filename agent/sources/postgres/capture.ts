@@ -14,6 +14,7 @@ import { create } from '@bufbuild/protobuf';
 import { ColumnSchema, Op, TableSchemaSchema, type TableSchema } from '../../../proto/gen/tributary/v1/change_pb.js';
 import { RowWriter } from '../../../proto/tributary/v1/row-codec.js';
 import { BatchBuilder, encodeEvent } from '../../buffer/batch-builder.js';
+import { SpoolWriter } from '../../buffer/spool-writer.js';
 import type { ChangeBuffer, SchemaVersionRecord } from '../../buffer/change-buffer.js';
 import { AgentError } from '../../errors.js';
 import type { Logger } from '../../log.js';
@@ -38,13 +39,6 @@ interface OpenTransaction {
   readonly skip: boolean;
 }
 
-/**
- * Batch bytes handed to the spool but not yet flushed. Above it the socket is
- * paused: the spool's fsync pace, not PostgreSQL's send rate, sets how much
- * the agent holds in memory.
- */
-const MAX_IN_FLIGHT_BYTES = 8 << 20;
-
 export interface CaptureSink {
   /** Confirms a durable commit position to the server. */
   confirm(lsn: bigint): void;
@@ -59,19 +53,10 @@ export class Capture {
   private readonly versions = new Map<string, SchemaVersionRecord>();
   private readonly sentSchemas = new Set<string>();
   private tx: OpenTransaction | null = null;
-  private readonly committed = new BatchBuilder();
   private readonly open = new BatchBuilder();
-  private committedVersions: SchemaVersionRecord[] = [];
-  private openVersions: SchemaVersionRecord[] = [];
-  private lastCommitEnd: bigint;
+  /** Gathers committed transactions, writes them to the spool, confirms their end once durable. */
+  private readonly spool: SpoolWriter;
   private readonly spooledEnd: bigint;
-  private inFlight = 0;
-  private inFlightBytes = 0;
-  private flushScheduled = false;
-  /** A transaction committed since the last flush (its boundary batch may have no events left). */
-  private pendingCommit = false;
-  private pausedForSpool = false;
-  private failure: AgentError | null = null;
   private droppedResent = 0;
   private readonly writer = new RowWriter(4096);
   eventsCaptured = 0;
@@ -79,27 +64,27 @@ export class Capture {
   constructor(
     private readonly buffer: ChangeBuffer,
     private readonly catalog: PgTypeCatalog,
-    private readonly target: CaptureSink,
+    target: CaptureSink,
     private readonly log: Logger,
     private readonly batchEvents: number,
-    private readonly signal: AbortSignal,
+    signal: AbortSignal,
   ) {
     this.spooledEnd = buffer.state().committedPosition;
-    this.lastCommitEnd = this.spooledEnd;
+    this.spool = new SpoolWriter(buffer, target, log, signal);
   }
 
   /** The first error that stopped capture, if any (the session ends and restarts). */
   get error(): AgentError | null {
-    return this.failure;
+    return this.spool.error;
   }
 
   get backPressure(): boolean {
-    return this.pausedForSpool;
+    return this.spool.backPressure;
   }
 
   /** True when nothing is buffered, in flight, or open: a keepalive position may be confirmed. */
   get idle(): boolean {
-    return this.failure === null && !this.flushScheduled && this.tx === null && this.inFlight === 0 && !this.pendingCommit && this.open.eventCount === 0 && !this.pausedForSpool;
+    return this.spool.idle && this.tx === null && this.open.eventCount === 0;
   }
 
   handle(msg: PgOutputMessage): void {
@@ -140,7 +125,7 @@ export class Capture {
     let current = this.versions.get(tableKey) ?? this.buffer.schemaVersion(tableKey);
     if (current === undefined || current.fingerprint !== fingerprint) {
       current = { tableKey, version: (current?.version ?? 0) + 1, fingerprint };
-      this.openVersions.push(current);
+      this.spool.addVersion(current);
     }
     this.versions.set(tableKey, current);
     const schema = create(TableSchemaSchema, {
@@ -245,90 +230,26 @@ export class Capture {
       if (this.droppedResent++ === 0) this.log.info('dropping transactions the spool already holds (the server resent them after a restart)', { upTo: formatLsn(this.spooledEnd) });
       return;
     }
-    this.committed.absorb(this.open);
-    this.committedVersions.push(...this.openVersions);
-    this.openVersions = [];
-    this.lastCommitEnd = endLsn;
-    this.pendingCommit = true;
-    if (this.committed.eventCount >= this.batchEvents) this.flush();
-    else if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => {
-        this.flushScheduled = false;
-        this.flush();
-      });
-    }
+    this.spool.commit(this.open, endLsn, undefined, this.batchEvents);
   }
 
   /** A large transaction: spool what is committed, then the open part, invisible until its commit. */
   private flushPartial(): void {
-    if (this.pendingCommit) this.flush();
-    this.spool(this.open.build(this.lastCommitEnd, false), null, []);
+    this.spool.partial(this.open);
   }
 
-  /** Spools every complete transaction gathered so far, then confirms their end position. */
+  /** Spools every complete transaction gathered so far; their end is confirmed once durable. */
   flush(): void {
-    if (!this.pendingCommit) return;
-    this.pendingCommit = false;
-    const end = this.lastCommitEnd;
-    const versions = this.committedVersions;
-    this.committedVersions = [];
-    this.spool(this.committed.build(end, true), end, versions);
-  }
-
-  private spool(body: Uint8Array, end: bigint | null, versions: SchemaVersionRecord[]): void {
-    this.inFlight++;
-    this.inFlightBytes += body.length;
-    if (this.inFlightBytes > MAX_IN_FLIGHT_BYTES) this.target.pause();
-    const appended = this.buffer.append(body, end, versions);
-    // The spool counts a batch as soon as append is called: stop reading now,
-    // not after the write lands, or the socket's buffered data overshoots.
-    if (this.buffer.isFull()) this.checkRoom();
-    appended.then(
-      () => {
-        this.inFlight--;
-        this.inFlightBytes -= body.length;
-        // After any failed append the spool may lack earlier batches: confirm nothing more.
-        if (end !== null && this.failure === null) this.target.confirm(end);
-        this.checkRoom();
-      },
-      (cause: unknown) => {
-        this.inFlight--;
-        this.fail(new AgentError('spool-corrupt', 'writing to the spool failed', { cause }));
-      },
-    );
-  }
-
-  private checkRoom(): void {
-    if (this.buffer.isFull()) {
-      if (!this.pausedForSpool) {
-        this.pausedForSpool = true;
-        const s = this.buffer.state();
-        this.log.error('spool is full: stopped reading the source until the hub acknowledges more (the source keeps WAL meanwhile)', {
-          spoolBytes: s.bytes,
-          maxBytes: s.maxBytes,
-        });
-        this.target.pause();
-        void this.buffer.waitForRoom(this.signal).then(() => {
-          this.pausedForSpool = false;
-          this.log.warn('spool has room again: reading resumed');
-          this.target.resume();
-        });
-      }
-      return;
-    }
-    if (this.inFlightBytes <= MAX_IN_FLIGHT_BYTES / 4 && !this.pausedForSpool) this.target.resume();
+    this.spool.flush();
   }
 
   /** Resolves when every append handed to the spool has settled. */
-  async drain(): Promise<void> {
-    while (this.inFlight > 0 || this.flushScheduled) await new Promise((r) => setTimeout(r, 5));
+  drain(): Promise<void> {
+    return this.spool.drain();
   }
 
   /** Records the first failure and ends the session: nothing is confirmed after it. */
   fail(error: AgentError): void {
-    if (this.failure !== null) return;
-    this.failure = error;
-    this.target.stop();
+    this.spool.fail(error);
   }
 }

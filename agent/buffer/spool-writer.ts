@@ -1,23 +1,26 @@
 /**
- * Hands batches to the spool for the MySQL capture: complete transactions
- * are gathered and written together once per event-loop turn (or when a
- * batch is full), each write carrying the resume state of its last
- * transaction; a transaction larger than a batch is written in pieces that
- * stay invisible until its end. Reading pauses while too many bytes await
- * their fsync, and while the spool is full (back-pressure).
+ * Hands a source's captured transactions to the spool, for every source:
+ * complete transactions are gathered and written together once per
+ * event-loop turn (or when a batch is full), each write carrying the source's
+ * resume state when it has one; a transaction larger than a batch is written
+ * in pieces that stay invisible until its end. A commit position is
+ * confirmed to the source only after the batch ending it is durable, and
+ * never after a failed write. Reading pauses while too many bytes await their
+ * fsync (the spool's pace, not the server's send rate, bounds memory), and
+ * while the spool is full (back-pressure: the database keeps its log).
  */
-import type { BatchBuilder } from '../../buffer/batch-builder.js';
-import { BatchBuilder as Builder } from '../../buffer/batch-builder.js';
-import type { ChangeBuffer, SchemaVersionRecord } from '../../buffer/change-buffer.js';
-import { AgentError } from '../../errors.js';
-import type { Logger } from '../../log.js';
+import type { BatchBuilder } from './batch-builder.js';
+import { BatchBuilder as Builder } from './batch-builder.js';
+import type { ChangeBuffer, SchemaVersionRecord } from './change-buffer.js';
+import { AgentError } from '../errors.js';
+import type { Logger } from '../log.js';
 
 export interface SpoolTarget {
   /** Everything up to this commit position is durable in the spool. */
   confirm(position: bigint): void;
   pause(): void;
   resume(): void;
-  /** Ends the binlog session (after a failure). */
+  /** Ends the source's session (after a failure). */
   stop(): void;
 }
 
@@ -29,7 +32,7 @@ export class SpoolWriter {
   private committedVersions: SchemaVersionRecord[] = [];
   private openVersions: SchemaVersionRecord[] = [];
   private lastPosition = 0n;
-  private lastState: (() => string) | null = null;
+  private lastState: (() => string) | undefined = undefined;
   private pendingCommit = false;
   private flushScheduled = false;
   private inFlight = 0;
@@ -61,8 +64,11 @@ export class SpoolWriter {
     this.openVersions.push(v);
   }
 
-  /** The open transaction ended at `position`; `state` gives its resume state (computed only when written). */
-  commit(open: BatchBuilder, position: bigint, state: () => string, batchEvents: number): void {
+  /**
+   * The open transaction ended at `position`; `state`, for sources that keep
+   * one, gives its resume state (computed only when written).
+   */
+  commit(open: BatchBuilder, position: bigint, state: (() => string) | undefined, batchEvents: number): void {
     this.committed.absorb(open);
     this.committedVersions.push(...this.openVersions);
     this.openVersions = [];
@@ -86,11 +92,11 @@ export class SpoolWriter {
   }
 
   flush(): void {
-    if (!this.pendingCommit || this.lastState === null) return;
+    if (!this.pendingCommit) return;
     this.pendingCommit = false;
     const versions = this.committedVersions;
     this.committedVersions = [];
-    this.write(this.committed.build(this.lastPosition, true), this.lastPosition, versions, this.lastState());
+    this.write(this.committed.build(this.lastPosition, true), this.lastPosition, versions, this.lastState?.());
   }
 
   private write(body: Uint8Array, end: bigint | null, versions: SchemaVersionRecord[], state: string | undefined): void {
@@ -118,7 +124,7 @@ export class SpoolWriter {
       if (!this.pausedForSpool) {
         this.pausedForSpool = true;
         const s = this.buffer.state();
-        this.log.error('spool is full: stopped reading the binlog until the hub acknowledges more (the server must keep its binlogs meanwhile)', {
+        this.log.error('spool is full: stopped reading the source until the hub acknowledges more (the database keeps its log meanwhile)', {
           spoolBytes: s.bytes,
           maxBytes: s.maxBytes,
         });
@@ -139,6 +145,7 @@ export class SpoolWriter {
     while (this.inFlight > 0 || this.flushScheduled) await new Promise((r) => setTimeout(r, 5));
   }
 
+  /** Records the first failure and ends the session: nothing is confirmed after it. */
   fail(error: AgentError): void {
     if (this.failure !== null) return;
     this.failure = error;

@@ -17,7 +17,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { fetchKafka, startKafka } from '../test/support/kafka.js';
 import { kafkaHubProcess, readTopic } from '../test/support/kafka-pipeline.js';
-import { agentProcess, freePort, tempDir, waitFor } from '../test/support/pipeline.js';
+import { agentProcess, apiFetch, freePort, tempDir, waitFor } from '../test/support/pipeline.js';
 import { startPostgres } from '../test/support/postgres.js';
 
 const ROWS = Number(process.env['BENCH_ROWS'] ?? 200_000);
@@ -44,7 +44,7 @@ const src = new pg.Pool({ connectionString: pgi.connectionString('src'), max: 4 
 src.on('error', () => undefined);
 
 async function ingested(): Promise<number> {
-  const r = await fetch(`http://127.0.0.1:${httpPort}/metrics`).catch(() => undefined);
+  const r = await apiFetch(httpPort, '/metrics').catch(() => undefined);
   if (r === undefined) return 0;
   const text = await r.text();
   return Number(/tributary_hub_events_ingested_total\{source="agent-1\/src"\} (\d+)/.exec(text)?.[1] ?? 0);

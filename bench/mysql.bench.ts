@@ -12,7 +12,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { binlogStreaming, startMySqlE2E, type MySqlE2E } from '../test/support/mysql-e2e.js';
-import { waitFor } from '../test/support/pipeline.js';
+import { apiFetch, waitFor } from '../test/support/pipeline.js';
 
 const run = promisify(execFile);
 const ROWS = Number(process.env['BENCH_ROWS'] ?? 1_000_000);
@@ -23,7 +23,7 @@ function log(line: string): void {
 }
 
 async function ingested(e: MySqlE2E): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${e.httpPort}/metrics`)).text();
+  const text = await (await apiFetch(e.httpPort, '/metrics')).text();
   return Number(/tributary_hub_events_ingested_total\{source="agent-1\/shop"\} (\d+)/.exec(text)?.[1] ?? 0);
 }
 

@@ -148,6 +148,8 @@ async function latency(dir: string): Promise<void> {
         { name: 'pg', kind: 'postgres', port: pgi.port, database: 'dst', user: 'postgres', schema: 'dest' },
       ],
       pipelines: [{ name: 'p', agent: 'bench-agent', source: 'src', sinks: ['duck', 'pg'] }], logLevel: 'error',
+      // Agent and hub share this process on loopback: the development plaintext channel, so the figures are the sinks'.
+      security: { plaintext: true, path: join(dir, 'hub-security') },
     }, {});
     const hub = await startHub(hubConfig, hubLogger('error', { process: 'hub' }));
     const agentConfig = parseAgentConfig({

@@ -38,7 +38,20 @@ export interface SnowflakeEmulator {
 
 interface Session {
   readonly conn: DuckDBConnection;
+  /** Inside BEGIN … COMMIT/ROLLBACK. */
+  inTransaction: boolean;
+  busy: number;
+  lastActive: number;
 }
+
+/**
+ * A client killed inside a transaction leaves it detached, holding its row
+ * changes; Snowflake rolls such a transaction back when the session expires
+ * (hours later). The emulator does the same after this much idle time inside
+ * a transaction, so crash tests need not wait hours; a live client never
+ * idles that long between BEGIN and COMMIT.
+ */
+const DETACHED_TRANSACTION_MS = 10_000;
 
 type Json = Record<string, unknown>;
 
@@ -81,7 +94,7 @@ export async function startSnowflakeEmulator(o: EmulatorOptions): Promise<Snowfl
         (o.publicKey !== undefined && data['AUTHENTICATOR'] === 'SNOWFLAKE_JWT' && jwtValid(String(data['TOKEN'] ?? ''), o.publicKey)));
     if (!ok) return { success: false, code: '390100', message: 'Incorrect username or password was specified. (emulator)', data: { errorCode: '390100' } };
     const token = randomUUID();
-    sessions.set(token, { conn: await instance.connect() });
+    sessions.set(token, { conn: await instance.connect(), inTransaction: false, busy: 0, lastActive: Date.now() });
     return {
       success: true,
       code: null,
@@ -99,7 +112,29 @@ export async function startSnowflakeEmulator(o: EmulatorOptions): Promise<Snowfl
   }
 
   async function query(session: Session, body: Json): Promise<Json> {
+    session.busy++;
+    try {
+      return await runQuery(session, body);
+    } finally {
+      session.busy--;
+      session.lastActive = Date.now();
+    }
+  }
+
+  /** Rolls back and ends sessions whose transaction was left detached (see DETACHED_TRANSACTION_MS). */
+  const reaper = setInterval(() => {
+    for (const [token, s] of sessions) {
+      if (!s.inTransaction || s.busy > 0 || Date.now() - s.lastActive < DETACHED_TRANSACTION_MS) continue;
+      sessions.delete(token);
+      void s.conn.run('ROLLBACK').catch(() => undefined).finally(() => s.conn.closeSync());
+    }
+  }, 1000);
+  reaper.unref();
+
+  async function runQuery(session: Session, body: Json): Promise<Json> {
     const sqlText = String(body['sqlText'] ?? '');
+    if (/^\s*(BEGIN|START\s+TRANSACTION)\b/i.test(sqlText)) session.inTransaction = true;
+    else if (/^\s*(COMMIT|ROLLBACK)\b/i.test(sqlText)) session.inTransaction = false;
     statements.push(sqlText);
     const queryId = randomUUID();
     try {
@@ -161,6 +196,7 @@ export async function startSnowflakeEmulator(o: EmulatorOptions): Promise<Snowfl
       await new Promise<void>((resolve) => s.close(() => resolve()));
     },
     async close() {
+      clearInterval(reaper);
       await emulator.pause();
       for (const s of sessions.values()) s.conn.closeSync();
       sessions.clear();

@@ -7,6 +7,11 @@ cd "$(dirname "$0")/.."
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
+# The console's browser test drives Debian's chromium (playwright-core downloads no browser).
+if ! command -v chromium >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }
+fi
 bash scripts/check-proto.sh
 npx tsc -p tsconfig.json --noEmit
 echo "== unit tests"

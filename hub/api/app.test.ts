@@ -103,6 +103,7 @@ describe('hub HTTP API', () => {
     metrics.eventsIn.inc({ source: 'edge-01/orders-db' }, 10);
     metrics.rejected.inc({ code: 'SEQUENCE_GAP' });
     metrics.sinkOffset.set({ sink: 'warehouse' }, 4);
+    metrics.sinkEvents.inc({ sink: 'warehouse' }, 12);
     app = createApi({ config, log, metrics, sessions: () => sessions, sinks: () => sinks, security });
   });
 
@@ -205,7 +206,7 @@ describe('hub HTTP API', () => {
 
     const [warehouse, replica, idle] = orders?.sinks ?? [];
     // caught up: no lag at all
-    assert.deepEqual(warehouse, { name: 'warehouse', offset: 4, lagBatches: 0, lagSeconds: 0, lastAppliedAt: '2024-05-01T10:04:00.000Z', failing: false, lastError: null });
+    assert.deepEqual(warehouse, { name: 'warehouse', offset: 4, lagBatches: 0, lagSeconds: 0, lastAppliedAt: '2024-05-01T10:04:00.000Z', failing: false, eventsApplied: 12, lastError: null });
     // behind: lag in batches and seconds since its newest applied commit
     assert.equal(replica?.['offset'], 1);
     assert.equal(replica?.['lagBatches'], 3);
@@ -215,7 +216,7 @@ describe('hub HTTP API', () => {
     assert.equal(replica?.['lastError'], 'connection refused');
     assert.equal(replica?.['lastAppliedAt'], '2024-05-01T10:01:00.000Z');
     // no worker status: everything is lag, nothing applied yet
-    assert.deepEqual(idle, { name: 'idle', offset: 0, lagBatches: 4, lagSeconds: 0, lastAppliedAt: null, failing: false, lastError: null });
+    assert.deepEqual(idle, { name: 'idle', offset: 0, lagBatches: 4, lagSeconds: 0, lastAppliedAt: null, failing: false, eventsApplied: 0, lastError: null });
 
     const crm = body.pipelines[1];
     assert.equal(crm?.['connected'], false);

@@ -9,6 +9,7 @@ import { bodyLimit } from 'hono/body-limit';
 import type { HubSecurity } from '../auth/hub-security.js';
 import { HubError } from '../errors.js';
 import { apiError, requireOperator, requireToken, type ApiEnv } from './auth-middleware.js';
+import { consoleRoutes } from './console-routes.js';
 import { MAX_BODY_BYTES } from './json-body.js';
 import { securityRoutes } from './security-routes.js';
 import { statusOf } from './status.js';
@@ -92,6 +93,7 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
             lagSeconds: s === undefined || s.lastCommitTimeUs === 0 || caughtUp ? 0 : Math.max(0, now / 1000 - s.lastCommitTimeUs / 1e6),
             lastAppliedAt: s === undefined || s.appliedAt === 0 ? null : new Date(s.appliedAt).toISOString(),
             failing: s?.failing ?? false,
+            eventsApplied: deps.metrics.sinkEvents.get({ sink: name }),
             lastError: s?.lastError ?? null,
           };
         }),
@@ -100,5 +102,6 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
     return c.json({ pipelines, logHead: head });
   });
   app.route('/', securityRoutes(deps.security, deps.sessions));
+  app.route('/', consoleRoutes());
   return app;
 }

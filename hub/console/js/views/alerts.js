@@ -1,0 +1,39 @@
+// @ts-check
+/** The alert feed: open, acknowledged and resolved alerts, each open one with an Acknowledge button. */
+import { get, listOf, post } from '../api.js';
+import { badge, h, table } from '../dom.js';
+import { ago, text } from '../format.js';
+import { actionButton, failed } from './context.js';
+
+/** @param {any} a */
+function subject(a) {
+  return [a.source, a.sink, a.table].filter((x) => typeof x === 'string' && x !== '').join(' · ') || '–';
+}
+
+/** @type {import('./context.js').View} */
+export const alertsView = {
+  title: 'Alerts',
+  live: true,
+  async render(ctx) {
+    const r = await get('/v1/alerts');
+    if (!r.ok) return failed(r, 'Alerts', 'GET /v1/alerts');
+    const alerts = listOf(r.data, 'alerts');
+    if (alerts.length === 0) return h('div', { class: 'panel', 'data-testid': 'alerts' }, h('h1', {}, 'Alerts'), h('p', { class: 'muted' }, 'No alerts.'));
+    const rows = alerts.map((a) => {
+      const id = String(a.id);
+      const state = text(a.state, 20);
+      return [
+        badge(text(a.severity, 20), text(a.severity, 20)),
+        h('span', { 'data-testid': `alert-state-${id}` }, badge(state === 'open' ? 'critical' : state === 'acknowledged' ? 'warning' : 'ok', state)),
+        text(a.rule ?? a.kind, 60),
+        subject(a),
+        text(a.message, 400),
+        ago(a.openedAt ?? a.createdAt ?? a.at, ctx.now),
+        state === 'open'
+          ? actionButton('Acknowledge', () => post(`/v1/alerts/${encodeURIComponent(id)}/ack`), ctx, `alert acknowledged`, { 'data-testid': `ack-${id}` })
+          : a.acknowledgedBy ? text(a.acknowledgedBy, 60) : '',
+      ];
+    });
+    return h('div', { class: 'panel', 'data-testid': 'alerts' }, h('h1', {}, 'Alerts'), table(['Severity', 'State', 'Rule', 'Where', 'Message', 'Opened', ''], rows));
+  },
+};

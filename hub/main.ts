@@ -4,12 +4,16 @@
  * let in-flight appends finish, stop the workers and close the log.
  */
 import { serve } from '@hono/node-server';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { createApi } from './api/app.js';
 import { openHubSecurity } from './auth/hub-security.js';
 import { loadHubConfig, type HubConfig } from './config.js';
 import { HubError } from './errors.js';
 import { HubEvents } from './events/hub-events.js';
-import { IngestServer, sourceKeyOf } from './ingest/ingest-server.js';
+import { IngestServer } from './ingest/ingest-server.js';
+import { PipelineRegistry } from './pipelines/pipeline-registry.js';
+import { PipelineStore } from './pipelines/pipeline-store.js';
 import { createLogger, type Logger } from './log.js';
 import { LmdbChangeLog } from './log/embedded/lmdb-log.js';
 import { KafkaChangeLog } from './log/kafka/kafka-log.js';
@@ -26,13 +30,16 @@ export interface RunningHub {
 
 export async function startHub(config: HubConfig, logger: Logger): Promise<RunningHub> {
   const log = config.log.kind === 'kafka' ? await KafkaChangeLog.open(config.log, config.hubId, logger) : new LmdbChangeLog(config.log.path);
-  const security = openHubSecurity(config.security, config.hubId, config.pipelines, logger.child('security'));
+  mkdirSync(config.security.path, { recursive: true, mode: 0o700 });
+  const pipelineStore = new PipelineStore(join(config.security.path, 'pipelines'));
+  const pipelines = await PipelineRegistry.open(pipelineStore, config.pipelines, logger.child('pipelines'));
+  const security = openHubSecurity(config.security, config.hubId, (agentId) => pipelines.workspacesOfAgent(agentId), logger.child('security'));
   const metrics = new HubMetrics();
   const events = new HubEvents(logger.child('events'));
   const ingest = new IngestServer({ events, hubId: config.hubId, log, logger: logger.child('ingest'), metrics, maxMessageBytes: config.grpc.maxMessageBytes, credentials: security.credentials, security: security.stream });
   const stop = new AbortController();
   const workers = config.sinks.map((s) => {
-    const sources = new Set(config.pipelines.filter((p) => p.sinks.includes(s.name)).map((p) => sourceKeyOf(p.agent, p.source)));
+    const sources = pipelines.routesFor(s.name);
     const sink = createSink(s);
     const worker = log instanceof LmdbChangeLog ? new SinkWorker(sink, log, sources, metrics, logger.child('sink')) : new KafkaSinkDriver(sink, log, sources, metrics, logger.child('sink'));
     return { sink, worker };
@@ -43,7 +50,7 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
     if (log instanceof LmdbChangeLog) void log.compact(config.sinks.map((s) => s.name)).catch((e: unknown) => logger.warn('log compaction failed', { error: e }));
   }, 30_000);
   const grpcPort = await ingest.listen(config.grpc.listen);
-  const app = createApi({ config, log, metrics, sessions: () => ingest.sessions, sinks: () => workers.map((w) => w.worker.status()), security, events, ingest });
+  const app = createApi({ config, log, metrics, sessions: () => ingest.sessions, sinks: () => workers.map((w) => w.worker.status()), security, events, ingest, pipelines });
   const [host, portText] = splitAddress(config.http.listen);
   const http = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: host, port: Number(portText) }, () => resolve(s));
@@ -67,6 +74,7 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
       await closed;
       await log[Symbol.asyncDispose]();
       await security[Symbol.asyncDispose]();
+      await pipelineStore[Symbol.asyncDispose]();
     },
   };
 }

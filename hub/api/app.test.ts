@@ -228,7 +228,22 @@ describe('hub HTTP API', () => {
     const cfg = parseHubConfig({ log: { path: '/unused' }, pipelines: [{ name: 'new', agent: 'edge-09', source: 'db', sinks: [] }] }, {});
     const res = await createApi({ config: cfg, log, metrics, sessions: () => new Map(), sinks: () => [], security }).request('/v1/pipelines', { headers: auth });
     const body = (await res.json()) as { pipelines: Json[] };
-    assert.deepEqual(body.pipelines, [{ name: 'new', agent: 'edge-09', source: 'db', connected: false, ingest: { ackedSequence: 0, sourcePosition: null, logOffset: 0 }, sinks: [] }]);
+    const [p] = body.pipelines;
+    assert.equal(typeof p?.['createdAt'], 'string');
+    assert.deepEqual({ ...p, createdAt: undefined, updatedAt: undefined }, {
+      name: 'new',
+      agent: 'edge-09',
+      source: 'db',
+      state: 'active',
+      tables: null,
+      origin: 'config',
+      createdAt: undefined,
+      updatedAt: undefined,
+      connected: false,
+      agentTables: null,
+      ingest: { ackedSequence: 0, sourcePosition: null, logOffset: 0 },
+      sinks: [],
+    });
   });
 
   it('answers unknown routes and methods with a 404 JSON error', async () => {

@@ -12,6 +12,11 @@ import { apiError, requireOperator, requireToken, type ApiEnv } from './auth-mid
 import { consoleRoutes } from './console-routes.js';
 import { MAX_BODY_BYTES } from './json-body.js';
 import { securityRoutes } from './security-routes.js';
+import { ApiError } from './api-error.js';
+import { pipelineRoutes } from './pipeline-routes.js';
+import { lsn } from './pipeline-view.js';
+import { PipelineRegistry } from '../pipelines/pipeline-registry.js';
+import type { PipelinePush } from '../pipelines/agent-push.js';
 import { statusOf } from './status.js';
 import type { HubConfig } from '../config.js';
 import type { HubEvents } from '../events/hub-events.js';
@@ -31,15 +36,17 @@ export interface ApiDeps {
   readonly events?: HubEvents | undefined;
   /** Sends commands to connected agents (`sendCommand`); absent in tests without ingest. */
   readonly ingest?: Pick<IngestServer, 'sendCommand'> | undefined;
+  /** The hub's pipelines; absent: the configuration's, in memory. */
+  readonly pipelines?: PipelineRegistry;
+  /** The agent push (applied tables per source); absent: not shown. */
+  readonly push?: PipelinePush;
 }
 
-function lsn(v: bigint): string {
-  return `${(v >> 32n).toString(16).toUpperCase()}/${(v & 0xffffffffn).toString(16).toUpperCase()}`;
-}
 
 export function createApi(deps: ApiDeps): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
-  app.onError((err, c) => (err instanceof HubError ? apiError(c, ...statusOf(err.kind), err.message) : apiError(c, 500, 'INTERNAL', 'internal error')));
+  const pipelines = deps.pipelines ?? PipelineRegistry.inMemory(deps.config.pipelines);
+  app.onError((err, c) => (err instanceof ApiError ? c.json({ error: { code: err.code, message: err.message, ...(err.field === undefined ? {} : { field: err.field }) } }, err.status) : err instanceof HubError ? apiError(c, ...statusOf(err.kind), err.message) : apiError(c, 500, 'INTERNAL', 'internal error')));
   app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}` } }, 404));
 
   // /healthz stays open for load balancers and says nothing about any workspace.
@@ -73,39 +80,7 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
     return c.json({ agents });
   });
 
-  app.get('/v1/pipelines', (c) => {
-    const sinks = new Map(deps.sinks().map((s) => [s.sink, s]));
-    const head = deps.log.headOffset();
-    const now = Date.now();
-    const { workspace } = c.get('principal');
-    const pipelines = deps.config.pipelines.filter((p) => p.workspace === workspace).map((p) => {
-      const key = `${p.agent}/${p.source}`;
-      const cp = deps.log.checkpoint(key);
-      const session = deps.sessions().get(key);
-      return {
-        name: p.name,
-        agent: p.agent,
-        source: p.source,
-        connected: session?.connected ?? false,
-        ingest: { ackedSequence: cp?.ackedSequence ?? 0, sourcePosition: cp === undefined ? null : lsn(cp.sourcePosition), logOffset: cp?.lastOffset ?? 0 },
-        sinks: p.sinks.map((name) => {
-          const s = sinks.get(name);
-          const caughtUp = s !== undefined && s.offset >= head;
-          return {
-            name,
-            offset: s?.offset ?? 0,
-            lagBatches: Math.max(0, head - (s?.offset ?? 0)),
-            lagSeconds: s === undefined || s.lastCommitTimeUs === 0 || caughtUp ? 0 : Math.max(0, now / 1000 - s.lastCommitTimeUs / 1e6),
-            lastAppliedAt: s === undefined || s.appliedAt === 0 ? null : new Date(s.appliedAt).toISOString(),
-            failing: s?.failing ?? false,
-            eventsApplied: deps.metrics.sinkEvents.get({ sink: name }),
-            lastError: s?.lastError ?? null,
-          };
-        }),
-      };
-    });
-    return c.json({ pipelines, logHead: head });
-  });
+  app.route('/', pipelineRoutes({ ...deps, pipelines, agents: deps.security.registry, push: deps.push ?? null }));
   app.route('/', securityRoutes(deps.security, deps.sessions));
   app.route('/', consoleRoutes());
   return app;

@@ -1,0 +1,97 @@
+/**
+ * Pipelines of the caller's workspace: list, read, create, change (sinks,
+ * tables), pause, resume, delete. Changes are durable in the hub's state
+ * before the answer; sink drivers and the agent push follow them at run time.
+ *
+ *   GET    /v1/pipelines                       every pipeline with positions and lag
+ *   POST   /v1/pipelines          { name, agent, source, sinks, tables? }
+ *   GET    /v1/pipelines/:name
+ *   PATCH  /v1/pipelines/:name    { sinks?, tables? }
+ *   DELETE /v1/pipelines/:name
+ *   POST   /v1/pipelines/:name/pause | /resume
+ */
+import { Hono, type Context } from 'hono';
+import type { AgentRegistry } from '../auth/agent-registry.js';
+import type { HubConfig } from '../config.js';
+import type { AgentSession } from '../ingest/ingest-server.js';
+import type { IngestLog } from '../log/change-log.js';
+import type { PipelinePush } from '../pipelines/agent-push.js';
+import type { PipelineRegistry } from '../pipelines/pipeline-registry.js';
+import { PIPELINE_NAME, type PipelineRecord } from '../pipelines/pipeline.js';
+import type { HubMetrics } from '../metrics.js';
+import type { SinkWorkerStatus } from '../sinks/worker.js';
+import { ApiError } from './api-error.js';
+import type { ApiEnv } from './auth-middleware.js';
+import { jsonObject } from './json-body.js';
+import { nameField, pipelineName, sinksField, tablesField } from './pipeline-body.js';
+import { pipelineView, viewContext } from './pipeline-view.js';
+
+export interface PipelineRouteDeps {
+  readonly config: HubConfig;
+  readonly pipelines: PipelineRegistry;
+  readonly log: IngestLog;
+  readonly sessions: () => ReadonlyMap<string, AgentSession>;
+  readonly sinks: () => readonly SinkWorkerStatus[];
+  readonly agents: Pick<AgentRegistry, 'agentRecord'>;
+  readonly push: Pick<PipelinePush, 'state'> | null;
+  readonly metrics?: Pick<HubMetrics, 'sinkEvents'>;
+}
+
+export function pipelineRoutes(deps: PipelineRouteDeps): Hono<ApiEnv> {
+  const app = new Hono<ApiEnv>();
+  const eventsApplied = (sink: string): number => deps.metrics?.sinkEvents.get({ sink }) ?? 0;
+  const view = (p: PipelineRecord): Record<string, unknown> => pipelineView(p, viewContext(deps.log, deps.sessions(), deps.sinks(), (k) => deps.push?.state(k) ?? null, eventsApplied));
+  const workspaceSinks = (workspace: string): Set<string> => new Set(deps.config.sinks.filter((s) => ('workspace' in s ? s.workspace : 'default') === workspace).map((s) => s.name));
+  const missing = (c: Context<ApiEnv>) => () => new ApiError('NOT_FOUND', `no pipeline ${JSON.stringify(c.req.param('name'))}`);
+
+  app.get('/v1/pipelines', (c) => {
+    const ctx = viewContext(deps.log, deps.sessions(), deps.sinks(), (k) => deps.push?.state(k) ?? null, eventsApplied);
+    return c.json({ pipelines: deps.pipelines.list(c.get('principal').workspace).map((p) => pipelineView(p, ctx)), logHead: ctx.head });
+  });
+
+  app.post('/v1/pipelines', async (c) => {
+    const { workspace } = c.get('principal');
+    const body = await jsonObject(c, ['name', 'agent', 'source', 'sinks', 'tables']);
+    const name = nameField(body, 'name', PIPELINE_NAME);
+    const agent = nameField(body, 'agent');
+    const source = nameField(body, 'source');
+    const sinks = sinksField(body, workspaceSinks(workspace));
+    const tables = body['tables'] === undefined ? null : tablesField(body);
+    const registered = deps.agents.agentRecord(agent);
+    if (registered !== undefined && registered.workspace !== workspace) throw new ApiError('AGENT_IN_OTHER_WORKSPACE', `agent ${agent} is registered to another workspace`, 'agent');
+    const p = await deps.pipelines.create(workspace, name, { agent, source, sinks, tables }, (existing) => {
+      if (existing !== undefined) throw new ApiError('PIPELINE_EXISTS', `a pipeline named ${JSON.stringify(name)} already exists`, 'name');
+    });
+    return c.json({ pipeline: view(p) }, 201);
+  });
+
+  app.get('/v1/pipelines/:name', (c) => {
+    const p = deps.pipelines.get(c.get('principal').workspace, pipelineName(c.req.param('name')));
+    if (p === undefined) throw missing(c)();
+    return c.json({ pipeline: view(p) });
+  });
+
+  app.patch('/v1/pipelines/:name', async (c) => {
+    const { workspace } = c.get('principal');
+    const name = pipelineName(c.req.param('name'));
+    const body = await jsonObject(c, ['sinks', 'tables']);
+    if (Object.keys(body).length === 0) throw new ApiError('VALIDATION_FAILED', 'nothing to change: give sinks and/or tables', 'sinks');
+    const sinks = body['sinks'] === undefined ? undefined : sinksField(body, workspaceSinks(workspace));
+    const tables = body['tables'] === undefined ? undefined : tablesField(body);
+    const p = await deps.pipelines.update(workspace, name, () => ({ ...(sinks === undefined ? {} : { sinks }), ...(tables === undefined ? {} : { tables }) }), missing(c));
+    return c.json({ pipeline: view(p) });
+  });
+
+  app.delete('/v1/pipelines/:name', async (c) => {
+    const p = await deps.pipelines.delete(c.get('principal').workspace, pipelineName(c.req.param('name')), missing(c));
+    return c.json({ pipeline: { name: p.name, deleted: true } });
+  });
+
+  for (const action of ['pause', 'resume'] as const) {
+    app.post(`/v1/pipelines/:name/${action}`, async (c) => {
+      const p = await deps.pipelines.setState(c.get('principal').workspace, pipelineName(c.req.param('name')), action === 'pause' ? 'paused' : 'active', missing(c));
+      return c.json({ pipeline: view(p) });
+    });
+  }
+  return app;
+}

@@ -1,0 +1,57 @@
+/** A pipeline as the API shows it: its definition, the agent's applied tables, ingest position and per-sink lag. */
+import type { AgentSession } from '../ingest/ingest-server.js';
+import type { IngestLog } from '../log/change-log.js';
+import type { ApplyState } from '../pipelines/agent-push.js';
+import { sourceKeyOfPipeline, type PipelineRecord } from '../pipelines/pipeline.js';
+import type { SinkWorkerStatus } from '../sinks/worker.js';
+
+export function lsn(v: bigint): string {
+  return `${(v >> 32n).toString(16).toUpperCase()}/${(v & 0xffffffffn).toString(16).toUpperCase()}`;
+}
+
+export interface ViewContext {
+  readonly log: IngestLog;
+  readonly sessions: ReadonlyMap<string, AgentSession>;
+  readonly sinks: ReadonlyMap<string, SinkWorkerStatus>;
+  readonly applied: (sourceKey: string) => ApplyState | null;
+  readonly head: number;
+  readonly now: number;
+  /** Change events each sink has applied since the hub started (its metrics counter). */
+  readonly eventsApplied: (sink: string) => number;
+}
+
+export function viewContext(log: IngestLog, sessions: ReadonlyMap<string, AgentSession>, sinks: readonly SinkWorkerStatus[], applied: (k: string) => ApplyState | null, eventsApplied: (sink: string) => number = () => 0): ViewContext {
+  return { log, sessions, sinks: new Map(sinks.map((s) => [s.sink, s])), applied, head: log.headOffset(), now: Date.now(), eventsApplied };
+}
+
+export function pipelineView(p: PipelineRecord, v: ViewContext): Record<string, unknown> {
+  const key = sourceKeyOfPipeline(p);
+  const cp = v.log.checkpoint(key);
+  return {
+    name: p.name,
+    agent: p.agent,
+    source: p.source,
+    state: p.state,
+    tables: p.tables,
+    origin: p.origin,
+    createdAt: p.createdAt,
+    updatedAt: p.updatedAt,
+    connected: v.sessions.get(key)?.connected ?? false,
+    agentTables: p.tables === null ? null : v.applied(key),
+    ingest: { ackedSequence: cp?.ackedSequence ?? 0, sourcePosition: cp === undefined ? null : lsn(cp.sourcePosition), logOffset: cp?.lastOffset ?? 0 },
+    sinks: p.sinks.map((name) => {
+      const s = v.sinks.get(name);
+      const caughtUp = s !== undefined && s.offset >= v.head;
+      return {
+        name,
+        offset: s?.offset ?? 0,
+        lagBatches: Math.max(0, v.head - (s?.offset ?? 0)),
+        lagSeconds: s === undefined || s.lastCommitTimeUs === 0 || caughtUp ? 0 : Math.max(0, v.now / 1000 - s.lastCommitTimeUs / 1e6),
+        lastAppliedAt: s === undefined || s.appliedAt === 0 ? null : new Date(s.appliedAt).toISOString(),
+        failing: s?.failing ?? false,
+        eventsApplied: v.eventsApplied(name),
+        lastError: s?.lastError ?? null,
+      };
+    }),
+  };
+}

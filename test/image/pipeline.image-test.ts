@@ -246,6 +246,8 @@ test('the images carry changes PostgreSQL → hub → PostgreSQL, report health 
     assert.deepEqual(fileMode(join(dir, 'hub-state', 'hub-security', 'ca.key')), { mode: 0o600, uid: 1000 }, 'the CA key in the volume, 0600, owned by the image user');
     const unauthenticated = await fetch(`http://127.0.0.1:${s.httpPort}/v1/agents`);
     assert.equal(unauthenticated.status, 401, 'the API refuses a request without a token');
+    const consolePage = await fetch(`http://127.0.0.1:${s.httpPort}/console/js/main.js`);
+    assert.equal(consolePage.status, 200, 'the image serves the console');
 
     const agentRun = await enrollmentRun(s);
     const { container: agentC, agent, started, streaming } = await startAgent(s, agentRun, launcher, 'agent.log');

@@ -48,6 +48,10 @@ let timer = /** @type {ReturnType<typeof setTimeout> | undefined} */ (undefined)
 function flash(message, kind = 'info') {
   status.textContent = message;
   status.className = kind === 'error' ? 'error' : 'muted';
+  // A message belongs to the moment: it goes after a while unless a newer one replaced it.
+  setTimeout(() => {
+    if (status.textContent === message) status.textContent = '';
+  }, 10_000);
 }
 
 function currentView() {
@@ -62,7 +66,7 @@ function showSignIn(message) {
   nav.hidden = true;
   signOut.hidden = true;
   who.textContent = '';
-  const token = h('input', { type: 'password', id: 'token', name: 'token', autocomplete: 'off', required: true });
+  const token = h('input', { type: 'password', id: 'token', name: 'token', autocomplete: 'off', required: true, 'aria-describedby': 'token-hint' });
   const error = h('p', { class: 'error', role: 'alert', 'data-testid': 'sign-in-error' }, message ?? '');
   const button = h('button', { type: 'submit', class: 'primary' }, 'Sign in');
   const form = h('form', {
@@ -87,7 +91,8 @@ function showSignIn(message) {
       });
     },
   },
-  h('label', {}, 'API token', token, h('span', { class: 'hint' }, 'Kept in this browser tab only (sessionStorage) and sent as a bearer token.')),
+  h('div', { class: 'field' }, h('label', { for: 'token' }, 'API token'), token,
+    h('span', { class: 'hint', id: 'token-hint' }, 'Kept in this browser tab only (sessionStorage) and sent as a bearer token.')),
   button,
   error);
   replace(main, h('div', { class: 'panel sign-in', 'data-testid': 'sign-in' }, h('h1', {}, 'Sign in'), form));

@@ -22,9 +22,24 @@ async function sinkNames() {
   return [...names].sort();
 }
 
-/** @param {string} raw */
-function tableList(raw) {
+/**
+ * Names typed in a box, separated by commas, spaces or lines.
+ * @param {string} raw
+ */
+function nameList(raw) {
   return raw.split(/[\s,]+/).map((t) => t.trim()).filter((t) => t !== '');
+}
+
+/**
+ * A labelled control with its hint, the hint tied to the control for screen readers.
+ * @param {string} label
+ * @param {HTMLElement} control  with an id
+ * @param {import('../dom.js').Child} [hint]
+ */
+function field(label, control, hint) {
+  const hintId = `${control.id}-hint`;
+  if (hint) control.setAttribute('aria-describedby', hintId);
+  return h('div', { class: 'field' }, h('label', { for: control.id }, label), control, hint ? h('span', { class: 'hint', id: hintId }, hint) : null);
 }
 
 /** @type {import('./context.js').View} */
@@ -43,7 +58,11 @@ export const newPipelineView = {
     const sinkBoxes = sinks.map((s) => h('label', { class: 'row' }, h('input', { type: 'checkbox', name: 'sinks', value: s, 'data-testid': `sink-${s}` }), s));
     const message = h('p', { role: 'alert', 'data-testid': 'form-message' });
     const submit = h('button', { type: 'submit', class: 'primary' }, 'Create pipeline');
-    const sinkSet = h('fieldset', {}, h('legend', {}, 'Sinks'), ...(sinkBoxes.length > 0 ? sinkBoxes : [h('span', { class: 'hint' }, 'The hub has no sinks configured.')]));
+    // A hub that lists no sinks (no GET /v1/sinks, no pipeline yet) still takes their names.
+    const sinkText = h('input', { type: 'text', id: 'pl-sinks', name: 'sinks', autocomplete: 'off', placeholder: 'warehouse' });
+    const sinkSet = sinkBoxes.length > 0
+      ? h('fieldset', {}, h('legend', {}, 'Sinks'), ...sinkBoxes)
+      : field('Sinks', sinkText, 'sink names from the hub configuration, separated by commas');
     const fields = /** @type {Record<string, HTMLElement>} */ ({ name, source, agent: source, tables, sinks: sinkSet });
     const form = h('form', {
       class: 'stack',
@@ -56,13 +75,18 @@ export const newPipelineView = {
           message.className = 'error';
           return;
         }
+        const captured = nameList(tables.value);
+        /** @type {Record<string, unknown> & { name: string }} */
         const body = {
           name: name.value.trim(),
           agent: chosen.agent,
           source: chosen.source,
-          sinks: sinkBoxes.map((l) => l.querySelector('input')).filter((i) => i !== null && i.checked).map((i) => /** @type {HTMLInputElement} */ (i).value),
-          tables: tableList(tables.value),
+          sinks: sinkBoxes.length > 0
+            ? sinkBoxes.map((l) => l.querySelector('input')).filter((i) => i !== null && i.checked).map((i) => /** @type {HTMLInputElement} */ (i).value)
+            : nameList(sinkText.value),
         };
+        // No tables named: the agent's own configuration decides (the API's `tables: null`).
+        if (captured.length > 0) body.tables = captured;
         submit.disabled = true;
         for (const el of Object.values(fields)) el.removeAttribute('aria-invalid');
         message.textContent = 'Creating…';
@@ -84,10 +108,10 @@ export const newPipelineView = {
         });
       },
     },
-    h('label', {}, 'Name', name, h('span', { class: 'hint' }, 'letters, digits, "_", "-", "."')),
-    h('label', {}, 'Agent and source', source, sources.length === 0 ? h('span', { class: 'hint error' }, 'No agent has connected yet.') : null),
+    field('Name', name, 'letters, digits, "_", "-", "."'),
+    field('Agent and source', source, sources.length === 0 ? 'No agent has connected yet.' : null),
     sinkSet,
-    h('label', {}, 'Tables', tables, h('span', { class: 'hint' }, 'one per line: schema.table or schema.* (empty: every table of the source)')),
+    field('Tables', tables, 'one per line: schema.table or schema.* (empty: the tables the agent is configured with)'),
     h('div', { class: 'row' }, submit),
     message);
     return h('div', { class: 'panel', 'data-testid': 'new-pipeline' }, h('h1', {}, 'New pipeline'), form);

@@ -77,6 +77,7 @@ function pipelinePanel(p, ctx) {
     return { label: sinkName, points: seriesOf(name, sinkName).points().map((pt) => ({ t: pt.t, v: pt.perSecond })) };
   });
   const tables = Array.isArray(p.tables) ? p.tables.map((/** @type {unknown} */ t) => text(t, 80)) : null;
+  const pushed = p.agentTables && typeof p.agentTables === 'object' ? p.agentTables : null;
   const paused = p.state === 'paused' || p.paused === true;
   const path = `/v1/pipelines/${encodeURIComponent(name)}`;
   return h(
@@ -86,7 +87,8 @@ function pipelinePanel(p, ctx) {
       paused
         ? actionButton('Resume', () => post(`${path}/resume`), ctx, `pipeline ${name} resumed`, { 'data-testid': `resume-${name}` })
         : actionButton('Pause', () => post(`${path}/pause`), ctx, `pipeline ${name} paused`, { 'data-testid': `pause-${name}` })),
-    h('p', { class: 'muted' }, `agent ${text(p.agent)} · source ${text(p.source)}`, tables ? ` · tables ${tables.length > 0 ? tables.join(', ') : 'all'}` : '',
+    h('p', { class: 'muted' }, `agent ${text(p.agent)} · source ${text(p.source)}`, ` · tables ${tables === null ? "as the agent's configuration says" : tables.join(', ')}`,
+      pushed ? h('span', { 'data-testid': `agent-tables-${name}` }, ' · on the agent: ', badge(pushed.status === 'applied' ? 'ok' : pushed.status === 'failed' ? 'critical' : 'info', text(pushed.status, 20))) : '',
       p.ingest && typeof p.ingest === 'object' ? ` · ingested ${count(p.ingest.ackedSequence)} batches, source position ${text(p.ingest.sourcePosition)}` : ''),
     sinks.length === 0
       ? h('p', { class: 'muted' }, 'No sinks.')

@@ -10,7 +10,9 @@ import { createApi } from './api/app.js';
 import { openHubSecurity } from './auth/hub-security.js';
 import { loadHubConfig, type HubConfig } from './config.js';
 import { HubError } from './errors.js';
+import { HubEvents } from './events/hub-events.js';
 import { IngestServer } from './ingest/ingest-server.js';
+import { PipelinePush } from './pipelines/agent-push.js';
 import { PipelineRegistry } from './pipelines/pipeline-registry.js';
 import { PipelineStore } from './pipelines/pipeline-store.js';
 import { createLogger, type Logger } from './log.js';
@@ -34,7 +36,8 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
   const pipelines = await PipelineRegistry.open(pipelineStore, config.pipelines, logger.child('pipelines'));
   const security = openHubSecurity(config.security, config.hubId, (agentId) => pipelines.workspacesOfAgent(agentId), logger.child('security'));
   const metrics = new HubMetrics();
-  const ingest = new IngestServer({ hubId: config.hubId, log, logger: logger.child('ingest'), metrics, maxMessageBytes: config.grpc.maxMessageBytes, credentials: security.credentials, security: security.stream });
+  const events = new HubEvents(logger.child('events'));
+  const ingest = new IngestServer({ events, hubId: config.hubId, log, logger: logger.child('ingest'), metrics, maxMessageBytes: config.grpc.maxMessageBytes, credentials: security.credentials, security: security.stream });
   const stop = new AbortController();
   const workers = config.sinks.map((s) => {
     const sources = pipelines.routesFor(s.name);
@@ -48,7 +51,9 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
     if (log instanceof LmdbChangeLog) void log.compact(config.sinks.map((s) => s.name)).catch((e: unknown) => logger.warn('log compaction failed', { error: e }));
   }, 30_000);
   const grpcPort = await ingest.listen(config.grpc.listen);
-  const app = createApi({ config, log, metrics, sessions: () => ingest.sessions, sinks: () => workers.map((w) => w.worker.status()), security, pipelines });
+  const push = new PipelinePush(pipelines, ingest, () => ingest.sessions, logger.child('pipelines'));
+  const stopPush = push.start(events);
+  const app = createApi({ config, log, metrics, sessions: () => ingest.sessions, sinks: () => workers.map((w) => w.worker.status()), security, events, ingest, pipelines, push });
   const [host, portText] = splitAddress(config.http.listen);
   const http = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: host, port: Number(portText) }, () => resolve(s));
@@ -62,6 +67,7 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
     async stop() {
       clearInterval(metricsTimer);
       clearInterval(compactTimer);
+      stopPush();
       await ingest.close();
       stop.abort();
       await Promise.all(running);

@@ -18,7 +18,8 @@ import { PipelineRegistry } from '../pipelines/pipeline-registry.js';
 import type { PipelinePush } from '../pipelines/agent-push.js';
 import { statusOf } from './status.js';
 import type { HubConfig } from '../config.js';
-import type { AgentSession } from '../ingest/ingest-server.js';
+import type { HubEvents } from '../events/hub-events.js';
+import type { AgentSession, IngestServer } from '../ingest/ingest-server.js';
 import type { IngestLog } from '../log/change-log.js';
 import type { HubMetrics } from '../metrics.js';
 import type { SinkWorkerStatus } from '../sinks/worker.js';
@@ -34,6 +35,10 @@ export interface ApiDeps {
   readonly pipelines?: PipelineRegistry;
   /** The agent push (applied tables per source); absent: not shown. */
   readonly push?: PipelinePush;
+  /** The hub's event bus (hub/events); absent in tests that need none. */
+  readonly events?: HubEvents | undefined;
+  /** Sends commands to connected agents (`sendCommand`); absent in tests without ingest. */
+  readonly ingest?: Pick<IngestServer, 'sendCommand'> | undefined;
 }
 
 

@@ -12,6 +12,7 @@ import { loadHubConfig, type HubConfig } from './config.js';
 import { HubError } from './errors.js';
 import { HubEvents } from './events/hub-events.js';
 import { IngestServer } from './ingest/ingest-server.js';
+import { PipelinePush } from './pipelines/agent-push.js';
 import { PipelineRegistry } from './pipelines/pipeline-registry.js';
 import { PipelineStore } from './pipelines/pipeline-store.js';
 import { createLogger, type Logger } from './log.js';
@@ -50,7 +51,9 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
     if (log instanceof LmdbChangeLog) void log.compact(config.sinks.map((s) => s.name)).catch((e: unknown) => logger.warn('log compaction failed', { error: e }));
   }, 30_000);
   const grpcPort = await ingest.listen(config.grpc.listen);
-  const app = createApi({ config, log, metrics, sessions: () => ingest.sessions, sinks: () => workers.map((w) => w.worker.status()), security, events, ingest, pipelines });
+  const push = new PipelinePush(pipelines, ingest, () => ingest.sessions, logger.child('pipelines'));
+  const stopPush = push.start(events);
+  const app = createApi({ config, log, metrics, sessions: () => ingest.sessions, sinks: () => workers.map((w) => w.worker.status()), security, events, ingest, pipelines, push });
   const [host, portText] = splitAddress(config.http.listen);
   const http = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: host, port: Number(portText) }, () => resolve(s));
@@ -64,6 +67,7 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
     async stop() {
       clearInterval(metricsTimer);
       clearInterval(compactTimer);
+      stopPush();
       await ingest.close();
       stop.abort();
       await Promise.all(running);

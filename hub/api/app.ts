@@ -32,14 +32,14 @@ export interface ApiDeps {
   readonly sessions: () => ReadonlyMap<string, AgentSession>;
   readonly sinks: () => readonly SinkWorkerStatus[];
   readonly security: Pick<HubSecurity, 'registry' | 'apiTokens'>;
-  /** The hub's event bus (hub/events); absent in tests that need none. */
-  readonly events?: HubEvents | undefined;
-  /** Sends commands to connected agents (`sendCommand`); absent in tests without ingest. */
-  readonly ingest?: Pick<IngestServer, 'sendCommand'> | undefined;
   /** The hub's pipelines; absent: the configuration's, in memory. */
   readonly pipelines?: PipelineRegistry;
   /** The agent push (applied tables per source); absent: not shown. */
   readonly push?: PipelinePush;
+  /** The hub's event bus (hub/events); absent in tests that need none. */
+  readonly events?: HubEvents | undefined;
+  /** Sends commands to connected agents (`sendCommand`); absent in tests without ingest. */
+  readonly ingest?: Pick<IngestServer, 'sendCommand'> | undefined;
 }
 
 

@@ -12,7 +12,7 @@ import { sourceKeyOfPipeline } from './pipeline.js';
 /** The hub → agent command channel (IngestServer.sendCommand). */
 export interface CommandChannel {
   /** The command id, or null when the source's agent is not connected. */
-  sendCommand(sourceKey: string, kind: string, payload: Record<string, unknown>): string | null;
+  sendCommand(sourceKey: string, kind: string, payload: unknown): string | null;
 }
 
 /** What this module reads from the hub's event bus. */
@@ -98,13 +98,16 @@ export class PipelinePush {
     }
   }
 
+  /** `agent.command.result` on the bus: data `{ payload: { id, ok, result?, error? }, commandId }`. */
   private answer(e: AgentEvent): void {
     if (e.kind !== 'agent.command.result' || e.source === undefined) return;
     const cur = this.states.get(e.source);
-    const d = e.data as { id?: unknown; ok?: unknown; result?: unknown; error?: unknown } | null;
-    if (cur === undefined || d === null || typeof d !== 'object' || d.id !== cur.commandId) return;
+    const data = e.data as { payload?: unknown; commandId?: unknown } | null;
+    const d = (data?.payload ?? null) as { id?: unknown; ok?: unknown; result?: unknown; error?: { code?: unknown; message?: unknown } } | null;
+    if (cur === undefined || d === null || typeof d !== 'object' || (d.id ?? data?.commandId) !== cur.commandId) return;
     const ok = d.ok === true;
-    this.states.set(e.source, { ...cur, status: ok ? 'applied' : 'failed', answeredAt: new Date().toISOString(), error: ok ? null : String(d.error ?? 'the agent refused the tables'), result: d.result ?? null });
-    if (!ok) this.logger.warn('the agent could not apply the pipeline tables', { source: e.source, error: d.error });
+    const error = ok ? null : `${String(d.error?.code ?? 'COMMAND_FAILED')}: ${String(d.error?.message ?? 'the agent refused the tables')}`;
+    this.states.set(e.source, { ...cur, status: ok ? 'applied' : 'failed', answeredAt: new Date().toISOString(), error, result: d.result ?? null });
+    if (!ok) this.logger.warn('the agent could not apply the pipeline tables', { source: e.source, error });
   }
 }

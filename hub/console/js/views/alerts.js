@@ -27,11 +27,11 @@ export const alertsView = {
         h('span', { 'data-testid': `alert-state-${id}` }, badge(state === 'open' ? 'critical' : state === 'acknowledged' ? 'warning' : 'ok', state)),
         text(a.rule ?? a.kind, 60),
         subject(a),
-        text(a.message, 400),
-        ago(a.openedAt ?? a.createdAt ?? a.at, ctx.now),
+        h('span', {}, a.title ? h('strong', {}, text(a.title, 200), ' ') : null, text(a.message, 400)),
+        ago(a.openedAt ?? a.at, ctx.now),
         state === 'open'
-          ? actionButton('Acknowledge', () => post(`/v1/alerts/${encodeURIComponent(id)}/ack`), ctx, `alert acknowledged`, { 'data-testid': `ack-${id}` })
-          : a.acknowledgedBy ? text(a.acknowledgedBy, 60) : '',
+          ? actionButton('Acknowledge', () => post(`/v1/alerts/${encodeURIComponent(id)}/ack`), ctx, 'alert acknowledged', { 'data-testid': `ack-${id}` })
+          : state === 'resolved' ? `resolved ${ago(a.resolvedAt, ctx.now)}` : `acknowledged ${ago(a.acknowledgedAt, ctx.now)}`,
       ];
     });
     return h('div', { class: 'panel', 'data-testid': 'alerts' }, h('h1', {}, 'Alerts'), table(['Severity', 'State', 'Rule', 'Where', 'Message', 'Opened', ''], rows));

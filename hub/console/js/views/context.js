@@ -47,7 +47,7 @@ export function actionButton(label, action, ctx, done, attrs = {}) {
       button.disabled = true;
       void action().then((r) => {
         if (r.ok) ctx.flash(done);
-        else ctx.flash(r.unavailable ? `${label}: not available on this hub (${r.code})` : `${label} failed: ${r.code}: ${r.message}`, 'error');
+        else ctx.flash(`${label} failed: ${r.code}: ${r.message}`, 'error');
         ctx.refresh();
       });
     },

@@ -16,8 +16,26 @@ function historyPath(t) {
 /** @param {any} c */
 function columnText(c) {
   if (typeof c === 'string') return c;
-  if (c && typeof c === 'object') return `${text(c.name, 60)} ${text(c.type ?? c.typeName, 40)}`;
+  if (c && typeof c === 'object') return `${text(c.name, 60)} ${text(c.type, 40)}${c.key ? ' (key)' : ''}`;
   return text(c);
+}
+
+/**
+ * A version's change against the previous one, one line per change.
+ * @param {any} diff
+ * @returns {string[]}
+ */
+export function diffLines(diff) {
+  if (!diff || typeof diff !== 'object') return [];
+  /** @param {unknown} v */
+  const list = (v) => (Array.isArray(v) ? v : []);
+  return [
+    ...list(diff.added).map((c) => `+ ${columnText(c)}`),
+    ...list(diff.dropped).map((c) => `− ${text(c.name ?? c, 60)}`),
+    ...list(diff.typeChanged).map((c) => `~ ${text(c.column, 60)}: ${text(c.from, 40)} → ${text(c.to, 40)}${c.change ? ` (${text(c.change, 20)})` : ''}`),
+    ...list(diff.renamed).map((c) => `renamed ${text(c.from, 60)} → ${text(c.to, 60)}`),
+    ...(diff.keyChanged ? [`key ${list(diff.keyChanged.from).join(', ')} → ${list(diff.keyChanged.to).join(', ')}`] : []),
+  ];
 }
 
 /**
@@ -30,11 +48,11 @@ async function history(t, ctx) {
   const versions = listOf(r.data, 'versions');
   const rows = versions.map((v) => [
     count(v.version),
-    text(v.sincePosition ?? v.since, 40),
-    ago(v.firstSeenAt ?? v.seenAt, ctx.now),
+    text(v.sincePosition, 40),
+    ago(v.firstSeenAt, ctx.now),
     Array.isArray(v.columns) ? v.columns.map(columnText).join(', ') : '–',
     Array.isArray(v.key) ? v.key.map((/** @type {unknown} */ k) => text(k, 60)).join(', ') : text(v.key),
-    v.diff === undefined || v.diff === null ? '' : h('code', {}, text(v.diff, 400)),
+    h('span', {}, ...diffLines(v.diff).map((line) => h('div', {}, h('code', {}, line)))),
   ]);
   return h('div', { class: 'panel', 'data-testid': 'schema-history' }, h('h2', {}, `History of ${text(t.schema)}.${text(t.table)}`), table(['Version', 'Since', 'Seen', 'Columns', 'Key', 'Change'], rows));
 }
@@ -46,16 +64,16 @@ export const schemasView = {
   async render(ctx) {
     const r = await get('/v1/schemas');
     if (!r.ok) return failed(r, 'Schema changes', 'GET /v1/schemas');
-    const tables = listOf(r.data, 'schemas').concat(listOf(r.data, 'tables'));
+    const tables = listOf(r.data, 'tables');
     if (tables.length === 0) return h('div', { class: 'panel', 'data-testid': 'schemas' }, h('h1', {}, 'Schema changes'), h('p', { class: 'muted' }, 'No table schema has been seen yet.'));
     const rows = tables.map((t) => {
       const key = historyPath(t);
       return [
         `${text(t.agent)}/${text(t.source)}`,
         `${text(t.schema)}.${text(t.table)}`,
-        count(t.version ?? t.latestVersion),
-        count(t.versions ?? t.versionCount),
-        ago(t.changedAt ?? t.firstSeenAt ?? t.seenAt, ctx.now),
+        count(t.version),
+        count(t.versions),
+        ago(t.changedAt ?? t.firstSeenAt, ctx.now),
         h('button', { type: 'button', onclick: () => { open = open === key ? null : key; ctx.refresh(); } }, open === key ? 'Hide history' : 'History'),
       ];
     });

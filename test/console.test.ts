@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
 import type { Browser, Page } from 'playwright-core';
+import { parseHubConfig } from '../hub/config.js';
 import { launchChromium, pageProblems, screenshot } from './support/browser.js';
 import { startPostgres, type PgInstance } from './support/postgres.js';
 import { agentProcess, apiFetch, freePort, httpJson, ManagedProcess, TEST_ADMIN_TOKEN, tempDir, waitFor } from './support/pipeline.js';
@@ -27,6 +28,20 @@ let dir: string;
 let httpPort: number;
 const shots: string[] = [];
 
+/**
+ * Whether this hub has alerts (hub/alerts, the `alerts` configuration section). Without
+ * them the console must show the alert view as not available, and there is nothing to acknowledge.
+ */
+function hubHasAlerts(): boolean {
+  try {
+    parseHubConfig({ hubId: 'probe', log: { path: '/unused' }, sinks: [], pipelines: [], alerts: {}, security: { plaintext: true } }, {});
+    return true;
+  } catch {
+    return false;
+  }
+}
+const ALERTS = hubHasAlerts();
+
 /** A hub with a PostgreSQL sink and no pipeline: the console creates it. */
 function consoleHub(grpcPort: number): ManagedProcess {
   const hubDir = join(dir, 'hub');
@@ -39,6 +54,8 @@ function consoleHub(grpcPort: number): ManagedProcess {
     sinks: [{ name: 'warehouse', kind: 'postgres', host: '127.0.0.1', port: pgi.port, database: 'dst', user: 'postgres', schema: 'public' }],
     pipelines: [],
     security: { plaintext: true, adminTokens: [{ workspace: 'default', token: TEST_ADMIN_TOKEN }] },
+    // A stopped agent is an alert within seconds (the default waits two minutes).
+    ...(ALERTS ? { alerts: { evaluateSeconds: 1, rules: { agentDisconnected: { seconds: 1 } } } } : {}),
     logLevel: 'info',
   };
   const path = join(hubDir, 'hub.json');
@@ -95,6 +112,16 @@ async function appliedEvents(page: Page): Promise<number> {
 
 test('console: sign in, create a pipeline, see its rows arrive, every view renders', { timeout: 600_000 }, async () => {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  try {
+    await clickThrough(page);
+  } catch (e) {
+    // What the browser showed when it failed: the quickest way to see why.
+    await shot(page, 'failure').catch(() => undefined);
+    throw e;
+  }
+});
+
+async function clickThrough(page: Page): Promise<void> {
   const problems = pageProblems(page);
   page.setDefaultTimeout(60_000);
   const response = await page.goto(`http://127.0.0.1:${httpPort}/console`);
@@ -156,18 +183,43 @@ test('console: sign in, create a pipeline, see its rows arrive, every view rende
   await shot(page, 'pipelines');
 
   // Views whose API this hub may not serve render a state, never an error.
+  // Pause and resume from the pipeline's panel.
+  await panel.getByRole('button', { name: 'Pause' }).click();
+  await panel.getByText('paused', { exact: true }).waitFor();
+  await panel.getByRole('button', { name: 'Resume' }).click();
+  await panel.getByText('streaming', { exact: true }).waitFor();
+
   // Views whose API this hub does not serve say so; the others render their data. Never an error.
   for (const [link, id, route] of [['Snapshots', 'snapshots', '/v1/snapshots'], ['Schema changes', 'schemas', '/v1/schemas'], ['Alerts', 'alerts', '/v1/alerts']] as const) {
     const served = (await apiFetch(httpPort, route)).status !== 404;
     await page.getByRole('link', { name: link }).click();
     await page.locator(served ? `[data-testid="${id}"]` : '[data-state="unavailable"]').waitFor();
     if (!served) await page.getByText(`${link}: not available`).waitFor();
+    if (served && id === 'schemas') {
+      await page.getByTestId('schemas').getByRole('row', { name: /public\.orders/ }).getByRole('button', { name: 'History' }).click();
+      await page.getByTestId('schema-history').getByText(/^\+ qty /).waitFor();
+    }
     assert.equal(await page.locator('[data-state="error"]').count(), 0, `${link}: ${await page.locator('main').textContent()}`);
     await shot(page, id);
+  }
+  assert.equal((await apiFetch(httpPort, '/v1/alerts')).status !== 404, ALERTS, 'the alerts API is served exactly when the hub has alerts');
+
+  if (ALERTS) {
+    // A stopped agent raises an alert; acknowledging it from the console changes its state.
+    await agent.stop();
+    const alerts = page.getByTestId('alerts');
+    const row = alerts.getByRole('row', { name: /Agent edge-1 disconnected/ });
+    await row.getByRole('button', { name: 'Acknowledge' }).click({ timeout: 120_000 });
+    await row.getByText('acknowledged', { exact: true }).waitFor();
+    const feed = (await (await apiFetch(httpPort, '/v1/alerts')).json()) as { alerts: { rule: string; state: string }[] };
+    assert.equal(feed.alerts.find((a) => a.rule === 'agentDisconnected')?.state, 'acknowledged');
+    await shot(page, 'alerts');
+  } else {
+    console.log('console test: this hub has no alerts (hub/alerts): the alert view was checked as not available, no alert acknowledged');
   }
 
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByTestId('sign-in').waitFor();
   assert.equal(await page.evaluate('sessionStorage.length'), 0);
   assert.deepEqual(problems, []);
-});
+}

@@ -16,7 +16,7 @@ import { launchChromium, pageProblems, screenshot } from './support/browser.js';
 import { startPostgres, type PgInstance } from './support/postgres.js';
 import { agentProcess, apiFetch, freePort, httpJson, ManagedProcess, TEST_ADMIN_TOKEN, tempDir, waitFor } from './support/pipeline.js';
 
-const ROWS = 300;
+const ROWS = 600;
 
 let browser: Browser;
 let pgi: PgInstance;
@@ -71,6 +71,9 @@ before(async () => {
   await pgi.createDatabase('dst');
   src = new pg.Pool({ connectionString: pgi.connectionString('src'), max: 2 });
   dst = new pg.Pool({ connectionString: pgi.connectionString('dst'), max: 2 });
+  // An idle pooled connection ended by the server's shutdown is no test failure.
+  src.on('error', () => undefined);
+  dst.on('error', () => undefined);
   await src.query('CREATE TABLE public.orders (id int PRIMARY KEY, item text NOT NULL, qty int NOT NULL)');
   dir = tempDir('console');
   const grpcPort = await freePort();
@@ -172,7 +175,8 @@ async function clickThrough(page: Page): Promise<void> {
   // Rows arrive: written at the source in several transactions, shown as the sink's applied events.
   for (let i = 0; i < ROWS; i += 50) {
     await src.query(`INSERT INTO public.orders SELECT g, 'item ' || g, g % 7 FROM generate_series(${i + 1}, ${i + 50}) g`);
-    await new Promise((r) => setTimeout(r, 500));
+    // Spread over several polls, so the throughput chart has a shape.
+    await new Promise((r) => setTimeout(r, 1000));
   }
   await waitFor('the console to show every row applied', async () => (await appliedEvents(page)) >= ROWS, 180_000, 500);
   const landed = await dst.query<{ n: string }>('SELECT count(*) AS n FROM public.orders');

@@ -14,6 +14,7 @@ if ! command -v chromium >/dev/null; then
 fi
 bash scripts/check-proto.sh
 npx tsc -p tsconfig.json --noEmit
+npx tsc -p hub/console/tsconfig.json  # the console's browser JavaScript (JSDoc types)
 echo "== unit tests"
 # Node 20's test runner takes no glob patterns: list the files.
 mapfile -t unit < <(find agent hub proto -name '*.test.ts' | sort)

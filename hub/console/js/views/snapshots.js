@@ -12,9 +12,8 @@ const STATE_BADGE = /** @type {Record<string, string>} */ ({ done: 'ok', running
  * @param {import('./context.js').ViewContext} ctx
  */
 function controls(snap, ctx) {
-  const source = typeof snap.source === 'string' ? snap.source : `${snap.agent}/${snap.source}`;
-  // The source key is agent/source: each part is its own path segment.
-  const base = `/v1/snapshots/${source.split('/').map(encodeURIComponent).join('/')}/${encodeURIComponent(String(snap.table))}`;
+  // The source key (agent/source) is one path segment, its "/" escaped.
+  const base = `/v1/snapshots/${encodeURIComponent(String(snap.source))}/${encodeURIComponent(String(snap.table))}`;
   const out = [];
   if (snap.state === 'running' || snap.state === 'pending') out.push(actionButton('Pause', () => post(`${base}/pause`), ctx, `snapshot of ${snap.table} paused`));
   if (snap.state === 'paused') out.push(actionButton('Resume', () => post(`${base}/resume`), ctx, `snapshot of ${snap.table} resumed`));

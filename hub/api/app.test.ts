@@ -175,6 +175,7 @@ describe('hub HTTP API', () => {
       sourceKind: 'postgres',
       version: '0.1.0',
       connected: true,
+      status: 'connected',
       connectedAt: '2024-05-01T10:00:00.000Z',
       lastSeen: '2024-05-01T10:05:00.000Z',
       ackedSequence: 3,

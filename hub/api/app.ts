@@ -13,7 +13,11 @@ import { consoleRoutes } from './console-routes.js';
 import { MAX_BODY_BYTES } from './json-body.js';
 import { securityRoutes } from './security-routes.js';
 import { ApiError } from './api-error.js';
+import { inventoryRoutes } from './inventory-routes.js';
+import { openApiDocument } from './openapi/document.js';
 import { pipelineRoutes } from './pipeline-routes.js';
+import { snapshotRoutes } from './snapshot-routes.js';
+import { SnapshotTracker } from './snapshot-tracker.js';
 import { lsn } from './pipeline-view.js';
 import { PipelineRegistry } from '../pipelines/pipeline-registry.js';
 import type { PipelinePush } from '../pipelines/agent-push.js';
@@ -49,7 +53,9 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
   app.onError((err, c) => (err instanceof ApiError ? c.json({ error: { code: err.code, message: err.message, ...(err.field === undefined ? {} : { field: err.field }) } }, err.status) : err instanceof HubError ? apiError(c, ...statusOf(err.kind), err.message) : apiError(c, 500, 'INTERNAL', 'internal error')));
   app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}` } }, 404));
 
-  // /healthz stays open for load balancers and says nothing about any workspace.
+  // /healthz stays open for load balancers and says nothing about any workspace; the API's
+  // description is open too (registered before the token check): it holds no workspace data.
+  app.get('/v1/openapi.json', (c) => c.json(openApiDocument()));
   app.use('/v1/*', requireToken(deps.security.apiTokens), bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => apiError(c, 413, 'TOO_LARGE', `the body is larger than ${MAX_BODY_BYTES} bytes`) }));
   app.use('/metrics', requireToken(deps.security.apiTokens), requireOperator('default'));
   app.get('/healthz', (c) => c.json({ status: 'ok', hub: deps.config.hubId, logHead: deps.log.headOffset() }));
@@ -70,6 +76,7 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
         sourceKind: s.sourceKind,
         version: s.agentVersion,
         connected: s.connected,
+        status: !s.connected ? 'disconnected' : hb?.backPressure === true ? 'back-pressure' : 'connected',
         connectedAt: s.connectedAt.toISOString(),
         lastSeen: s.lastSeen.toISOString(),
         ackedSequence: cp?.ackedSequence ?? 0,
@@ -81,6 +88,8 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
   });
 
   app.route('/', pipelineRoutes({ ...deps, pipelines, agents: deps.security.registry, push: deps.push ?? null }));
+  app.route('/', snapshotRoutes({ pipelines, ingest: deps.ingest ?? null, tracker: new SnapshotTracker(deps.events ?? null) }));
+  app.route('/', inventoryRoutes({ ...deps, pipelines, push: deps.push ?? null }));
   app.route('/', securityRoutes(deps.security, deps.sessions));
   app.route('/', consoleRoutes());
   return app;

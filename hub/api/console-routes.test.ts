@@ -56,6 +56,11 @@ describe('console routes', () => {
     }
   });
 
+  it('serves files to GET only', async () => {
+    assert.equal((await app.request('/console', { method: 'HEAD' })).status, 200);
+    for (const method of ['POST', 'PUT', 'DELETE']) assert.equal((await app.request('/console/js/main.js', { method })).status, 404, method);
+  });
+
   it('refuses to start without the files', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tributary-console-'));
     assert.throws(() => loadConsoleFiles(join(dir, 'missing')), /console's files are missing/);

@@ -12,7 +12,7 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { extname, join, relative, sep } from 'node:path';
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { HubError } from '../errors.js';
 import type { ApiEnv } from './auth-middleware.js';
 
@@ -91,8 +91,14 @@ export function consoleRoutes(dir = CONSOLE_DIR): Hono<ApiEnv> {
     }
     return new Response(file.body, { status: 200, headers: securityHeaders(file.type) });
   };
-  app.get('/console', () => serve('index.html'));
-  app.get('/console/', () => serve('index.html'));
-  app.get('/console/*', (c) => serve(c.req.path.slice('/console/'.length)));
+  // Static files, mounted as middleware the way hono's serveStatic is: they are pages,
+  // not API operations, so the OpenAPI document (which lists the routes) leaves them out.
+  const serveFiles: MiddlewareHandler<ApiEnv> = async (c, next) => {
+    if (c.req.method !== 'GET' && c.req.method !== 'HEAD') return next();
+    const name = c.req.path === '/console' || c.req.path === '/console/' ? 'index.html' : c.req.path.slice('/console/'.length);
+    return serve(name);
+  };
+  app.use('/console', serveFiles);
+  app.use('/console/*', serveFiles);
   return app;
 }

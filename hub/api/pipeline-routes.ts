@@ -58,7 +58,7 @@ export function pipelineRoutes(deps: PipelineRouteDeps): Hono<ApiEnv> {
     const sinks = sinksField(body, workspaceSinks(workspace));
     const tables = body['tables'] === undefined ? null : tablesField(body);
     const registered = deps.agents.agentRecord(agent);
-    if (registered !== undefined && registered.workspace !== workspace) throw new ApiError('AGENT_IN_OTHER_WORKSPACE', `agent ${agent} is registered to another workspace`, 'agent');
+    if (registered !== undefined && registered.workspace !== workspace) throw new ApiError('AGENT_IN_OTHER_WORKSPACE', 'the agent is registered to another workspace; pipelines never route across workspaces', 'agent');
     const p = await deps.pipelines.create(workspace, name, { agent, source, sinks, tables }, (existing) => {
       if (existing !== undefined) throw new ApiError('PIPELINE_EXISTS', `a pipeline named ${JSON.stringify(name)} already exists`, 'name');
     });

@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { AgentRegistry } from '../../auth/agent-registry.js';
+import { ApiTokens } from '../../auth/api-tokens.js';
+import { CertificateAuthority } from '../../auth/ca.js';
+import { HubStateStore } from '../../auth/state-store.js';
+import { parseHubConfig } from '../../config.js';
+import { LmdbChangeLog } from '../../log/embedded/lmdb-log.js';
+import { HubMetrics } from '../../metrics.js';
+import { ERROR_CODES } from '../api-error.js';
+import { createApi } from '../app.js';
+import { OPERATIONS_ROUTES } from './routes-operations.js';
+
+type Doc = { openapi: string; paths: Record<string, Record<string, { operationId: string; parameters?: Array<{ name: string; in: string }>; responses: Record<string, unknown> }>>; components: { schemas: Record<string, unknown> } };
+
+const toOpenApi = (honoPath: string): string => honoPath.replace(/:([A-Za-z]+)/g, '{$1}');
+
+describe('OpenAPI document', () => {
+  let dir: string;
+  let log: LmdbChangeLog;
+  let store: HubStateStore;
+  let app: ReturnType<typeof createApi>;
+  let doc: Doc;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tributary-openapi-'));
+    log = new LmdbChangeLog(join(dir, 'log'));
+    store = new HubStateStore(join(dir, 'state'));
+    const config = parseHubConfig({ log: { path: '/unused' } }, {});
+    const security = { registry: new AgentRegistry(store, CertificateAuthority.open(dir, null, 'hub'), { certificateTtlMs: 60_000, enrollmentTtlMs: 60_000 }), apiTokens: new ApiTokens(store, []) };
+    app = createApi({ config, log, metrics: new HubMetrics(), sessions: () => new Map(), sinks: () => [], security });
+    // Served without a token: it describes the API, it holds no workspace data.
+    const res = await app.request('/v1/openapi.json');
+    assert.equal(res.status, 200);
+    doc = (await res.json()) as Doc;
+  });
+
+  after(async () => {
+    await log[Symbol.asyncDispose]();
+    await store[Symbol.asyncDispose]();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('describes every route the app serves', () => {
+    const served = app.routes.filter((r) => r.method !== 'ALL').map((r) => [r.method.toLowerCase(), toOpenApi(r.path)] as const);
+    assert.ok(served.length >= 25, `only ${served.length} routes found`);
+    const missing = served.filter(([m, p]) => doc.paths[p]?.[m] === undefined).map(([m, p]) => `${m.toUpperCase()} ${p}`);
+    assert.deepEqual(missing, [], 'routes served but not described: add them to hub/api/openapi/routes-<group>.ts');
+  });
+
+  it('serves every route it describes (routes of other route files aside until they are mounted)', () => {
+    const served = new Set(app.routes.filter((r) => r.method !== 'ALL').map((r) => `${r.method.toLowerCase()} ${toOpenApi(r.path)}`));
+    const elsewhere = new Set(OPERATIONS_ROUTES.map((r) => `${r.method} ${r.path}`));
+    const described = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m} ${p}`));
+    assert.deepEqual(described.filter((d) => !served.has(d) && !elsewhere.has(d)), []);
+  });
+
+  it('is a consistent OpenAPI 3.1 document', () => {
+    assert.equal(doc.openapi, '3.1.0');
+    const ids = new Set<string>();
+    const text = JSON.stringify(doc);
+    for (const m of text.matchAll(/"\$ref":"#\/components\/schemas\/([A-Za-z]+)"/g)) assert.ok(doc.components.schemas[m[1] as string] !== undefined, `unresolved $ref ${m[1]}`);
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      const pathParams = [...path.matchAll(/\{([A-Za-z]+)\}/g)].map((m) => m[1]);
+      for (const [method, op] of Object.entries(ops)) {
+        assert.ok(!ids.has(op.operationId), `duplicate operationId ${op.operationId}`);
+        ids.add(op.operationId);
+        assert.deepEqual(op.parameters?.filter((p) => p.in === 'path').map((p) => p.name) ?? [], pathParams, `${method} ${path} path parameters`);
+        assert.ok(Object.keys(op.responses).some((s) => s.startsWith('2')), `${method} ${path}: no success response`);
+        assert.ok(op.responses['500'] !== undefined, `${method} ${path}: no 500`);
+      }
+    }
+  });
+
+  it('documents every error code with its status', () => {
+    const documented = (doc as unknown as { 'x-error-codes': Record<string, { status: number }> })['x-error-codes'];
+    for (const [code, v] of Object.entries(ERROR_CODES)) assert.equal(documented[code]?.status, v.status, code);
+    // a validation error of a pipeline route is documented as such
+    const create = doc.paths['/v1/pipelines']?.['post'];
+    assert.match(JSON.stringify(create?.responses['400']), /VALIDATION_FAILED/);
+    assert.match(JSON.stringify(create?.responses['409']), /PIPELINE_EXISTS/);
+  });
+});

@@ -199,6 +199,14 @@ async function clickThrough(page: Page): Promise<void> {
     await page.getByRole('link', { name: link }).click();
     await page.locator(served ? `[data-testid="${id}"]` : '[data-state="unavailable"]').waitFor();
     if (!served) await page.getByText(`${link}: not available`).waitFor();
+    if (served && id === 'snapshots') {
+      // A snapshot request goes to the pipeline's agent as a command (the hub answers 202).
+      const form = page.getByTestId('snapshot-start');
+      await form.getByLabel('Pipeline').selectOption('orders');
+      await form.getByLabel('Table').fill('public.orders');
+      await form.getByRole('button', { name: 'Start snapshot' }).click();
+      await page.getByText("snapshot of public.orders requested from pipeline orders's agent").waitFor();
+    }
     if (served && id === 'schemas') {
       await page.getByTestId('schemas').getByRole('row', { name: /public\.orders/ }).getByRole('button', { name: 'History' }).click();
       await page.getByTestId('schema-history').getByText(/^\+ qty /).waitFor();

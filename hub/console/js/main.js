@@ -142,7 +142,18 @@ async function render() {
   }
   if (mine !== generation) return;
   replace(main, content);
-  if (view.live) timer = setTimeout(() => void render(), POLL_MS);
+  if (view.live) timer = setTimeout(poll, POLL_MS);
+}
+
+/** The next poll of a live view; not while someone types into one of its fields, nor in a hidden tab. */
+function poll() {
+  const active = document.activeElement;
+  const typing = active !== null && main.contains(active) && /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName);
+  if (typing || document.hidden) {
+    timer = setTimeout(poll, POLL_MS);
+    return;
+  }
+  void render();
 }
 
 signOut.addEventListener('click', () => {

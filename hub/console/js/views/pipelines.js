@@ -83,7 +83,9 @@ function pipelinePanel(p, ctx) {
   return h(
     'section',
     { class: 'panel', 'data-testid': `pipeline-${name}` },
-    h('div', { class: 'row' }, h('h2', {}, name), stateBadge(p), h('span', { class: 'spacer' }),
+    h('div', { class: 'row' }, h('h2', {}, name), stateBadge(p),
+      typeof p.lagSeconds === 'number' ? h('span', { class: 'muted' }, `lag ${duration(p.lagSeconds)}`) : null,
+      h('span', { class: 'spacer' }),
       paused
         ? actionButton('Resume', () => post(`${path}/resume`), ctx, `pipeline ${name} resumed`, { 'data-testid': `resume-${name}` })
         : actionButton('Pause', () => post(`${path}/pause`), ctx, `pipeline ${name} paused`, { 'data-testid': `pause-${name}` })),

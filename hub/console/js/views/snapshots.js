@@ -78,7 +78,8 @@ export const snapshotsView = {
     const rows = snaps.map((sn) => {
       const done = typeof sn.rowsDone === 'number' ? sn.rowsDone : 0;
       const est = typeof sn.rowsEstimate === 'number' && sn.rowsEstimate > 0 ? sn.rowsEstimate : null;
-      const bar = est === null ? h('progress', {}) : h('progress', { max: est, value: Math.min(done, est) });
+      // No estimate: an indeterminate bar while it runs, a full one once done.
+      const bar = sn.state === 'done' ? h('progress', { max: 1, value: 1 }) : est === null ? h('progress', {}) : h('progress', { max: est, value: Math.min(done, est) });
       const state = text(sn.state, 20);
       return [
         text(sn.source),

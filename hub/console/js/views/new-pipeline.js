@@ -10,20 +10,7 @@ import { text } from '../format.js';
 import { failed } from './context.js';
 
 /**
- * Sinks the hub knows: GET /v1/sinks where served, else those named by pipelines.
- * @returns {Promise<string[]>}
- */
-async function sinkNames() {
-  const r = await get('/v1/sinks');
-  if (r.ok) return listOf(r.data, 'sinks').map((s) => String(typeof s === 'string' ? s : s.name));
-  const p = await get('/v1/pipelines');
-  if (!p.ok) return [];
-  const names = new Set(listOf(p.data, 'pipelines').flatMap((x) => (Array.isArray(x.sinks) ? x.sinks : []).map((/** @type {any} */ s) => String(typeof s === 'string' ? s : s.name))));
-  return [...names].sort();
-}
-
-/**
- * Names typed in a box, separated by commas, spaces or lines.
+ * Table names typed in the box, separated by commas, spaces or lines.
  * @param {string} raw
  */
 function nameList(raw) {
@@ -50,7 +37,9 @@ export const newPipelineView = {
     const agents = await get('/v1/agents');
     if (!agents.ok) return failed(agents, 'New pipeline', 'GET /v1/agents');
     const sources = listOf(agents.data, 'agents').map((a) => ({ agent: String(a.agentId), source: String(a.sourceId), connected: a.connected === true }));
-    const sinks = await sinkNames();
+    const sinkList = await get('/v1/sinks');
+    if (!sinkList.ok) return failed(sinkList, 'New pipeline', 'GET /v1/sinks');
+    const sinks = listOf(sinkList.data, 'sinks').map((s) => String(s.name));
     const name = h('input', { type: 'text', id: 'pl-name', name: 'name', required: true, autocomplete: 'off', pattern: '[A-Za-z0-9][A-Za-z0-9_.\\-]{0,62}' });
     const source = h('select', { id: 'pl-source', name: 'source' },
       ...sources.map((s, i) => h('option', { value: String(i) }, `${s.agent} / ${s.source}${s.connected ? '' : ' (disconnected)'}`)));
@@ -58,11 +47,8 @@ export const newPipelineView = {
     const sinkBoxes = sinks.map((s) => h('label', { class: 'row' }, h('input', { type: 'checkbox', name: 'sinks', value: s, 'data-testid': `sink-${s}` }), s));
     const message = h('p', { role: 'alert', 'data-testid': 'form-message' });
     const submit = h('button', { type: 'submit', class: 'primary' }, 'Create pipeline');
-    // A hub that lists no sinks (no GET /v1/sinks, no pipeline yet) still takes their names.
-    const sinkText = h('input', { type: 'text', id: 'pl-sinks', name: 'sinks', autocomplete: 'off', placeholder: 'warehouse' });
-    const sinkSet = sinkBoxes.length > 0
-      ? h('fieldset', {}, h('legend', {}, 'Sinks'), ...sinkBoxes)
-      : field('Sinks', sinkText, 'sink names from the hub configuration, separated by commas');
+    const sinkSet = h('fieldset', {}, h('legend', {}, 'Sinks'),
+      ...(sinkBoxes.length > 0 ? sinkBoxes : [h('span', { class: 'hint error' }, 'This workspace has no sinks: add one to the hub configuration.')]));
     const fields = /** @type {Record<string, HTMLElement>} */ ({ name, source, agent: source, tables, sinks: sinkSet });
     const form = h('form', {
       class: 'stack',
@@ -81,9 +67,7 @@ export const newPipelineView = {
           name: name.value.trim(),
           agent: chosen.agent,
           source: chosen.source,
-          sinks: sinkBoxes.length > 0
-            ? sinkBoxes.map((l) => l.querySelector('input')).filter((i) => i !== null && i.checked).map((i) => /** @type {HTMLInputElement} */ (i).value)
-            : nameList(sinkText.value),
+          sinks: sinkBoxes.map((l) => l.querySelector('input')).filter((i) => i !== null && i.checked).map((i) => /** @type {HTMLInputElement} */ (i).value),
         };
         // No tables named: the agent's own configuration decides (the API's `tables: null`).
         if (captured.length > 0) body.tables = captured;

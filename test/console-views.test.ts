@@ -34,6 +34,11 @@ const HISTORY = {
   versions: [{ version: 2, sincePosition: HOSTILE, firstSeenAt: NOW, columns: [{ name: HOSTILE, type: HOSTILE, key: true }], key: [HOSTILE], diff: { added: [{ name: HOSTILE, type: HOSTILE }], dropped: [], typeChanged: [], renamed: [], keyChanged: null } }],
 };
 
+const DOCTOR = {
+  agent: HOSTILE,
+  sources: [{ source: HOSTILE, checkedAt: NOW, receivedAt: NOW, status: 'critical', findings: [{ check: HOSTILE, severity: 'critical', message: HOSTILE, fix: HOSTILE }] }],
+};
+
 const VIEWS = ['pipelines', 'agents', 'snapshots', 'schemas', 'alerts', 'new-pipeline'] as const;
 
 let browser: Browser;
@@ -85,6 +90,7 @@ async function noMarkupRan(page: Page): Promise<void> {
 test('every view shows strings from the API as text, never as markup', { timeout: 300_000 }, async () => {
   const { page, problems, posts } = await consolePage((path, route) => {
     if (path.startsWith('/v1/schemas/')) return json(route, 200, HISTORY);
+    if (path === `/v1/agents/${encodeURIComponent(HOSTILE)}/doctor`) return json(route, 200, DOCTOR);
     if (route.request().method() === 'POST') return json(route, 202, {});
     const body = HOSTILE_API[path];
     return body === undefined ? json(route, 404, { error: { code: 'NOT_FOUND', message: HOSTILE } }) : json(route, 200, body);
@@ -100,6 +106,10 @@ test('every view shows strings from the API as text, never as markup', { timeout
   await page.getByRole('button', { name: 'History' }).click();
   // (long values are cut to their first characters, still as text)
   await page.getByTestId('schema-history').getByText('+ <img src=x onerror="window.__xss=1">').first().waitFor();
+  await noMarkupRan(page);
+  await page.goto(`${origin}/console#/agents`);
+  await page.getByRole('button', { name: 'Source checks' }).click();
+  await page.getByTestId('doctor').getByRole('row', { name: /critical/ }).getByText(HOSTILE).first().waitFor();
   await noMarkupRan(page);
   // Actions put hostile names into the path escaped, as one segment each.
   await page.goto(`${origin}/console#/alerts`);

@@ -163,6 +163,10 @@ async function clickThrough(page: Page): Promise<void> {
   const agentsPanel = page.getByTestId('agents');
   await agentsPanel.getByText('edge-1').waitFor();
   await agentsPanel.getByText('connected', { exact: true }).waitFor();
+  // The doctor's findings, where the hub keeps them (GET /v1/agents/{agent}/doctor).
+  await agentsPanel.getByRole('button', { name: 'Source checks' }).click();
+  const doctorServed = (await apiFetch(httpPort, '/v1/agents/edge-1/doctor')).status !== 404;
+  await (doctorServed ? page.getByTestId('doctor') : page.getByText('Source checks: not available')).waitFor();
   await shot(page, 'agents');
 
   // The form: a bad table name comes back from the hub naming the field, shown as text.

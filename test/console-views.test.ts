@@ -44,6 +44,7 @@ const VIEWS = ['pipelines', 'agents', 'snapshots', 'schemas', 'alerts', 'new-pip
 let browser: Browser;
 let server: ReturnType<typeof serve>;
 let origin: string;
+const shots: string[] = [];
 
 before(async () => {
   browser = await launchChromium();
@@ -57,6 +58,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
+  for (const s of shots) console.log(`console screenshot: ${s}`);
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
 });
 
@@ -119,7 +121,7 @@ test('every view shows strings from the API as text, never as markup', { timeout
   await page.getByRole('button', { name: 'Pause' }).click();
   await page.getByText(/paused$/).waitFor();
   assert.deepEqual(posts, ['/v1/alerts/a1/ack', `/v1/pipelines/${encodeURIComponent(HOSTILE)}/pause`]);
-  await screenshot(page, 'hostile-strings');
+  shots.push(await screenshot(page, 'hostile-strings'));
   assert.deepEqual(problems, []);
   await page.close();
 });
@@ -139,7 +141,7 @@ test('views whose route the hub lacks say "not available"; a failing route shows
   await page.getByText('INTERNAL: internal error').waitFor();
   await page.goto(`${origin}/console#/agents`);
   await page.getByText('No agent has connected yet.').waitFor();
-  await screenshot(page, 'not-available');
+  shots.push(await screenshot(page, 'not-available'));
   assert.deepEqual(problems, []);
   await page.close();
 });

@@ -26,6 +26,7 @@ export const SCHEMAS: Record<string, Schema> = {
     lagSeconds: num('seconds since the commit time of the newest applied change, 0 when caught up'),
     lastAppliedAt: nullable(iso()),
     failing: bool(),
+    eventsApplied: int('change events this sink applied since the hub started, over every pipeline it serves'),
     lastError: nullable(str()),
   }),
   Pipeline: obj({

@@ -1,0 +1,104 @@
+/**
+ * Rules fed by the hub's event bus: schema changes, snapshots that finished
+ * or failed (the agents' `snapshot.progress` events), and the doctor reports
+ * agents send. Each event becomes at most a few feed actions.
+ */
+import type { Condition, Severity } from './alert.js';
+import type { AlertRulesConfig } from './config.js';
+import { parseDoctorPayload, type DoctorEntry } from './doctor-store.js';
+
+/** The fields of a hub event (HubEvents) that the rules read. */
+export interface BusEvent {
+  readonly id: string;
+  readonly at: string;
+  readonly kind: string;
+  readonly workspace: string;
+  readonly source?: string | undefined;
+  readonly sink?: string | undefined;
+  readonly table?: string | undefined;
+  readonly severity: Severity;
+  readonly message: string;
+  readonly data: unknown;
+}
+
+export interface EventActions {
+  readonly raise: Condition[];
+  /** Condition keys that cleared. */
+  readonly resolve: string[];
+  readonly doctor: DoctorEntry | null;
+}
+
+const NONE: EventActions = { raise: [], resolve: [], doctor: null };
+
+function field(data: unknown, key: string): unknown {
+  return data !== null && typeof data === 'object' ? (data as Record<string, unknown>)[key] : undefined;
+}
+
+function schema(e: BusEvent): EventActions {
+  const table = e.table ?? (typeof field(e.data, 'table') === 'string' ? String(field(e.data, 'table')) : null);
+  const what = e.kind === 'schema.incompatible' ? 'Incompatible schema change' : e.kind === 'schema.key_changed' ? 'Primary key changed' : 'Schema changed';
+  return {
+    ...NONE,
+    raise: [
+      {
+        rule: 'schemaChanged',
+        key: `schema:${e.id}`,
+        workspace: e.workspace,
+        severity: e.severity,
+        title: `${what}${table === null ? '' : `: ${table}`}`,
+        message: e.message,
+        source: e.source ?? null,
+        sink: e.sink ?? null,
+        table,
+        data: { event: e.kind, at: e.at },
+        autoResolve: false,
+        once: true,
+      },
+    ],
+  };
+}
+
+function snapshot(e: BusEvent): EventActions {
+  const state = field(e.data, 'state');
+  const table = field(e.data, 'table');
+  if ((state !== 'done' && state !== 'failed') || typeof table !== 'string' || e.source === undefined) return NONE;
+  const startedAt = String(field(e.data, 'startedAt') ?? '');
+  const failedKey = `snapshot:${e.source}:${table}`;
+  const common = { rule: 'snapshot' as const, workspace: e.workspace, source: e.source, sink: null, table };
+  if (state === 'failed') {
+    const error = field(e.data, 'error');
+    return {
+      ...NONE,
+      raise: [{ ...common, key: failedKey, severity: 'critical', title: `Snapshot of ${table} failed`, message: `the snapshot of ${table} on ${e.source} failed: ${typeof error === 'string' ? error : 'no reason given'}`, data: { startedAt }, autoResolve: false }],
+    };
+  }
+  const rows = field(e.data, 'rowsDone');
+  return {
+    ...NONE,
+    // A snapshot that completes (a retry, or a new run) settles an earlier failure of the same table.
+    resolve: [failedKey],
+    raise: [
+      {
+        ...common,
+        key: `snapshot.done:${e.source}:${table}:${startedAt}`,
+        severity: 'info',
+        title: `Snapshot of ${table} finished`,
+        message: `the snapshot of ${table} on ${e.source} finished${typeof rows === 'number' ? ` (${rows} rows)` : ''}`,
+        data: { startedAt, rowsDone: typeof rows === 'number' ? rows : null },
+        autoResolve: false,
+        once: true,
+      },
+    ],
+  };
+}
+
+export function evaluateEvent(e: BusEvent, rules: AlertRulesConfig): EventActions {
+  if (e.kind === 'agent.doctor.findings') {
+    const payload = parseDoctorPayload(e.data);
+    if (payload === null || e.source === undefined) return NONE;
+    return { ...NONE, doctor: { source: e.source, workspace: e.workspace, checkedAt: payload.checkedAt, receivedAt: e.at, findings: payload.findings } };
+  }
+  if (e.kind.startsWith('schema.')) return rules.schemaChanged.enabled ? schema(e) : NONE;
+  if (e.kind === 'agent.snapshot.progress') return rules.snapshot.enabled ? snapshot(e) : NONE;
+  return NONE;
+}

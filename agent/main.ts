@@ -10,11 +10,13 @@ import type { ChangeBuffer } from './buffer/change-buffer.js';
 import { EncryptedChangeBuffer, parseSpoolKey } from './buffer/encrypted-change-buffer.js';
 import * as grpc from '@grpc/grpc-js';
 import { AgentTls } from './enroll/agent-tls.js';
+import { runDoctorMonitor } from './doctor/monitor.js';
 import { AgentError } from './errors.js';
 import { StatusFile } from './health/status-file.js';
 import { createLogger, type Logger } from './log.js';
 import { PostgresSource } from './sources/postgres/source.js';
 import { MySqlSource } from './sources/mysql/source.js';
+import { AgentControl } from './uplink/control.js';
 import { Uplink } from './uplink/uplink-client.js';
 
 export const AGENT_VERSION = '0.1.0';
@@ -31,7 +33,8 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
   const spoolKey = config.spool.encryptionKey === null ? null : parseSpoolKey(config.spool.encryptionKey.reveal());
   const buffer: ChangeBuffer = spoolKey === null ? spool : new EncryptedChangeBuffer(spool, spoolKey);
   try {
-    const sourceOptions = { buffer, log: log.child('source'), batchEvents: config.spool.batchEvents };
+    const control = new AgentControl(log.child('control'));
+    const sourceOptions = { buffer, log: log.child('source'), batchEvents: config.spool.batchEvents, control };
     const source =
       config.source.kind === 'mysql' ? new MySqlSource({ ...sourceOptions, config: config.source }) : new PostgresSource({ ...sourceOptions, config: config.source });
     const uplink = new Uplink({
@@ -45,6 +48,7 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
       window: 16,
       heartbeatMs: 1000,
       credentials: tls?.channel() ?? grpc.credentials.createInsecure(),
+      control,
     });
     await using _health = options.healthFile === undefined ? undefined : new StatusFile({
       path: options.healthFile,
@@ -61,6 +65,11 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
       source.run(stop.signal).finally(() => stop.abort()),
       uplink.run(stop.signal).finally(() => stop.abort()),
       ...(tls === null ? [] : [tls.rotate(stop.signal, (c) => uplink.useCredentials(c)).finally(() => stop.abort())]),
+      // The doctor only reports: its end never stops the agent.
+      ...(config.doctor.intervalSeconds === 0 ? [] : [runDoctorMonitor({
+        config: config.source, intervalMs: config.doctor.intervalSeconds * 1000, log: log.child('doctor'),
+        emit: (report) => void control.emit('doctor.findings', report), position: () => source.status().confirmedPosition,
+      }, stop.signal).catch((e: unknown) => log.warn('the continuous doctor stopped', { error: e }))]),
     ]);
     signal.removeEventListener('abort', onAbort);
     for (const r of results) if (r.status === 'rejected') throw r.reason;

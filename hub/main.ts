@@ -9,6 +9,7 @@ import { AlertService } from './alerts/alert-service.js';
 import { openHubSecurity } from './auth/hub-security.js';
 import { loadHubConfig, type HubConfig } from './config.js';
 import { HubError } from './errors.js';
+import { HubEvents } from './events/hub-events.js';
 import { IngestServer, sourceKeyOf } from './ingest/ingest-server.js';
 import { createLogger, type Logger } from './log.js';
 import { LmdbChangeLog } from './log/embedded/lmdb-log.js';
@@ -28,7 +29,8 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
   const log = config.log.kind === 'kafka' ? await KafkaChangeLog.open(config.log, config.hubId, logger) : new LmdbChangeLog(config.log.path);
   const security = openHubSecurity(config.security, config.hubId, config.pipelines, logger.child('security'));
   const metrics = new HubMetrics();
-  const ingest = new IngestServer({ hubId: config.hubId, log, logger: logger.child('ingest'), metrics, maxMessageBytes: config.grpc.maxMessageBytes, credentials: security.credentials, security: security.stream });
+  const events = new HubEvents(logger.child('events'));
+  const ingest = new IngestServer({ events, hubId: config.hubId, log, logger: logger.child('ingest'), metrics, maxMessageBytes: config.grpc.maxMessageBytes, credentials: security.credentials, security: security.stream });
   const stop = new AbortController();
   const workers = config.sinks.map((s) => {
     const sources = new Set(config.pipelines.filter((p) => p.sinks.includes(s.name)).map((p) => sourceKeyOf(p.agent, p.source)));
@@ -44,10 +46,10 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
   const grpcPort = await ingest.listen(config.grpc.listen);
   const sinkWorkspaces = new Map(config.sinks.map((s) => [s.name, 'workspace' in s ? s.workspace : 'default']));
   const startedAtMs = Date.now();
-  const alerts = new AlertService({ config: config.alerts, hubId: config.hubId, stateDir: config.security.path, events: null, logger: logger.child('alerts'),
+  const alerts = new AlertService({ config: config.alerts, hubId: config.hubId, stateDir: config.security.path, events, logger: logger.child('alerts'),
     view: () => ({ startedAtMs, sessions: ingest.sessions, pipelines: config.pipelines, sinks: workers.map((w) => w.worker.status()), sinkWorkspaces, logHead: log.headOffset() }) });
   alerts.start();
-  const app = createApi({ config, log, metrics, sessions: () => ingest.sessions, sinks: () => workers.map((w) => w.worker.status()), security, alerts });
+  const app = createApi({ config, log, metrics, sessions: () => ingest.sessions, sinks: () => workers.map((w) => w.worker.status()), security, events, ingest, alerts });
   const [host, portText] = splitAddress(config.http.listen);
   const http = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: host, port: Number(portText) }, () => resolve(s));

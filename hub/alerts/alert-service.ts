@@ -7,6 +7,7 @@
  * ingest path.
  */
 import { join } from 'node:path';
+import type { HubEvents } from '../events/hub-events.js';
 import type { Logger } from '../log.js';
 import type { Transition } from './alert.js';
 import { AlertFeed } from './alert-feed.js';
@@ -17,9 +18,7 @@ import { evaluateEvent, type BusEvent } from './event-rules.js';
 import { evaluateLevelRules, HoldTracker, type HubView } from './level-rules.js';
 import { WebhookDispatcher } from './webhook-dispatcher.js';
 
-export interface EventBus {
-  subscribe(fn: (e: BusEvent) => void): () => void;
-}
+export type EventBus = Pick<HubEvents, 'subscribe'>;
 
 export interface AlertServiceOptions {
   readonly config: AlertsConfig;

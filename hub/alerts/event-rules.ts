@@ -3,23 +3,13 @@
  * or failed (the agents' `snapshot.progress` events), and the doctor reports
  * agents send. Each event becomes at most a few feed actions.
  */
-import type { Condition, Severity } from './alert.js';
+import type { HubEvent } from '../events/hub-events.js';
+import type { Condition } from './alert.js';
 import type { AlertRulesConfig } from './config.js';
 import { parseDoctorPayload, type DoctorEntry } from './doctor-store.js';
 
-/** The fields of a hub event (HubEvents) that the rules read. */
-export interface BusEvent {
-  readonly id: string;
-  readonly at: string;
-  readonly kind: string;
-  readonly workspace: string;
-  readonly source?: string | undefined;
-  readonly sink?: string | undefined;
-  readonly table?: string | undefined;
-  readonly severity: Severity;
-  readonly message: string;
-  readonly data: unknown;
-}
+/** The rules read hub events (HubEvents). */
+export type BusEvent = HubEvent;
 
 export interface EventActions {
   readonly raise: Condition[];

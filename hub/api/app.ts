@@ -16,7 +16,8 @@ import { doctorRoutes } from './doctor-routes.js';
 import type { AlertService } from '../alerts/alert-service.js';
 import { statusOf } from './status.js';
 import type { HubConfig } from '../config.js';
-import type { AgentSession } from '../ingest/ingest-server.js';
+import type { HubEvents } from '../events/hub-events.js';
+import type { AgentSession, IngestServer } from '../ingest/ingest-server.js';
 import type { IngestLog } from '../log/change-log.js';
 import type { HubMetrics } from '../metrics.js';
 import type { SinkWorkerStatus } from '../sinks/worker.js';
@@ -29,6 +30,10 @@ export interface ApiDeps {
   readonly sinks: () => readonly SinkWorkerStatus[];
   readonly security: Pick<HubSecurity, 'registry' | 'apiTokens'>;
   readonly alerts?: Pick<AlertService, 'feed' | 'doctor'>;
+  /** The hub's event bus (hub/events); absent in tests that need none. */
+  readonly events?: HubEvents | undefined;
+  /** Sends commands to connected agents (`sendCommand`); absent in tests without ingest. */
+  readonly ingest?: Pick<IngestServer, 'sendCommand'> | undefined;
 }
 
 function lsn(v: bigint): string {

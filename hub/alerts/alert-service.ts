@@ -79,7 +79,7 @@ export class AlertService implements AsyncDisposable {
     const nowMs = this.now();
     const view: HubView = { ...this.options.view(), doctor: this.doctor.all(), nowMs };
     const { candidates, undecided } = evaluateLevelRules(view, this.options.config.rules);
-    for (const c of this.holds.due(candidates, nowMs)) this.publish(await this.feed.raise(c, nowMs));
+    for (const { holdMs: _, ...c } of this.holds.due(candidates, nowMs)) this.publish(await this.feed.raise(c, nowMs));
     const holding = new Set([...candidates.map((c) => c.key), ...undecided]);
     for (const a of this.feed.unresolvedAuto()) if (!holding.has(a.key)) this.publish(await this.feed.resolve(a.key, nowMs));
     if (++this.evaluations % 360 === 0) await this.feed.prune();

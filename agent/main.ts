@@ -68,7 +68,7 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
       // The doctor only reports: its end never stops the agent.
       ...(config.doctor.intervalSeconds === 0 ? [] : [runDoctorMonitor({
         config: config.source, intervalMs: config.doctor.intervalSeconds * 1000, log: log.child('doctor'),
-        emit: (report) => void control.emit('doctor.findings', report), position: () => source.status().confirmedPosition,
+        emit: (report) => void control.emit('doctor.findings', report), position: () => source.status().confirmedPosition, streaming: () => source.status().connected,
       }, stop.signal).catch((e: unknown) => log.warn('the continuous doctor stopped', { error: e }))]),
     ]);
     signal.removeEventListener('abort', onAbort);

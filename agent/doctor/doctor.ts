@@ -13,7 +13,7 @@ import { checkPostgres, walSample } from './postgres.js';
 import type { SlotThresholds, WalSample } from './postgres-slot.js';
 
 export interface DoctorOptions {
-  /** The agent is running (the continuous doctor): a missing slot or a purged binlog is then critical. */
+  /** The agent streams from the source now (continuous doctor): a missing slot or an inactive one is then a problem. */
   readonly running: boolean;
   /** The agent's confirmed source position (MySQL: a purged binlog is detected from it). */
   readonly position?: bigint | null;

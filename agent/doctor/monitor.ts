@@ -18,6 +18,11 @@ export interface DoctorMonitorOptions {
   readonly emit: (report: DoctorReport) => void;
   /** The source's confirmed position (for the MySQL purged-binlog check). */
   readonly position: () => bigint;
+  /**
+   * The source streams now. Until it does, a missing slot is expected (the
+   * source creates it when its session starts), not a lost one.
+   */
+  readonly streaming: () => boolean;
 }
 
 export async function runDoctorMonitor(o: DoctorMonitorOptions, signal: AbortSignal): Promise<void> {
@@ -25,7 +30,7 @@ export async function runDoctorMonitor(o: DoctorMonitorOptions, signal: AbortSig
   let critical = new Set<string>();
   await doctor.baseline();
   while (!signal.aborted) {
-    const report = await doctor.check({ running: true, position: o.position() });
+    const report = await doctor.check({ running: o.streaming(), position: o.position() });
     if (signal.aborted) return;
     const now = new Set(report.findings.filter((f) => f.severity === 'critical').map((f) => f.check));
     for (const f of report.findings) if (f.severity === 'critical' && !critical.has(f.check)) o.log.error('doctor: source check failed', { check: f.check, message: f.message, fix: f.fix });

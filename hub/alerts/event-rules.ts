@@ -48,21 +48,27 @@ function schema(e: BusEvent): EventActions {
   };
 }
 
+/** An agent's own payload: ingest publishes agent events with data `{ payload, commandId, agentTimeUs }`. */
+function payloadOf(e: BusEvent): unknown {
+  return field(e.data, 'payload');
+}
+
 function snapshot(e: BusEvent): EventActions {
-  const state = field(e.data, 'state');
-  const table = field(e.data, 'table');
+  const p = payloadOf(e);
+  const state = field(p, 'state');
+  const table = field(p, 'table');
   if ((state !== 'done' && state !== 'failed') || typeof table !== 'string' || e.source === undefined) return NONE;
-  const startedAt = String(field(e.data, 'startedAt') ?? '');
+  const startedAt = String(field(p, 'startedAt') ?? '');
   const failedKey = `snapshot:${e.source}:${table}`;
   const common = { rule: 'snapshot' as const, workspace: e.workspace, source: e.source, sink: null, table };
   if (state === 'failed') {
-    const error = field(e.data, 'error');
+    const error = field(p, 'error');
     return {
       ...NONE,
       raise: [{ ...common, key: failedKey, severity: 'critical', title: `Snapshot of ${table} failed`, message: `the snapshot of ${table} on ${e.source} failed: ${typeof error === 'string' ? error : 'no reason given'}`, data: { startedAt }, autoResolve: false }],
     };
   }
-  const rows = field(e.data, 'rowsDone');
+  const rows = field(p, 'rowsDone');
   return {
     ...NONE,
     // A snapshot that completes (a retry, or a new run) settles an earlier failure of the same table.
@@ -84,7 +90,7 @@ function snapshot(e: BusEvent): EventActions {
 
 export function evaluateEvent(e: BusEvent, rules: AlertRulesConfig): EventActions {
   if (e.kind === 'agent.doctor.findings') {
-    const payload = parseDoctorPayload(e.data);
+    const payload = parseDoctorPayload(payloadOf(e));
     if (payload === null || e.source === undefined) return NONE;
     return { ...NONE, doctor: { source: e.source, workspace: e.workspace, checkedAt: payload.checkedAt, receivedAt: e.at, findings: payload.findings } };
   }

@@ -19,8 +19,8 @@ export function formatReport(config: AgentConfig, report: DoctorReport): string 
   const width = Math.max(...report.findings.map((f) => f.check.length), 5);
   for (const f of report.findings) {
     const label = f.severity === 'ok' ? 'ok' : f.severity.toUpperCase();
-    lines.push(`  ${label.padEnd(9)}${f.check.padEnd(width + 2)}${f.message}`);
-    if (f.fix !== undefined) lines.push(`  ${''.padEnd(9 + width + 2)}fix: ${f.fix}`);
+    lines.push(`  ${label.padEnd(10)}${f.check.padEnd(width + 2)}${f.message}`);
+    if (f.fix !== undefined) lines.push(`  ${''.padEnd(10 + width + 2)}fix: ${f.fix}`);
   }
   const count = (sev: string): number => report.findings.filter((f) => f.severity === sev).length;
   lines.push(`${count('critical')} critical, ${count('warning')} warning(s), ${count('ok')} ok`);

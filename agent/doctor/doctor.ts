@@ -37,9 +37,11 @@ async function mysqlConnection(c: MySqlSourceConfig): Promise<mysql.Connection> 
   return mysql.createConnection({ host: c.host, port: c.port, user: c.user, ...(c.password === null ? {} : { password: c.password.reveal() }), connectTimeout: 10_000 });
 }
 
-function unreachable(config: SourceConfig, cause: unknown): Finding {
+function unreachable(config: SourceConfig, cause: unknown, connected: boolean): Finding {
   const code = (cause as { code?: unknown }).code;
   const detail = cause instanceof Error ? cause.message : String(cause);
+  if (connected)
+    return critical('query', `a check query on source ${config.id} failed${typeof code === 'string' ? ` (${code})` : ''}: ${detail}`, 'check the privileges of source.user (see the other findings)');
   return critical(
     'connection',
     `cannot query source ${config.id} at ${config.host}:${config.port}${typeof code === 'string' ? ` (${code})` : ''}: ${detail}`,
@@ -78,12 +80,14 @@ export class Doctor {
   async check(options: DoctorOptions): Promise<DoctorReport> {
     const checkedAt = new Date(this.now()).toISOString();
     const c = this.config;
+    let connected = false;
     try {
       if (c.kind === 'postgres') {
         const client = pgClient(c);
         client.on('error', () => undefined);
         try {
           await client.connect();
+          connected = true;
           const r = await checkPostgres(client, c, { running: options.running, previous: this.previous, nowMs: this.now(), ...(options.thresholds ? { thresholds: options.thresholds } : {}) });
           this.previous = r.sample;
           return { checkedAt, findings: r.findings };
@@ -93,13 +97,14 @@ export class Doctor {
       }
       const conn = await mysqlConnection(c);
       conn.on('error', () => undefined);
+      connected = true;
       try {
         return { checkedAt, findings: await checkMySql(conn, c, { position: options.position ?? null }) };
       } finally {
         await conn.end().catch(() => undefined);
       }
     } catch (cause) {
-      return { checkedAt, findings: [unreachable(c, cause)] };
+      return { checkedAt, findings: [unreachable(c, cause, connected)] };
     }
   }
 }

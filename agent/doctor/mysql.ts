@@ -7,7 +7,7 @@
 import type mysql from 'mysql2/promise';
 import type { MySqlSourceConfig } from '../sources/mysql/config.js';
 import { grantFix, missingGrants, retentionSeconds, settingProblems, variables } from '../sources/mysql/preflight.js';
-import { critical, formatBytes, formatDuration, ok, type Finding } from './finding.js';
+import { critical, formatBytes, formatDuration, ok, warning, type Finding } from './finding.js';
 
 export interface MySqlCheckContext {
   /** The agent's confirmed commit position (file number × 2^32 + offset), when it runs. */
@@ -21,8 +21,17 @@ function binlogNumber(name: string): number {
   return m === null ? -1 : Number(m[1]);
 }
 
+const ER_SPECIFIC_ACCESS_DENIED = 1227;
+
 async function binlogs(conn: mysql.Connection, ctx: MySqlCheckContext, retention: number): Promise<Finding> {
-  const [rows] = await conn.query('SHOW BINARY LOGS');
+  let rows: unknown;
+  try {
+    [rows] = await conn.query('SHOW BINARY LOGS');
+  } catch (cause) {
+    // Without REPLICATION CLIENT / BINLOG MONITOR (reported by the privileges check) the binlogs cannot be listed.
+    if ((cause as { errno?: unknown }).errno === ER_SPECIFIC_ACCESS_DENIED) return warning('binlog.retained', 'cannot list the binlogs: the user lacks REPLICATION CLIENT (BINLOG MONITOR)');
+    throw cause;
+  }
   const logs = (rows as Row[]).map((r) => ({ name: String(r['Log_name']), size: Number(r['File_size'] ?? 0) }));
   const total = logs.reduce((n, l) => n + l.size, 0);
   const oldest = logs[0]?.name ?? '';

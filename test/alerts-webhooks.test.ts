@@ -45,7 +45,7 @@ describe('alert webhooks against a real HTTP receiver', { timeout: 120_000 }, ()
         alerts: {
           rules: { agentDisconnected: { seconds: 5 } },
           webhooks: [
-            { name: 'json', kind: 'json', url: receiver.url('/json?token=abc'), backoffMs: 50, maxBackoffMs: 200, timeoutMs: 500, maxAttempts: 4 },
+            { name: 'json', kind: 'json', url: receiver.url('/json?token=abc'), backoffMs: 50, maxBackoffMs: 200, timeoutMs: 2000, maxAttempts: 4 },
             { name: 'slack', kind: 'slack', url: receiver.url('/slack'), minSeverity: 'warning', backoffMs: 50, maxBackoffMs: 200 },
             { name: 'other-ws', kind: 'json', url: receiver.url('/other'), workspace: 'other' },
           ],
@@ -108,6 +108,7 @@ describe('alert webhooks against a real HTTP receiver', { timeout: 120_000 }, ()
     assert.equal(slack.blocks[1]?.type, 'context');
     assert.match(slack.blocks[1]?.elements?.[0]?.text ?? '', new RegExp(`hub \`hub-w\` · workspace \`default\` · source \`edge/db\` · opened .* · alert \`${body.alert.id}\``));
     assert.equal(receiver.on('/other').length, 0, 'a webhook of another workspace gets nothing');
+    assert.ok(await service.webhooks.idle(10_000));
     assert.equal(service.webhooks.counts.get('json:delivered'), 1);
   });
 
@@ -130,7 +131,7 @@ describe('alert webhooks against a real HTTP receiver', { timeout: 120_000 }, ()
     await receiver.waitFor('a timed-out attempt, its retry, and the refused second notification', () => receiver.received.length - before >= 3);
     await service.webhooks.idle(10_000);
     const json = receiver.received.slice(before).filter((r) => r.path.startsWith('/json'));
-    // The first notification: no answer within 500 ms, retried, then refused (404: not retried again).
+    // The first notification: no answer within 2 s, retried, then refused (404: not retried again).
     // The second goes out right after the refusal.
     assert.deepEqual(json.map((r) => r.status), ['hang', 404, 200]);
     assert.equal((json[0]?.body as JsonDelivery).alert.title, 'Schema changed: public.orders');

@@ -48,7 +48,7 @@ describe('level rules', () => {
     assert.equal(late[0]?.key, 'agentDisconnected:edge/db');
     assert.equal(late[0]?.severity, 'critical');
     assert.equal(late[0]?.workspace, 'acme');
-    assert.match(late[0]?.message ?? '', /disconnected since 2026-01-01T00:00:00.000Z \(31 s\)/);
+    assert.match(late[0]?.message ?? '', /disconnected since 2026-01-01T00:00:00.000Z$/);
   });
 
   it("a pipeline's agent that never connected since the hub started counts as disconnected after the threshold", () => {

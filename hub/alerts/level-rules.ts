@@ -63,7 +63,7 @@ function disconnected(v: HubView, seconds: number, out: Candidate[], undecided: 
       severity: 'critical',
       title: `Agent ${agent} disconnected`,
       message: d.seen
-        ? `agent ${agent} (source ${key}) has been disconnected since ${new Date(d.sinceMs).toISOString()} (${Math.round(forMs / 1000)} s)`
+        ? `agent ${agent} (source ${key}) has been disconnected since ${new Date(d.sinceMs).toISOString()}`
         : `agent ${agent} (source ${key}) has not connected since the hub started at ${new Date(d.sinceMs).toISOString()}`,
       data: { since: new Date(d.sinceMs).toISOString() },
       holdMs: 0,

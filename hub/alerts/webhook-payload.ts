@@ -32,7 +32,7 @@ export function slackPayload(t: Transition, hubId: string): SlackMessage {
   if (a.table !== null) where.push(`table \`${a.table}\``);
   where.push(t.type === 'alert.resolved' && a.resolvedAt !== null ? `resolved ${a.resolvedAt}` : `opened ${a.openedAt}`);
   return {
-    text: `${head} — ${a.message}`,
+    text: escape(`${head} — ${a.message}`),
     blocks: [
       { type: 'section', text: { type: 'mrkdwn', text: `*${escape(head)}*\n${escape(a.message)}` } },
       { type: 'context', elements: [{ type: 'mrkdwn', text: `${escape(where.join(' · '))} · alert \`${a.id}\`` }] },

@@ -12,7 +12,6 @@ import { after, before, test } from 'node:test';
 import pg from 'pg';
 import type { Browser, Page } from 'playwright-core';
 import { parseAgentConfig } from '../agent/config.js';
-import { parseHubConfig } from '../hub/config.js';
 import { launchChromium, pageProblems, screenshot } from './support/browser.js';
 import { startPostgres, type PgInstance } from './support/postgres.js';
 import { agentProcess, apiFetch, freePort, httpJson, ManagedProcess, TEST_ADMIN_TOKEN, tempDir, waitFor } from './support/pipeline.js';
@@ -28,22 +27,6 @@ let agent: ManagedProcess;
 let dir: string;
 let httpPort: number;
 const shots: string[] = [];
-
-/**
- * Whether this hub has alerts (hub/alerts, the `alerts` configuration section). Without
- * them the console must show the alert view as not available, and there is nothing to acknowledge.
- */
-function hubHasAlerts(): boolean {
-  try {
-    parseHubConfig({ hubId: 'probe', log: { path: '/unused' }, sinks: [], pipelines: [], alerts: {}, security: { plaintext: true } }, {});
-    return true;
-  } catch (e) {
-    // Only "no such section" means absent; any other refusal is a broken probe.
-    if (e instanceof Error && /\balerts: unknown field/.test(e.message)) return false;
-    throw e;
-  }
-}
-const ALERTS = hubHasAlerts();
 
 /** Whether the agent has incremental snapshots (agent/snapshot, the source's `snapshot` section). */
 function agentHasSnapshots(): boolean {
@@ -71,7 +54,7 @@ function consoleHub(grpcPort: number): ManagedProcess {
     pipelines: [],
     security: { plaintext: true, adminTokens: [{ workspace: 'default', token: TEST_ADMIN_TOKEN }] },
     // A stopped agent is an alert within seconds (the default waits two minutes).
-    ...(ALERTS ? { alerts: { evaluateSeconds: 1, rules: { agentDisconnected: { seconds: 1 } } } } : {}),
+    alerts: { evaluateSeconds: 1, rules: { agentDisconnected: { seconds: 1 } } },
     logLevel: 'info',
   };
   const path = join(hubDir, 'hub.json');
@@ -238,21 +221,15 @@ async function clickThrough(page: Page): Promise<void> {
     assert.equal(await page.locator('[data-state="error"]').count(), 0, `${link}: ${await page.locator('main').textContent()}`);
     await shot(page, id);
   }
-  assert.equal((await apiFetch(httpPort, '/v1/alerts')).status !== 404, ALERTS, 'the alerts API is served exactly when the hub has alerts');
 
-  if (ALERTS) {
-    // A stopped agent raises an alert; acknowledging it from the console changes its state.
-    await agent.stop();
-    const alerts = page.getByTestId('alerts');
-    const row = alerts.getByRole('row', { name: /Agent edge-1 disconnected/ });
-    await row.getByRole('button', { name: 'Acknowledge' }).click({ timeout: 120_000 });
-    await row.getByText('acknowledged', { exact: true }).waitFor();
-    const feed = (await (await apiFetch(httpPort, '/v1/alerts')).json()) as { alerts: { rule: string; state: string }[] };
-    assert.equal(feed.alerts.find((a) => a.rule === 'agentDisconnected')?.state, 'acknowledged');
-    await shot(page, 'alerts');
-  } else {
-    console.log('console test: this hub has no alerts (hub/alerts): the alert view was checked as not available, no alert acknowledged');
-  }
+  // A stopped agent raises an alert; acknowledging it from the console changes its state.
+  await agent.stop();
+  const row = page.getByTestId('alerts').getByRole('row', { name: /Agent edge-1 disconnected/ });
+  await row.getByRole('button', { name: 'Acknowledge' }).click({ timeout: 120_000 });
+  await row.getByText('acknowledged', { exact: true }).waitFor();
+  const feed = (await (await apiFetch(httpPort, '/v1/alerts')).json()) as { alerts: { rule: string; state: string }[] };
+  assert.equal(feed.alerts.find((a) => a.rule === 'agentDisconnected')?.state, 'acknowledged');
+  await shot(page, 'alerts');
 
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByTestId('sign-in').waitFor();

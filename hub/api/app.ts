@@ -83,7 +83,13 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
         sourcePosition: hb === null ? null : { spooled: lsn(hb.spooledPosition), server: lsn(hb.serverPosition), lagBytes: Number(hb.serverPosition > hb.spooledPosition ? hb.serverPosition - hb.spooledPosition : 0n) },
       };
     });
-    return c.json({ agents });
+    // Registered agents without a stream yet (enrolled or waiting to enroll) are listed too.
+    const streaming = new Set(agents.map((a) => a.agentId));
+    const idle = deps.security.registry.agents(workspace).filter((a) => !streaming.has(a.id)).map((a) => ({
+      agentId: a.id, sourceId: null, sourceKind: null, version: null, connected: false, status: a.revokedAt === null ? 'never-connected' : 'revoked',
+      connectedAt: null, lastSeen: null, ackedSequence: 0, spool: null, sourcePosition: null,
+    }));
+    return c.json({ agents: [...agents, ...idle] });
   });
 
   app.route('/', pipelineRoutes({ ...deps, pipelines, agents: deps.security.registry, push: deps.push ?? null }));

@@ -161,6 +161,14 @@ describe('pipelines API', () => {
     assert.deepEqual(registry.all().map((p) => p.name), ['seeded']);
   });
 
+  it('lists registered agents that never connected, per workspace', async () => {
+    await agents.createAgent('default', 'edge-idle');
+    const mine = (await call('GET', '/v1/agents')).json as { agents: Array<{ agentId: string; status: string; connected: boolean }> };
+    assert.deepEqual(mine.agents.map((a) => [a.agentId, a.status, a.connected]), [['edge-idle', 'never-connected', false]]);
+    const theirs = (await call('GET', '/v1/agents', undefined, OTHER)).json as { agents: Array<{ agentId: string }> };
+    assert.deepEqual(theirs.agents.map((a) => a.agentId), ['their-agent']);
+  });
+
   it('keeps workspaces apart', async () => {
     // another workspace's sink is unknown here, and its agent cannot be routed from here
     await fails('POST', '/v1/pipelines', { name: 'x', agent: 'edge-04', source: 'db', sinks: ['theirs'] }, 400, 'UNKNOWN_SINK', 'sinks[0]');

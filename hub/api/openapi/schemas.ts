@@ -15,6 +15,7 @@ export const SCHEMAS: Record<string, Schema> = {
       answeredAt: nullable(iso()),
       error: nullable(str()),
       result: nullable(anyObject('what the agent applied: `mode` publication (managed publication membership) or filter, `tables`, `added`')),
+      snapshots: arr(str(), 'newly included tables for which snapshot.start was sent (initial load)'),
     },
     undefined,
     'the tables pushed to the source\'s agent (`pipeline.apply`) and its answer',

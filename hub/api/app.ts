@@ -1,8 +1,9 @@
 /**
- * The hub's HTTP API (hono): health, Prometheus metrics, connected agents,
- * pipelines with positions and lag, and (security-routes.ts) agents'
- * credentials and API tokens. Every route but /healthz needs a bearer token
- * and answers only about that token's workspace (auth-middleware.ts).
+ * The hub's HTTP API (hono): health, Prometheus metrics, agents, and one
+ * route file per group mounted below (security, pipelines, snapshots,
+ * sources and sinks), described by the OpenAPI document (openapi/). Every
+ * route but /healthz and /v1/openapi.json needs a bearer token and answers
+ * only about that token's workspace (auth-middleware.ts).
  */
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -44,7 +45,6 @@ export interface ApiDeps {
   /** Sends commands to connected agents (`sendCommand`); absent in tests without ingest. */
   readonly ingest?: Pick<IngestServer, 'sendCommand'> | undefined;
 }
-
 
 export function createApi(deps: ApiDeps): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();

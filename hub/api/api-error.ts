@@ -15,7 +15,7 @@ export const ERROR_CODES = {
   NOT_FOUND: { status: 404, kind: 'not-found', meaning: 'no such route, or no such object in this workspace (another workspace\'s objects answer the same)' },
   CONFLICT: { status: 409, kind: 'conflict', meaning: 'the request conflicts with the current state (e.g. an agent id already registered)' },
   PIPELINE_EXISTS: { status: 409, kind: 'conflict', meaning: 'a pipeline with this name already exists in the workspace' },
-  AGENT_IN_OTHER_WORKSPACE: { status: 409, kind: 'conflict', meaning: 'the agent is registered to another workspace; pipelines never route across workspaces' },
+  AGENT_IN_OTHER_WORKSPACE: { status: 409, kind: 'conflict', meaning: 'the agent is registered to, or named by a pipeline of, another workspace; pipelines never route across workspaces' },
   AGENT_NOT_CONNECTED: { status: 409, kind: 'conflict', meaning: 'the command needs the agent connected, and it is not' },
   TOO_LARGE: { status: 413, kind: 'message-too-large', meaning: 'the body is larger than 64 KiB' },
   INTERNAL: { status: 500, kind: 'internal', meaning: 'an unexpected failure; details are in the hub log, never in the answer' },

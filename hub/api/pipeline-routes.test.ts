@@ -173,6 +173,8 @@ describe('pipelines API', () => {
     // another workspace's sink is unknown here, and its agent cannot be routed from here
     await fails('POST', '/v1/pipelines', { name: 'x', agent: 'edge-04', source: 'db', sinks: ['theirs'] }, 400, 'UNKNOWN_SINK', 'sinks[0]');
     await fails('POST', '/v1/pipelines', { name: 'x', agent: 'their-agent', source: 'db', sinks: ['warehouse'] }, 409, 'AGENT_IN_OTHER_WORKSPACE', 'agent');
+    // an agent another workspace's pipeline names (registered or not) cannot be taken over from here
+    await fails('POST', '/v1/pipelines', { name: 'x', agent: 'edge-01', source: 'db', sinks: ['theirs'] }, 409, 'AGENT_IN_OTHER_WORKSPACE', 'agent', OTHER);
     // the same name in two workspaces are two pipelines
     const theirs = await call('POST', '/v1/pipelines', { name: 'seeded', agent: 'their-agent', source: 'db', sinks: ['theirs'] }, OTHER);
     assert.equal(theirs.status, 201, JSON.stringify(theirs.json));

@@ -55,7 +55,9 @@ export function pipelineRoutes(deps: PipelineRouteDeps): Hono<ApiEnv> {
     const sinks = sinksField(body, workspaceSinks(workspace));
     const tables = body['tables'] === undefined ? null : tablesField(body);
     const registered = deps.agents.agentRecord(agent);
-    if (registered !== undefined && registered.workspace !== workspace) throw new ApiError('AGENT_IN_OTHER_WORKSPACE', 'the agent is registered to another workspace; pipelines never route across workspaces', 'agent');
+    // Another workspace's pipeline naming the agent counts too: ingest would then refuse the agent's stream.
+    const foreign = (registered !== undefined && registered.workspace !== workspace) || deps.pipelines.workspacesOfAgent(agent).some((w) => w !== workspace);
+    if (foreign) throw new ApiError('AGENT_IN_OTHER_WORKSPACE', 'the agent is registered to another workspace; pipelines never route across workspaces', 'agent');
     const p = await deps.pipelines.create(workspace, name, { agent, source, sinks, tables }, (existing) => {
       if (existing !== undefined) throw new ApiError('PIPELINE_EXISTS', `a pipeline named ${JSON.stringify(name)} already exists`, 'name');
     });

@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   FORBIDDEN: { status: 403, kind: 'forbidden', meaning: 'the token may not do this (a read token writing, an admin-only route, metrics outside the operator workspace)' },
   NOT_FOUND: { status: 404, kind: 'not-found', meaning: 'no such route, or no such object in this workspace (another workspace\'s objects answer the same)' },
   CONFLICT: { status: 409, kind: 'conflict', meaning: 'the request conflicts with the current state (e.g. an agent id already registered)' },
+  CONFIG_MANAGED: { status: 409, kind: 'conflict', meaning: 'the pipeline is defined in the hub configuration file: change or delete it there (pause and resume work through the API)' },
   PIPELINE_EXISTS: { status: 409, kind: 'conflict', meaning: 'a pipeline with this name already exists in the workspace' },
   AGENT_IN_OTHER_WORKSPACE: { status: 409, kind: 'conflict', meaning: 'the agent is registered to, or named by a pipeline of, another workspace; pipelines never route across workspaces' },
   AGENT_NOT_CONNECTED: { status: 409, kind: 'conflict', meaning: 'the command needs the agent connected, and it is not' },

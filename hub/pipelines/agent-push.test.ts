@@ -28,7 +28,7 @@ test('pushes the union of a source\'s pipeline tables on changes and on (re)conn
       return id;
     },
   };
-  const push = new PipelinePush(registry, channel, () => sessions, quiet);
+  const push = new PipelinePush(registry, channel, () => sessions, quiet, 200);
   const stop = push.start(events, 10);
   const answer = (id: string, ok: boolean, result: unknown, error?: unknown): void => {
     events.publish({ kind: 'agent.command.result', workspace: 'default', source: 'edge/db', severity: 'info', message: '', data: { payload: { id, kind: 'pipeline.apply', ok, result, error }, commandId: id, agentTimeUs: 0 } });
@@ -60,6 +60,12 @@ test('pushes the union of a source\'s pipeline tables on changes and on (re)conn
     answer(failedId, false, null, { code: 'SOURCE_MISCONFIGURED', message: 'relation "public.nope" does not exist' });
     assert.equal(push.state('edge/db')?.status, 'failed');
     assert.match(push.state('edge/db')?.error ?? '', /^SOURCE_MISCONFIGURED: relation "public.nope"/);
+    // A refused set is asked again after a while (the refusal may have been passing).
+    const refused = sent.length;
+    await until('the retry of a refused set', () => sent.length === refused + 1);
+    assert.equal(sent.at(-1)?.kind, 'pipeline.apply');
+    answer(sent.at(-1)?.id ?? '', true, { mode: 'filter', tables: ['billing.*', 'public.nope'], added: [] });
+    assert.equal(push.state('edge/db')?.status, 'applied');
 
     // A reconnect gets the current set again.
     const before = sent.length;

@@ -57,6 +57,7 @@ export class PipelinePush {
     private readonly channel: CommandChannel,
     private readonly sessions: () => ReadonlyMap<string, ConnectedSession>,
     private readonly logger: Logger,
+    private readonly retryFailedMs = 30_000,
   ) {}
 
   /** Starts following pipeline changes, answers and connections; returns the stop function. */
@@ -94,10 +95,13 @@ export class PipelinePush {
   }
 
   private onConnections(): void {
+    const now = Date.now();
     for (const [key, s] of this.sessions()) {
-      if (!s.connected || this.pushedFor.get(key) === s.connectedAt.getTime()) continue;
-      if (this.registry.tablesForSource(key) === null) continue;
-      this.push(key);
+      if (!s.connected || this.registry.tablesForSource(key) === null) continue;
+      const st = this.states.get(key);
+      // A refusal may be passing (the source database was down): ask again now and then.
+      const retry = st?.status === 'failed' && now - Date.parse(st.answeredAt ?? '') >= this.retryFailedMs;
+      if (this.pushedFor.get(key) !== s.connectedAt.getTime() || retry) this.push(key);
     }
   }
 

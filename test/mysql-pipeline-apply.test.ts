@@ -1,6 +1,6 @@
 /**
- * `pipeline.apply` on a MySQL source, end to end: the hub's configuration
- * pipeline gets tables through the API; the running agent restarts its
+ * `pipeline.apply` on a MySQL source, end to end: a pipeline created through
+ * the API names tables of the source; the running agent restarts its
  * binlog session with the new filters (same process) and changes of the
  * added table arrive, while a table outside the set never does.
  */
@@ -29,7 +29,7 @@ before(async () => {
   e.hub.start();
   e.agent.start();
   await binlogStreaming(e);
-  await waitFor('the hub API', async () => (await api('GET', '/v1/pipelines/main')).status === 200, 60_000, 250);
+  await waitFor('the hub API', async () => (await api('GET', '/v1/pipelines')).status === 200, 60_000, 250);
 });
 
 after(async () => {
@@ -38,11 +38,12 @@ after(async () => {
 
 test('tables pushed through the API are applied by the running MySQL agent', async () => {
   const pid = e.agent.pid;
-  const patched = await api('PATCH', '/v1/pipelines/main', { tables: ['shop.a'] });
-  assert.equal(patched.status, 200, JSON.stringify(patched.json));
+  // The configuration's pipeline "main" names no tables; this one does.
+  const created = await api('POST', '/v1/pipelines', { name: 'tables', agent: 'agent-1', source: 'shop', sinks: ['dest'], tables: ['shop.a'] });
+  assert.equal(created.status, 201, JSON.stringify(created.json));
   const appliedSet = async (tables: string[]): Promise<void> => {
     await waitFor(`the agent to apply ${tables.join(', ')}`, async () => {
-      const p = (await api('GET', '/v1/pipelines/main')).json['pipeline'] as { agentTables: { status: string; tables: string[]; result: { mode: string } | null; error: string | null } | null };
+      const p = (await api('GET', '/v1/pipelines/tables')).json['pipeline'] as { agentTables: { status: string; tables: string[]; result: { mode: string } | null; error: string | null } | null };
       if (p.agentTables?.status === 'failed') throw new Error(p.agentTables.error ?? 'failed');
       return p.agentTables?.status === 'applied' && JSON.stringify(p.agentTables.tables) === JSON.stringify(tables) && p.agentTables.result?.mode === 'filter';
     }, 60_000, 200);
@@ -53,7 +54,7 @@ test('tables pushed through the API are applied by the running MySQL agent', asy
   await waitFor('rows of a', async () => (await count('shop_a')) === 2, 120_000, 250);
   assert.equal(await count('shop_b'), -1, 'b is outside the set');
 
-  await api('PATCH', '/v1/pipelines/main', { tables: ['shop.a', 'shop.b'] });
+  assert.equal((await api('PATCH', '/v1/pipelines/tables', { tables: ['shop.a', 'shop.b'] })).status, 200);
   await appliedSet(['shop.a', 'shop.b']);
   await e.src.query("INSERT INTO b VALUES (2, 'b after'), (3, 'b after')");
   await e.src.query("INSERT INTO c VALUES (1, 'never')");

@@ -1,8 +1,9 @@
 /**
- * The hub's HTTP API (hono): health, Prometheus metrics, connected agents,
- * pipelines with positions and lag, and (security-routes.ts) agents'
- * credentials and API tokens. Every route but /healthz needs a bearer token
- * and answers only about that token's workspace (auth-middleware.ts).
+ * The hub's HTTP API (hono): health, Prometheus metrics, agents, and one
+ * route file per group mounted below (security, pipelines, snapshots,
+ * sources and sinks), described by the OpenAPI document (openapi/). Every
+ * route but /healthz and /v1/openapi.json needs a bearer token and answers
+ * only about that token's workspace (auth-middleware.ts).
  */
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -50,7 +51,6 @@ export interface ApiDeps {
   readonly ingest?: Pick<IngestServer, 'sendCommand'> | undefined;
 }
 
-
 export function createApi(deps: ApiDeps): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
   const pipelines = deps.pipelines ?? PipelineRegistry.inMemory(deps.config.pipelines);
@@ -88,7 +88,13 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
         sourcePosition: hb === null ? null : { spooled: lsn(hb.spooledPosition), server: lsn(hb.serverPosition), lagBytes: Number(hb.serverPosition > hb.spooledPosition ? hb.serverPosition - hb.spooledPosition : 0n) },
       };
     });
-    return c.json({ agents });
+    // Registered agents without a stream yet (enrolled or waiting to enroll) are listed too.
+    const streaming = new Set(agents.map((a) => a.agentId));
+    const idle = deps.security.registry.agents(workspace).filter((a) => !streaming.has(a.id)).map((a) => ({
+      agentId: a.id, sourceId: null, sourceKind: null, version: null, connected: false, status: a.revokedAt === null ? 'never-connected' : 'revoked',
+      connectedAt: null, lastSeen: null, ackedSequence: 0, spool: null, sourcePosition: null,
+    }));
+    return c.json({ agents: [...agents, ...idle] });
   });
 
   app.route('/', pipelineRoutes({ ...deps, pipelines, agents: deps.security.registry, push: deps.push ?? null }));

@@ -161,10 +161,20 @@ describe('pipelines API', () => {
     assert.deepEqual(registry.all().map((p) => p.name), ['seeded']);
   });
 
+  it('lists registered agents that never connected, per workspace', async () => {
+    await agents.createAgent('default', 'edge-idle');
+    const mine = (await call('GET', '/v1/agents')).json as { agents: Array<{ agentId: string; status: string; connected: boolean }> };
+    assert.deepEqual(mine.agents.map((a) => [a.agentId, a.status, a.connected]), [['edge-idle', 'never-connected', false]]);
+    const theirs = (await call('GET', '/v1/agents', undefined, OTHER)).json as { agents: Array<{ agentId: string }> };
+    assert.deepEqual(theirs.agents.map((a) => a.agentId), ['their-agent']);
+  });
+
   it('keeps workspaces apart', async () => {
     // another workspace's sink is unknown here, and its agent cannot be routed from here
     await fails('POST', '/v1/pipelines', { name: 'x', agent: 'edge-04', source: 'db', sinks: ['theirs'] }, 400, 'UNKNOWN_SINK', 'sinks[0]');
     await fails('POST', '/v1/pipelines', { name: 'x', agent: 'their-agent', source: 'db', sinks: ['warehouse'] }, 409, 'AGENT_IN_OTHER_WORKSPACE', 'agent');
+    // an agent another workspace's pipeline names (registered or not) cannot be taken over from here
+    await fails('POST', '/v1/pipelines', { name: 'x', agent: 'edge-01', source: 'db', sinks: ['theirs'] }, 409, 'AGENT_IN_OTHER_WORKSPACE', 'agent', OTHER);
     // the same name in two workspaces are two pipelines
     const theirs = await call('POST', '/v1/pipelines', { name: 'seeded', agent: 'their-agent', source: 'db', sinks: ['theirs'] }, OTHER);
     assert.equal(theirs.status, 201, JSON.stringify(theirs.json));
@@ -178,12 +188,24 @@ describe('pipelines API', () => {
     assert.equal((await call('GET', '/v1/pipelines/seeded')).status, 200, 'deleting theirs left mine');
   });
 
-  it('keeps pipelines durably; a deleted configuration pipeline is not seeded again', async () => {
+  it('keeps pipelines durably; the configuration file defines its own', async () => {
     await call('POST', '/v1/pipelines', { name: 'kept', agent: 'edge-05', source: 'db', sinks: ['replica'], tables: ['s.t'] });
     await call('POST', '/v1/pipelines/kept/pause');
-    assert.equal((await call('DELETE', '/v1/pipelines/seeded')).status, 200);
+    await fails('DELETE', '/v1/pipelines/seeded', undefined, 409, 'CONFIG_MANAGED');
+    await fails('PATCH', '/v1/pipelines/seeded', { tables: ['s.t'] }, 409, 'CONFIG_MANAGED');
+    assert.equal((await call('POST', '/v1/pipelines/seeded/pause')).status, 200, 'a configuration pipeline can be paused');
     const reopened = await PipelineRegistry.open(pipelineStore, config.pipelines);
-    assert.deepEqual(reopened.list('default').map((p) => [p.name, p.state, p.tables]), [['kept', 'paused', ['s.t']]]);
+    assert.deepEqual(reopened.list('default').sort((a, b) => a.name.localeCompare(b.name)).map((p) => [p.name, p.origin, p.state, p.tables]), [['kept', 'api', 'paused', ['s.t']], ['seeded', 'config', 'paused', null]]);
     assert.equal(reopened.routesFor('replica').held('edge-05/db'), true);
+    // The file changed: its pipeline takes the new definition and keeps its state; an API pipeline of the new name gives way.
+    const edited = [{ ...config.pipelines[0]!, sinks: ['replica'], tables: ['public.*'] }, { name: 'kept', workspace: 'default', agent: 'edge-06', source: 'db', sinks: [] }];
+    const again = await PipelineRegistry.open(pipelineStore, edited);
+    assert.deepEqual(again.list('default').sort((a, b) => a.name.localeCompare(b.name)).map((p) => [p.name, p.origin, p.state, p.agent, p.sinks, p.tables]), [
+      ['kept', 'config', 'active', 'edge-06', [], null],
+      ['seeded', 'config', 'paused', 'edge-01', ['replica'], ['public.*']],
+    ]);
+    // Removed from the file: gone.
+    const removed = await PipelineRegistry.open(pipelineStore, []);
+    assert.deepEqual(removed.list('default'), []);
   });
 });

@@ -2,6 +2,8 @@
  * Pipelines of the caller's workspace: list, read, create, change (sinks,
  * tables), pause, resume, delete. Changes are durable in the hub's state
  * before the answer; sink drivers and the agent push follow them at run time.
+ * Pipelines of the configuration file are changed there (CONFIG_MANAGED
+ * here), but paused and resumed here.
  *
  *   GET    /v1/pipelines                       every pipeline with positions and lag
  *   POST   /v1/pipelines          { name, agent, source, sinks, tables? }
@@ -43,6 +45,10 @@ export function pipelineRoutes(deps: PipelineRouteDeps): Hono<ApiEnv> {
   const view = (p: PipelineRecord): Record<string, unknown> => pipelineView(p, viewContext(deps.log, deps.sessions(), deps.sinks(), (k) => deps.push?.state(k) ?? null, eventsApplied));
   const workspaceSinks = (workspace: string): Set<string> => new Set(deps.config.sinks.filter((s) => ('workspace' in s ? s.workspace : 'default') === workspace).map((s) => s.name));
   const missing = (c: Context<ApiEnv>) => () => new ApiError('NOT_FOUND', `no pipeline ${JSON.stringify(c.req.param('name'))}`);
+  // The configuration file defines its pipelines; the API only pauses and resumes them.
+  const notFromFile = (p: PipelineRecord): void => {
+    if (p.origin === 'config') throw new ApiError('CONFIG_MANAGED', `pipeline ${JSON.stringify(p.name)} is defined in the hub configuration file; change it there (pause and resume work here)`);
+  };
 
   app.get('/v1/pipelines', (c) => {
     const ctx = viewContext(deps.log, deps.sessions(), deps.sinks(), (k) => deps.push?.state(k) ?? null, eventsApplied);
@@ -58,7 +64,9 @@ export function pipelineRoutes(deps: PipelineRouteDeps): Hono<ApiEnv> {
     const sinks = sinksField(body, workspaceSinks(workspace));
     const tables = body['tables'] === undefined ? null : tablesField(body);
     const registered = deps.agents.agentRecord(agent);
-    if (registered !== undefined && registered.workspace !== workspace) throw new ApiError('AGENT_IN_OTHER_WORKSPACE', 'the agent is registered to another workspace; pipelines never route across workspaces', 'agent');
+    // Another workspace's pipeline naming the agent counts too: ingest would then refuse the agent's stream.
+    const foreign = (registered !== undefined && registered.workspace !== workspace) || deps.pipelines.workspacesOfAgent(agent).some((w) => w !== workspace);
+    if (foreign) throw new ApiError('AGENT_IN_OTHER_WORKSPACE', 'the agent is registered to another workspace; pipelines never route across workspaces', 'agent');
     const p = await deps.pipelines.create(workspace, name, { agent, source, sinks, tables }, (existing) => {
       if (existing !== undefined) throw new ApiError('PIPELINE_EXISTS', `a pipeline named ${JSON.stringify(name)} already exists`, 'name');
     });
@@ -78,12 +86,20 @@ export function pipelineRoutes(deps: PipelineRouteDeps): Hono<ApiEnv> {
     if (Object.keys(body).length === 0) throw new ApiError('VALIDATION_FAILED', 'nothing to change: give sinks and/or tables', 'sinks');
     const sinks = body['sinks'] === undefined ? undefined : sinksField(body, workspaceSinks(workspace));
     const tables = body['tables'] === undefined ? undefined : tablesField(body);
-    const p = await deps.pipelines.update(workspace, name, () => ({ ...(sinks === undefined ? {} : { sinks }), ...(tables === undefined ? {} : { tables }) }), missing(c));
+    const p = await deps.pipelines.update(
+      workspace,
+      name,
+      (cur) => {
+        notFromFile(cur);
+        return { ...(sinks === undefined ? {} : { sinks }), ...(tables === undefined ? {} : { tables }) };
+      },
+      missing(c),
+    );
     return c.json({ pipeline: view(p) });
   });
 
   app.delete('/v1/pipelines/:name', async (c) => {
-    const p = await deps.pipelines.delete(c.get('principal').workspace, pipelineName(c.req.param('name')), missing(c));
+    const p = await deps.pipelines.delete(c.get('principal').workspace, pipelineName(c.req.param('name')), missing(c), notFromFile);
     return c.json({ pipeline: { name: p.name, deleted: true } });
   });
 

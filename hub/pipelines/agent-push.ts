@@ -41,9 +41,12 @@ export interface ApplyState {
   readonly error: string | null;
   /** What the agent reported it applied (its own words: e.g. the publication's tables). */
   readonly result: unknown;
+  /** Tables newly included by this set for which `snapshot.start` was sent (their initial load). */
+  readonly snapshots: readonly string[];
 }
 
 export const PIPELINE_APPLY = 'pipeline.apply';
+const TABLE = /^[A-Za-z0-9_$]{1,63}\.[A-Za-z0-9_$]{1,63}$/;
 
 export class PipelinePush {
   private readonly states = new Map<string, ApplyState>();
@@ -54,6 +57,7 @@ export class PipelinePush {
     private readonly channel: CommandChannel,
     private readonly sessions: () => ReadonlyMap<string, ConnectedSession>,
     private readonly logger: Logger,
+    private readonly retryFailedMs = 30_000,
   ) {}
 
   /** Starts following pipeline changes, answers and connections; returns the stop function. */
@@ -86,15 +90,18 @@ export class PipelinePush {
     const id = this.channel.sendCommand(sourceKey, PIPELINE_APPLY, { tables });
     const session = this.sessions().get(sourceKey);
     if (id !== null && session !== undefined) this.pushedFor.set(sourceKey, session.connectedAt.getTime());
-    this.states.set(sourceKey, { tables, status: id === null ? 'not-connected' : 'pending', commandId: id, sentAt: id === null ? null : new Date().toISOString(), answeredAt: null, error: null, result: null });
+    this.states.set(sourceKey, { tables, status: id === null ? 'not-connected' : 'pending', commandId: id, sentAt: id === null ? null : new Date().toISOString(), answeredAt: null, error: null, result: null, snapshots: [] });
     this.logger.info(id === null ? 'pipeline tables wait for the agent to connect' : 'pipeline tables pushed to the agent', { source: sourceKey, tables, command: id });
   }
 
   private onConnections(): void {
+    const now = Date.now();
     for (const [key, s] of this.sessions()) {
-      if (!s.connected || this.pushedFor.get(key) === s.connectedAt.getTime()) continue;
-      if (this.registry.tablesForSource(key) === null) continue;
-      this.push(key);
+      if (!s.connected || this.registry.tablesForSource(key) === null) continue;
+      const st = this.states.get(key);
+      // A refusal may be passing (the source database was down): ask again now and then.
+      const retry = st?.status === 'failed' && now - Date.parse(st.answeredAt ?? '') >= this.retryFailedMs;
+      if (this.pushedFor.get(key) !== s.connectedAt.getTime() || retry) this.push(key);
     }
   }
 
@@ -107,7 +114,23 @@ export class PipelinePush {
     if (cur === undefined || d === null || typeof d !== 'object' || (d.id ?? data?.commandId) !== cur.commandId) return;
     const ok = d.ok === true;
     const error = ok ? null : `${String(d.error?.code ?? 'COMMAND_FAILED')}: ${String(d.error?.message ?? 'the agent refused the tables')}`;
-    this.states.set(e.source, { ...cur, status: ok ? 'applied' : 'failed', answeredAt: new Date().toISOString(), error, result: d.result ?? null });
+    const snapshots = ok ? this.initialLoads(e.source, d.result) : [];
+    this.states.set(e.source, { ...cur, status: ok ? 'applied' : 'failed', answeredAt: new Date().toISOString(), error, result: d.result ?? null, snapshots });
     if (!ok) this.logger.warn('the agent could not apply the pipeline tables', { source: e.source, error });
+  }
+
+  /**
+   * A table the set newly includes gets its initial load: `snapshot.start`
+   * for each exact `schema.table` the agent reported as added (a `schema.*`
+   * pattern names no table the hub knows). An agent without a snapshot
+   * engine answers UNKNOWN_COMMAND, which changes nothing.
+   */
+  private initialLoads(sourceKey: string, result: unknown): string[] {
+    const added = (result as { added?: unknown } | null)?.added;
+    if (!Array.isArray(added)) return [];
+    const tables = added.filter((t): t is string => typeof t === 'string' && TABLE.test(t));
+    for (const table of tables) this.channel.sendCommand(sourceKey, 'snapshot.start', { table });
+    if (tables.length > 0) this.logger.info('initial snapshots requested for newly included tables', { source: sourceKey, tables });
+    return tables;
   }
 }

@@ -26,7 +26,6 @@ export interface PipelineFields {
 
 export class PipelineRegistry {
   private readonly live = new Map<string, PipelineRecord>();
-  private readonly tombstones = new Set<string>();
   private readonly listeners = new Set<(c: PipelineChange) => void>();
   private readonly routeWaiters = new Set<() => void>();
   private queue: Promise<unknown> = Promise.resolve();
@@ -34,41 +33,44 @@ export class PipelineRegistry {
   private constructor(private readonly store: PipelineStore | null) {}
 
   /**
-   * Loads the stored pipelines and seeds configuration pipelines not stored
-   * yet (a stored one, possibly changed through the API, wins; a deleted one
-   * stays deleted). With a null store everything is in memory only.
+   * Loads the stored pipelines and mirrors the configuration file's: each of
+   * its pipelines takes its definition from the file at every start (keeping
+   * its paused state and creation time from the store), a stored one the
+   * file no longer has is removed, and a pipeline created through the API
+   * under a name the file now uses is replaced by the file's (logged). With
+   * a null store everything is in memory only.
    */
   static async open(store: PipelineStore | null, seed: readonly PipelineConfig[], logger?: Logger): Promise<PipelineRegistry> {
     const r = new PipelineRegistry(store);
-    for (const [key, rec] of store?.all() ?? []) {
-      if (rec.deletedAt === null) r.live.set(key, rec);
-      else r.tombstones.add(key);
-    }
-    const seeded = r.unseeded(seed, logger);
-    if (seeded.length > 0) await store?.write(seeded);
-    for (const [key, rec] of seeded) r.live.set(key, rec);
+    const stored = store?.all() ?? new Map<string, PipelineRecord>();
+    const fromFile = r.fromConfig(seed, stored, logger);
+    const changes: Array<[string, PipelineRecord | null]> = [];
+    for (const [key, rec] of stored) if (rec.origin === 'config' && !fromFile.has(key)) changes.push([key, null]);
+    for (const [key, rec] of fromFile) if (JSON.stringify(stored.get(key)) !== JSON.stringify(rec)) changes.push([key, rec]);
+    if (changes.length > 0) await store?.write(changes);
+    for (const [key, rec] of stored) if (rec.origin === 'api' && !fromFile.has(key)) r.live.set(key, rec);
+    for (const [key, rec] of fromFile) r.live.set(key, rec);
     return r;
   }
 
   /** The configuration's pipelines, in memory only (nothing survives the process). */
   static inMemory(seed: readonly PipelineConfig[]): PipelineRegistry {
     const r = new PipelineRegistry(null);
-    for (const [key, rec] of r.unseeded(seed)) r.live.set(key, rec);
+    for (const [key, rec] of r.fromConfig(seed, new Map())) r.live.set(key, rec);
     return r;
   }
 
-  private unseeded(seed: readonly PipelineConfig[], logger?: Logger): Array<[string, PipelineRecord]> {
+  private fromConfig(seed: readonly PipelineConfig[], stored: ReadonlyMap<string, PipelineRecord>, logger?: Logger): Map<string, PipelineRecord> {
     const now = new Date().toISOString();
-    const out: Array<[string, PipelineRecord]> = [];
+    const out = new Map<string, PipelineRecord>();
     for (const p of seed) {
       const key = pipelineKey(p.workspace, p.name);
-      const stored = this.live.get(key);
-      if (stored !== undefined || this.tombstones.has(key)) {
-        if (stored !== undefined && (stored.agent !== p.agent || stored.source !== p.source || stored.sinks.join(',') !== p.sinks.join(',')))
-          logger?.warn('pipeline differs from the configuration file; the stored definition (changed through the API) is used', { pipeline: key });
-        continue;
-      }
-      out.push([key, { name: p.name, workspace: p.workspace, agent: p.agent, source: p.source, sinks: [...p.sinks], tables: p.tables === undefined ? null : normalizeTables(p.tables), state: 'active', origin: 'config', createdAt: now, updatedAt: now, deletedAt: null }]);
+      const prev = stored.get(key);
+      if (prev?.origin === 'api') logger?.warn('a pipeline created through the API has the name of a configuration pipeline; the configuration\'s replaces it', { pipeline: key });
+      const kept = prev?.origin === 'config' ? prev : undefined;
+      const definition = { agent: p.agent, source: p.source, sinks: [...p.sinks], tables: p.tables === undefined ? null : normalizeTables(p.tables) };
+      const same = kept !== undefined && JSON.stringify([kept.agent, kept.source, kept.sinks, kept.tables]) === JSON.stringify([definition.agent, definition.source, definition.sinks, definition.tables]);
+      out.set(key, { name: p.name, workspace: p.workspace, ...definition, state: kept?.state ?? 'active', origin: 'config', createdAt: kept?.createdAt ?? now, updatedAt: same ? (kept?.updatedAt ?? now) : now });
     }
     return out;
   }
@@ -116,11 +118,9 @@ export class PipelineRegistry {
       const after = fn(before);
       const out = after ?? before;
       if (out === undefined) throw new Error('a pipeline change produced nothing');
-      const tombstone = after === null && before?.origin === 'config' ? { ...before, deletedAt: new Date().toISOString() } : null;
-      await this.store?.write([[key, after ?? tombstone]]);
+      await this.store?.write([[key, after]]);
       if (after === null) this.live.delete(key);
       else this.live.set(key, after);
-      if (tombstone !== null) this.tombstones.add(key);
       const change: PipelineChange = { kind: before === undefined ? 'created' : after === null ? 'deleted' : 'updated', before: before ?? null, after };
       for (const l of this.listeners) l(change);
       for (const w of [...this.routeWaiters]) w();
@@ -134,7 +134,7 @@ export class PipelineRegistry {
     return this.change(pipelineKey(workspace, name), (cur) => {
       guard(cur);
       const now = new Date().toISOString();
-      return { name, workspace, ...fields, sinks: [...fields.sinks], tables: fields.tables === null ? null : normalizeTables(fields.tables), state: 'active', origin: 'api', createdAt: now, updatedAt: now, deletedAt: null };
+      return { name, workspace, ...fields, sinks: [...fields.sinks], tables: fields.tables === null ? null : normalizeTables(fields.tables), state: 'active', origin: 'api', createdAt: now, updatedAt: now };
     });
   }
 
@@ -151,9 +151,10 @@ export class PipelineRegistry {
     return this.update(workspace, name, () => ({ state }), missing);
   }
 
-  delete(workspace: string, name: string, missing: () => Error): Promise<PipelineRecord> {
+  delete(workspace: string, name: string, missing: () => Error, guard: (cur: PipelineRecord) => void = () => undefined): Promise<PipelineRecord> {
     return this.change(pipelineKey(workspace, name), (cur) => {
       if (cur === undefined) throw missing();
+      guard(cur);
       return null;
     });
   }

@@ -17,7 +17,7 @@ export class PipelineStore implements AsyncDisposable {
     this.pipelines = this.root.openDB({ name: 'pipelines', encoding: 'msgpack' });
   }
 
-  /** Every stored record by key (workspace/name), tombstones of deleted configuration pipelines included. */
+  /** Every stored record by key (workspace/name). */
   all(): Map<string, PipelineRecord> {
     return new Map([...this.pipelines.getRange({})].map(({ key, value }) => [key, value]));
   }

@@ -1,8 +1,8 @@
 /**
  * A pipeline routes one agent's source to sinks, optionally narrowing the
- * tables the agent captures. Pipelines come from the hub configuration
- * (seeded into the hub's state once) or from the HTTP API, and live in the
- * hub's state store.
+ * tables the agent captures. Pipelines come from the hub configuration file
+ * (defined there; only paused/resumed through the API) or from the HTTP API,
+ * and live in the hub's state store.
  */
 
 export type PipelineState = 'active' | 'paused';
@@ -22,8 +22,6 @@ export interface PipelineRecord {
   readonly origin: 'config' | 'api';
   readonly createdAt: string;
   readonly updatedAt: string;
-  /** Set on a deleted pipeline that came from the configuration file, so a restart does not seed it again. */
-  readonly deletedAt: string | null;
 }
 
 /** PostgreSQL `schema.table` and MySQL `database.table`, or a whole schema/database as `schema.*`. */

@@ -12,11 +12,20 @@ import { LmdbChangeLog } from '../../log/embedded/lmdb-log.js';
 import { HubMetrics } from '../../metrics.js';
 import { ERROR_CODES } from '../api-error.js';
 import { createApi } from '../app.js';
+import { create } from '@bufbuild/protobuf';
+import { HeartbeatSchema } from '../../../proto/gen/tributary/v1/uplink_pb.js';
+import { HubEvents } from '../../events/hub-events.js';
+import type { AgentSession } from '../../ingest/ingest-server.js';
+import { createLogger } from '../../log.js';
+import { schemaErrors } from '../../../test/support/check-schema.js';
 import { OPERATIONS_ROUTES } from './routes-operations.js';
 
 type Doc = { openapi: string; paths: Record<string, Record<string, { operationId: string; parameters?: Array<{ name: string; in: string }>; responses: Record<string, unknown> }>>; components: { schemas: Record<string, unknown> } };
 
 const toOpenApi = (honoPath: string): string => honoPath.replace(/:([A-Za-z]+)/g, '{$1}');
+
+const ADMIN = 'test-admin-token-0123456789abcdef0123456789';
+const events = new HubEvents(createLogger('error', {}, () => undefined));
 
 describe('OpenAPI document', () => {
   let dir: string;
@@ -29,9 +38,22 @@ describe('OpenAPI document', () => {
     dir = mkdtempSync(join(tmpdir(), 'tributary-openapi-'));
     log = new LmdbChangeLog(join(dir, 'log'));
     store = new HubStateStore(join(dir, 'state'));
-    const config = parseHubConfig({ log: { path: '/unused' } }, {});
-    const security = { registry: new AgentRegistry(store, CertificateAuthority.open(dir, null, 'hub'), { certificateTtlMs: 60_000, enrollmentTtlMs: 60_000 }), apiTokens: new ApiTokens(store, []) };
-    app = createApi({ config, log, metrics: new HubMetrics(), sessions: () => new Map(), sinks: () => [], security });
+    const config = parseHubConfig(
+      {
+        log: { path: '/unused' },
+        sinks: [{ kind: 'postgres', name: 'warehouse', database: 'dw', user: 'u' }, { kind: 'postgres', name: 'idle', database: 'dw', user: 'u' }],
+        pipelines: [{ name: 'orders', agent: 'edge-01', source: 'db', sinks: ['warehouse'], tables: ['public.orders'] }],
+        security: { adminTokens: [{ workspace: 'default', token: ADMIN }] },
+      },
+      {},
+    );
+    const security = { registry: new AgentRegistry(store, CertificateAuthority.open(dir, null, 'hub'), { certificateTtlMs: 60_000, enrollmentTtlMs: 60_000 }), apiTokens: new ApiTokens(store, config.security.adminTokens) };
+    await security.registry.createAgent('default', 'edge-02');
+    await log.append('edge-01/db', 1, 0x10n, new Uint8Array(0), []);
+    const hb = create(HeartbeatSchema, { sentAtUs: 1n, spooledPosition: 0x10n, serverPosition: 0x20n, spoolBytes: 10n, spoolLimitBytes: 100n, backPressure: false });
+    const sessions = new Map<string, AgentSession>([['edge-01/db', { agentId: 'edge-01', workspace: 'default', sourceId: 'db', sourceKind: 'postgres', agentVersion: '0.1.0', connectedAt: new Date(), lastSeen: new Date(), lastHeartbeat: hb, connected: true }]]);
+    app = createApi({ config, log, metrics: new HubMetrics(), sessions: () => sessions, sinks: () => [{ sink: 'warehouse', offset: 1, lastCommitTimeUs: 1, appliedAt: 1, failing: false, lastError: null }], security, events });
+    events.publish({ kind: 'agent.snapshot.progress', workspace: 'default', source: 'edge-01/db', severity: 'info', message: '', data: { payload: { table: 'public.orders', state: 'running', rowsDone: 5, rowsEstimate: 10, chunksDone: 1, startedAt: '2024-01-01T00:00:00Z', updatedAt: '2024-01-01T00:00:05Z' } } });
     // Served without a token: it describes the API, it holds no workspace data.
     const res = await app.request('/v1/openapi.json');
     assert.equal(res.status, 200);
@@ -73,6 +95,31 @@ describe('OpenAPI document', () => {
         assert.ok(op.responses['500'] !== undefined, `${method} ${path}: no 500`);
       }
     }
+  });
+
+  it('answers with the shapes it documents', async () => {
+    const schemas = doc.components.schemas as Record<string, Record<string, unknown>>;
+    const check = async (method: string, path: string, docPath: string, body?: unknown): Promise<void> => {
+      const res = await app.request(path, { method, headers: { authorization: `Bearer ${ADMIN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+      const op = doc.paths[docPath]?.[method.toLowerCase()] as unknown as { responses: Record<string, { content: Record<string, { schema: Record<string, unknown> }> }> };
+      const entry = op.responses[String(res.status)];
+      assert.ok(entry !== undefined, `${method} ${path}: status ${res.status} is not documented`);
+      const errors = schemaErrors(entry.content['application/json']?.schema ?? {}, await res.json(), schemas);
+      assert.deepEqual(errors, [], `${method} ${path}`);
+    };
+    await check('POST', '/v1/pipelines', '/v1/pipelines', { name: 'shop', agent: 'edge-03', source: 'db', sinks: ['warehouse', 'idle'], tables: ['public.*'] });
+    await check('POST', '/v1/pipelines', '/v1/pipelines', { name: 'bad', agent: 'edge-03', source: 'db', sinks: ['nope'] });
+    await check('GET', '/v1/pipelines', '/v1/pipelines');
+    await check('PATCH', '/v1/pipelines/shop', '/v1/pipelines/{name}', { sinks: ['idle'] });
+    await check('PATCH', '/v1/pipelines/orders', '/v1/pipelines/{name}', { sinks: ['idle'] });
+    await check('POST', '/v1/pipelines/shop/pause', '/v1/pipelines/{name}/pause');
+    await check('GET', '/v1/agents', '/v1/agents');
+    await check('GET', '/v1/sources', '/v1/sources');
+    await check('GET', '/v1/sinks', '/v1/sinks');
+    await check('GET', '/v1/snapshots', '/v1/snapshots');
+    await check('POST', '/v1/pipelines/orders/snapshots', '/v1/pipelines/{name}/snapshots', { table: 'public.orders' });
+    await check('DELETE', '/v1/pipelines/shop', '/v1/pipelines/{name}');
+    await check('GET', '/v1/pipelines/shop', '/v1/pipelines/{name}');
   });
 
   it('documents every error code with its status', () => {

@@ -61,7 +61,7 @@ function operation(d: RouteDoc): Record<string, unknown> {
   for (const [status, codes] of [...byStatus].sort((a, b) => a[0] - b[0]))
     responses[String(status)] = {
       description: codes.map((c) => `\`${c}\`: ${ERROR_CODES[c].meaning}`).join('; '),
-      content: { 'application/json': { schema: { allOf: [ref('Error'), { properties: { error: { properties: { code: { enum: codes } } } } }] } } },
+      content: { 'application/json': { schema: { allOf: [ref('Error'), { type: 'object', properties: { error: { type: 'object', properties: { code: { enum: codes } } } } }] } } },
     };
   return {
     operationId: `${d.method}${d.path.replace(/\{([^}]+)\}/g, 'By_$1').replace(/[^A-Za-z0-9]+(.)?/g, (_m, ch: string | undefined) => (ch ?? '').toUpperCase())}`,

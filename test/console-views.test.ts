@@ -115,7 +115,7 @@ test('every view shows strings from the API as text, never as markup', { timeout
   await noMarkupRan(page);
   // Actions put hostile names into the path escaped, as one segment each.
   await page.goto(`${origin}/console#/alerts`);
-  await page.getByRole('button', { name: 'Acknowledge' }).click();
+  await page.getByRole('button', { name: 'Acknowledge', exact: true }).click();
   await page.getByText('alert acknowledged').waitFor();
   await page.goto(`${origin}/console#/pipelines`);
   await page.getByRole('button', { name: 'Pause' }).click();

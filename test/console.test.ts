@@ -225,8 +225,13 @@ async function clickThrough(page: Page): Promise<void> {
   // A stopped agent raises an alert; acknowledging it from the console changes its state.
   await agent.stop();
   const row = page.getByTestId('alerts').getByRole('row', { name: /Agent edge-1 disconnected/ });
-  await row.getByRole('button', { name: 'Acknowledge' }).click({ timeout: 120_000 });
+  await row.getByRole('button', { name: 'Acknowledge' }).waitFor({ timeout: 120_000 });
+  // Open alerts are counted beside the Alerts link, whatever the page.
+  await page.getByTestId('open-alerts').waitFor();
+  await row.getByRole('button', { name: 'Acknowledge' }).click();
   await row.getByText('acknowledged', { exact: true }).waitFor();
+  await page.getByRole('group', { name: 'Show alerts' }).getByRole('button', { name: 'Acknowledged', exact: true }).click();
+  await page.getByTestId('alerts').getByRole('row', { name: /Agent edge-1 disconnected/ }).waitFor();
   const feed = (await (await apiFetch(httpPort, '/v1/alerts')).json()) as { alerts: { rule: string; state: string }[] };
   assert.equal(feed.alerts.find((a) => a.rule === 'agentDisconnected')?.state, 'acknowledged');
   await shot(page, 'alerts');

@@ -3,7 +3,7 @@
  * The console's shell: sign-in with an API token, hash routes to the views,
  * and a poll that re-renders live views every few seconds.
  */
-import { call, forgetToken, get, storedToken, storeToken } from './api.js';
+import { call, forgetToken, get, listOf, storedToken, storeToken } from './api.js';
 import { h, replace } from './dom.js';
 import { agentsView } from './views/agents.js';
 import { alertsView } from './views/alerts.js';
@@ -142,7 +142,20 @@ async function render() {
   }
   if (mine !== generation) return;
   replace(main, content);
+  void countOpenAlerts(mine);
   if (view.live) timer = setTimeout(poll, POLL_MS);
+}
+
+/**
+ * Open alerts counted beside the Alerts link on every render, so a problem shows on any page.
+ * @param {number} mine the render it belongs to
+ */
+async function countOpenAlerts(mine) {
+  const link = nav.querySelector('a[data-view="alerts"]');
+  const r = await get('/v1/alerts?state=open');
+  if (link === null || mine !== generation) return;
+  const n = r.ok ? listOf(r.data, 'alerts').length : 0;
+  replace(link, 'Alerts', n > 0 ? h('span', { class: 'badge critical count', 'data-testid': 'open-alerts' }, String(n)) : null);
 }
 
 /** The next poll of a live view; not while someone types into one of its fields, nor in a hidden tab. */

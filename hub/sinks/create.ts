@@ -20,11 +20,12 @@ export function createSink(config: SinkConfig): Sink {
         schema: config.schema,
         deletePolicy: config.merge.deletePolicy,
         flush: config.merge.flush,
+        dropColumns: config.merge.dropColumns,
       });
     case 'duckdb':
       return new DeferredSink(config.name, config.merge.flush, async () => {
         const { DuckDbSink } = await import('./duckdb/sink.js');
-        return new DuckDbSink({ name: config.name, path: config.path, schema: config.schema, deletePolicy: config.merge.deletePolicy, flush: config.merge.flush });
+        return new DuckDbSink({ name: config.name, path: config.path, schema: config.schema, deletePolicy: config.merge.deletePolicy, flush: config.merge.flush, dropColumns: config.merge.dropColumns });
       });
     case 'snowflake':
       return new DeferredSink(config.name, config.merge.flush, async () => new (await import('./snowflake/sink.js')).SnowflakeSink(config));

@@ -23,6 +23,7 @@ import type { FlushPolicy, Sink, SinkBatch, SinkChange } from '../sink.js';
 import { SnowflakeClient } from './client.js';
 import type { SnowflakeSinkConfig } from './config.js';
 import { M, UNCHANGED_COL, createTableSql, currentViewSql, ident, offsetsTableSql, planTable, quoteIdent, snowflakeName, stageTableSql, type SnowTablePlan } from './ddl.js';
+import { columnsLedgerSql, evolveSnowTable, type Evolved } from './evolve.js';
 import { commitTimeText, copySql, keyOnly, rowsOfEntries, stagedLines, type StagedRow } from './stage.js';
 
 const STAGE = ident('_tributary_stage');
@@ -46,7 +47,7 @@ export class SnowflakeSink implements Sink {
   private readonly offsets: string;
   private readonly policy: DeletePolicy;
   private readonly owners = new Map<string, string>();
-  private readonly ready = new Set<string>();
+  private readonly ready = new Map<string, Evolved>();
 
   constructor(private readonly config: SnowflakeSinkConfig) {
     this.name = config.name;
@@ -68,6 +69,7 @@ export class SnowflakeSink implements Sink {
     await this.client.exec(`USE SCHEMA ${this.schemaIdent}`);
     await this.client.exec(`CREATE STAGE IF NOT EXISTS ${STAGE}`);
     await this.client.exec(offsetsTableSql(this.schemaIdent));
+    await this.client.exec(columnsLedgerSql(this.schemaIdent));
     return this.readOffset();
   }
 
@@ -82,7 +84,7 @@ export class SnowflakeSink implements Sink {
       // A previous attempt may have committed this batch (its COMMIT reply lost): then skip the uploads too.
       const stored = await this.readOffset();
       if (stored !== null && stored >= batch.lastOffset) return;
-      for (const s of steps) if (s.plan !== null) await this.ensureTable(s.plan);
+      for (const s of steps) if (s.plan !== null) await this.ensureTable(s.plan, s.first.schema.version);
       for (const s of steps) await this.load(s, batchId);
       signal.throwIfAborted();
       await this.client.exec('BEGIN TRANSACTION');
@@ -151,20 +153,21 @@ export class SnowflakeSink implements Sink {
     return plan;
   }
 
-  private async ensureTable(plan: SnowTablePlan): Promise<void> {
-    const key = `${plan.ident}|${plan.columns.map((c) => `${c.name}:${c.type}`).join(',')}`;
-    if (this.ready.has(key)) return;
+  /** Creates or evolves the table (evolve.ts) once per table version, before the transaction. */
+  private async ensureTable(plan: SnowTablePlan, version: number): Promise<Evolved> {
+    const key = `${plan.ident}|${version}`;
+    const known = this.ready.get(key);
+    if (known !== undefined) return known;
     await this.client.exec(createTableSql(plan, this.policy, this.append()));
-    const have = new Set(
-      (await this.client.exec(`SELECT column_name AS "n" FROM information_schema.columns WHERE table_schema = ? AND table_name = ?`, [this.config.schema, plan.name])).map((r) => String(r['n'])),
-    );
-    for (const c of plan.columns) if (!have.has(snowflakeName(c.name))) await this.client.exec(`ALTER TABLE ${plan.ident} ADD COLUMN ${c.ident} ${c.type}`);
-    if (this.policy === 'soft' && !this.append() && !have.has('_TRIBUTARY_DELETED') && have.size > 0) await this.client.exec(`ALTER TABLE ${plan.ident} ADD COLUMN ${M.deleted} BOOLEAN DEFAULT FALSE`);
+    const evolved = await evolveSnowTable(this.client, this.config.schema, this.schemaIdent, plan, version, this.config.merge.dropColumns);
+    if (this.policy === 'soft' && !this.append()) await this.client.exec(`ALTER TABLE ${plan.ident} ADD COLUMN IF NOT EXISTS ${M.deleted} BOOLEAN DEFAULT FALSE`);
     if (this.append()) {
       const view = `${this.schemaIdent}.${quoteIdent(plan.name.slice(0, -'_CHANGES'.length), 'current-state view')}`;
-      await this.client.exec(currentViewSql(view, plan.ident, plan, this.policy));
+      const columns = [...evolved.targets, ...evolved.nulls].map((ident) => ({ ident }));
+      await this.client.exec(currentViewSql(view, plan.ident, { keyIndexes: plan.keyIndexes, columns }, this.policy));
     }
-    this.ready.add(key);
+    this.ready.set(key, evolved);
+    return evolved;
   }
 
   private async load(step: Step, batchId: string): Promise<void> {
@@ -192,15 +195,17 @@ export class SnowflakeSink implements Sink {
       return;
     }
     const plan = step.plan as SnowTablePlan;
+    const { targets, nulls } = await this.ensureTable(plan, step.first.schema.version);
     if (this.append()) {
-      const cols = [...plan.columns.map((c) => c.ident), M.lsn, M.index, M.op, M.commitTime, UNCHANGED_COL];
+      const meta = [M.lsn, M.index, M.op, M.commitTime, UNCHANGED_COL];
+      const cols = [...plan.columns.map((c) => c.ident), ...meta];
       await this.client.exec(
-        `INSERT INTO ${target} (${cols.join(', ')}, ${M.syncedAt}) SELECT ${cols.map((c) => `s.${c}`).join(', ')}, CURRENT_TIMESTAMP() FROM ${step.stageTable} AS s ` +
+        `INSERT INTO ${target} (${[...targets, ...meta].join(', ')}, ${M.syncedAt}) SELECT ${cols.map((c) => `s.${c}`).join(', ')}, CURRENT_TIMESTAMP() FROM ${step.stageTable} AS s ` +
           `WHERE NOT EXISTS (SELECT 1 FROM ${target} AS r WHERE r.${M.lsn} = s.${M.lsn} AND r.${M.index} = s.${M.index} AND r.${M.op} = s.${M.op})`,
       );
       return;
     }
-    await this.client.exec(mergeSql({ ...shape, stage: step.stageTable, columns: plan.columns.map((c) => c.ident), keyIndexes: plan.keyIndexes, unchanged: UNCHANGED_COL, partial: step.partial }));
+    await this.client.exec(mergeSql({ ...shape, stage: step.stageTable, columns: plan.columns.map((c) => c.ident), targets, nulls, keyIndexes: plan.keyIndexes, unchanged: UNCHANGED_COL, partial: step.partial }));
   }
 
   private async exists(table: string): Promise<boolean> {

@@ -1,0 +1,61 @@
+/**
+ * Creates or evolves a Snowflake destination table for one source table
+ * version (policy in merge/evolve.ts). Runs before the batch transaction:
+ * Snowflake commits an open transaction at any DDL statement. Every step is
+ * idempotent (IF [NOT] EXISTS, ledger upserts), so a crash between the DDL
+ * and the ledger write is repaired by the next attempt.
+ */
+import { planEvolution, type Evolution } from '../merge/evolve.js';
+import { COLUMNS_LEDGER, isMetaName } from '../merge/metadata.js';
+import type { SnowflakeClient } from './client.js';
+import { ident, quoteIdent, snowflakeName, type SnowTablePlan } from './ddl.js';
+
+export interface Evolved {
+  /** Quoted target column per plan column. */
+  readonly targets: readonly string[];
+  /** Quoted columns set NULL by this version's changes. */
+  readonly nulls: readonly string[];
+  readonly evolution: Evolution;
+}
+
+const L = { table: ident('table_name'), column: ident('column_name'), type: ident('column_type'), version: ident('schema_version') };
+
+export function columnsLedgerSql(schemaIdent: string): string {
+  return `CREATE TABLE IF NOT EXISTS ${schemaIdent}.${ident(COLUMNS_LEDGER)} (${L.table} VARCHAR NOT NULL, ${L.column} VARCHAR NOT NULL, ${L.type} VARCHAR NOT NULL, ${L.version} NUMBER(10,0) NOT NULL)`;
+}
+
+/** `schemaName` is the destination schema as stored (for information_schema), `schemaIdent` quoted. */
+export async function evolveSnowTable(client: SnowflakeClient, schemaName: string, schemaIdent: string, plan: SnowTablePlan, version: number, dropColumns: boolean): Promise<Evolved> {
+  const ledger = `${schemaIdent}.${ident(COLUMNS_LEDGER)}`;
+  const cols = (await client.exec(`SELECT column_name AS "n" FROM information_schema.columns WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position`, [schemaName, plan.name])).map((r) =>
+    String(r['n']),
+  );
+  const rows = await client.exec(`SELECT ${L.column} AS "c", ${L.type} AS "t", ${L.version} AS "v" FROM ${ledger} WHERE ${L.table} = ?`, [plan.name]);
+  const known = new Map(rows.map((r) => [String(r['c']), String(r['t'])]));
+  const newest = Math.max(0, ...rows.map((r) => Number(r['v'])));
+  const wanted = plan.columns.map((c) => ({ name: snowflakeName(c.name), type: c.type }));
+  const wantedType = new Map(wanted.map((w) => [w.name, w.type]));
+  const existing = cols.filter((n) => !isMetaName(n) && n !== '_TRIBUTARY_UNCHANGED').map((n) => ({ name: n, type: known.get(n) ?? wantedType.get(n) ?? 'unknown' }));
+  const older = version < newest;
+  const evolution = planEvolution(existing, wanted, { older, dropColumns });
+  for (const ch of evolution.changes) {
+    const col = quoteIdent(ch.name, `table ${plan.source}: column`);
+    if (ch.kind === 'add') await client.exec(`ALTER TABLE ${plan.ident} ADD COLUMN IF NOT EXISTS ${col} ${ch.type}`);
+    else if (ch.kind === 'alter') await client.exec(`ALTER TABLE ${plan.ident} ALTER COLUMN ${col} SET DATA TYPE ${ch.to}`);
+    else {
+      await client.exec(`ALTER TABLE ${plan.ident} DROP COLUMN IF EXISTS ${col}`);
+      await client.exec(`DELETE FROM ${ledger} WHERE ${L.table} = ? AND ${L.column} = ?`, [plan.name, ch.name]);
+    }
+  }
+  const stamp = older ? newest : version;
+  for (const t of evolution.targets) {
+    await client.exec(
+      `MERGE INTO ${ledger} AS l USING (SELECT ? AS ${L.table}, ? AS ${L.column}, ? AS ${L.type}, ?::NUMBER(10,0) AS ${L.version}) AS s ` +
+        `ON l.${L.table} = s.${L.table} AND l.${L.column} = s.${L.column} ` +
+        `WHEN MATCHED THEN UPDATE SET ${L.type} = s.${L.type}, ${L.version} = s.${L.version} ` +
+        `WHEN NOT MATCHED THEN INSERT (${L.table}, ${L.column}, ${L.type}, ${L.version}) VALUES (s.${L.table}, s.${L.column}, s.${L.type}, s.${L.version})`,
+      [plan.name, t.name, t.type, String(stamp)],
+    );
+  }
+  return { targets: evolution.targets.map((t) => quoteIdent(t.name)), nulls: evolution.nulled.map((n) => quoteIdent(n)), evolution };
+}

@@ -10,6 +10,7 @@ import type { HubSecurity } from '../auth/hub-security.js';
 import { HubError } from '../errors.js';
 import { apiError, requireOperator, requireToken, type ApiEnv } from './auth-middleware.js';
 import { MAX_BODY_BYTES } from './json-body.js';
+import { schemaRoutes, sourceWorkspace } from './schema-routes.js';
 import { securityRoutes } from './security-routes.js';
 import { statusOf } from './status.js';
 import type { HubConfig } from '../config.js';
@@ -105,5 +106,6 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
     return c.json({ pipelines, logHead: head });
   });
   app.route('/', securityRoutes(deps.security, deps.sessions));
+  app.route('/', schemaRoutes({ log: deps.log, workspaceOf: (key) => sourceWorkspace(deps, key) }));
   return app;
 }

@@ -11,8 +11,8 @@ import { COLUMNS_LEDGER, META, isMetaName, type DeletePolicy } from '../merge/me
 import { commentSql, createTableSql, ownedByOther, quoteIdent, quoteLiteral, type DuckTablePlan } from './ddl.js';
 
 export interface Evolved {
-  /** Quoted target column per plan column. */
-  readonly targets: readonly string[];
+  /** Quoted target column per plan column (null: not written, see merge/evolve.ts skipMissing). */
+  readonly targets: readonly (string | null)[];
   /** Quoted columns set NULL by this version's changes. */
   readonly nulls: readonly string[];
   readonly evolution: Evolution | null;
@@ -30,9 +30,10 @@ const fold = (n: string): string => n.toLowerCase();
 export async function ensureDuckTable(conn: DuckDBConnection, destSchema: string, plan: DuckTablePlan, version: number, policy: DeletePolicy, dropColumns: boolean): Promise<Evolved> {
   const schemaLit = quoteLiteral(destSchema);
   const ledger = `${quoteIdent(destSchema)}.${quoteIdent(COLUMNS_LEDGER)}`;
-  const record = async (cols: readonly LedgerColumn[], stamp: number): Promise<void> => {
+  const record = async (cols: readonly (LedgerColumn | null)[], stamp: number): Promise<void> => {
     for (const c of cols)
-      await conn.run(
+      if (c !== null)
+        await conn.run(
         `INSERT INTO ${ledger} VALUES (${quoteLiteral(plan.name)}, ${quoteLiteral(c.name)}, ${quoteLiteral(c.type)}, ${stamp}) ` +
           `ON CONFLICT (table_name, column_name) DO UPDATE SET column_type = EXCLUDED.column_type, schema_version = EXCLUDED.schema_version`,
       );
@@ -61,7 +62,9 @@ export async function ensureDuckTable(conn: DuckDBConnection, destSchema: string
   const wantedType = new Map(plan.columns.map((c) => [fold(c.name), c.type]));
   const existing = cols.filter((n) => !isMetaName(n)).map((n) => ({ name: n, type: known.get(fold(n)) ?? wantedType.get(fold(n)) ?? 'unknown' }));
   const older = version < newest;
-  const evolution = planEvolution(existing, plan.columns, { older, dropColumns, fold });
+  // Every version of a batch is evolved before any of its rows is applied (DuckDB refuses DDL on a table the
+  // transaction already updated), so an older version skips columns a newer one dropped.
+  const evolution = planEvolution(existing, plan.columns, { older, dropColumns, fold, skipMissing: true });
   for (const ch of evolution.changes) {
     const col = quoteIdent(ch.name, `table ${plan.source}: column`);
     if (ch.kind === 'add') await conn.run(`ALTER TABLE ${plan.ident} ADD COLUMN ${col} ${ch.type}`);
@@ -72,5 +75,5 @@ export async function ensureDuckTable(conn: DuckDBConnection, destSchema: string
     }
   }
   await record(evolution.targets, older ? newest : version);
-  return { targets: evolution.targets.map((t) => quoteIdent(t.name)), nulls: evolution.nulled.map((n) => quoteIdent(n)), evolution };
+  return { targets: evolution.targets.map((t) => (t === null ? null : quoteIdent(t.name))), nulls: evolution.nulled.map((n) => quoteIdent(n)), evolution };
 }

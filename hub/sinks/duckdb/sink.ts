@@ -102,6 +102,7 @@ export class DuckDbSink implements Sink {
       try {
         const stored = await this.readOffset(conn);
         if (stored === null || stored < batch.lastOffset) {
+          await this.evolveAll(conn, steps);
           for (const step of steps) {
             where = `${step.first.schema.schema}.${step.first.schema.table}`;
             await this.apply(conn, step);
@@ -178,8 +179,7 @@ export class DuckDbSink implements Sink {
   private async apply(conn: DuckDBConnection, step: Step): Promise<void> {
     const shape = { target: step.ident, meta: quotedMeta, deletePolicy: this.policy, now: 'now()' } as const;
     if (step.stage === null) {
-      if (step.plan !== null) await this.ensureTable(conn, step.plan, step.first.schema.version);
-      else if (!(await this.tableExists(conn, step.table))) return;
+      if (step.plan === null && !(await this.tableExists(conn, step.table))) return;
       const p = step.first.position;
       await conn.run(truncateSql(shape, p.commit, p.index, `make_timestamptz(${step.first.commitTimeUs})`));
       return;
@@ -190,11 +190,24 @@ export class DuckDbSink implements Sink {
     await conn.run(mergeSql(merge));
   }
 
+  /**
+   * Every table version of the batch is created or evolved before any row is
+   * applied: DuckDB refuses to commit DDL on a table the same transaction
+   * already updated. When that changed a table, the versions are planned
+   * again against the result, so an older version in the batch writes the
+   * columns as they are now (and skips one a newer version dropped).
+   */
+  private async evolveAll(conn: DuckDBConnection, steps: readonly Step[]): Promise<void> {
+    let changed = false;
+    for (const s of steps) if (s.plan !== null && ((await this.ensureTable(conn, s.plan, s.first.schema.version)).evolution?.changes.length ?? 0) > 0) changed = true;
+    if (changed) for (const s of steps) if (s.plan !== null) await this.ensureTable(conn, s.plan, s.first.schema.version, true);
+  }
+
   /** Creates or evolves the table inside the batch transaction (evolve.ts); the result is kept per table version until a batch fails. */
-  private async ensureTable(conn: DuckDBConnection, plan: DuckTablePlan, version: number): Promise<Evolved> {
+  private async ensureTable(conn: DuckDBConnection, plan: DuckTablePlan, version: number, fresh = false): Promise<Evolved> {
     const key = `${plan.ident}|${version}`;
     const known = this.ready.get(key);
-    if (known !== undefined) return known;
+    if (known !== undefined && !fresh) return known;
     try {
       const evolved = await ensureDuckTable(conn, this.options.schema, plan, version, this.policy, this.options.dropColumns === true);
       for (const c of evolved.evolution?.changes ?? []) this.options.logger?.info('destination table evolved', { sink: this.name, table: plan.name, version, change: c });

@@ -9,7 +9,7 @@ describe('schema evolution planning', () => {
   it('adds a new column and keeps the others', () => {
     const e = planEvolution(cols(['id', 'integer'], ['v', 'text']), cols(['id', 'integer'], ['v', 'text'], ['n', 'bigint']), latest);
     assert.deepEqual(e.changes, [{ kind: 'add', name: 'n', type: 'bigint' }]);
-    assert.deepEqual(e.targets.map((t) => t.name), ['id', 'v', 'n']);
+    assert.deepEqual(e.targets.map((t) => t?.name), ['id', 'v', 'n']);
     assert.deepEqual(e.nulled, []);
   });
 
@@ -29,7 +29,7 @@ describe('schema evolution planning', () => {
       { kind: 'add', name: 'qty__text', type: 'text' },
       { kind: 'alter', name: 'code', from: 'character varying(10)', to: 'text' },
     ]);
-    assert.deepEqual(e.targets.map((t) => t.name), ['id', 'qty__text', 'code']);
+    assert.deepEqual(e.targets.map((t) => t?.name), ['id', 'qty__text', 'code']);
     assert.deepEqual(e.incompatible, [{ column: 'qty', from: 'integer', to: 'text', target: 'qty__text' }]);
     // The old column is kept (NULL from now on) even under dropColumns: it holds the history.
     assert.deepEqual(e.nulled, ['qty']);
@@ -39,7 +39,7 @@ describe('schema evolution planning', () => {
   it('is stable: the next version (or a restart) finds the diverted column again', () => {
     const e = planEvolution(cols(['id', 'integer'], ['qty', 'integer'], ['qty__text', 'text']), cols(['id', 'integer'], ['qty', 'text']), latest);
     assert.deepEqual(e.changes, []);
-    assert.deepEqual(e.targets.map((t) => t.name), ['id', 'qty__text']);
+    assert.deepEqual(e.targets.map((t) => t?.name), ['id', 'qty__text']);
     assert.deepEqual(e.incompatible, []);
   });
 
@@ -47,8 +47,14 @@ describe('schema evolution planning', () => {
     const existing = cols(['id', 'bigint'], ['qty', 'integer'], ['qty__text', 'text'], ['added', 'text']);
     const e = planEvolution(existing, cols(['id', 'integer'], ['qty', 'integer']), { older: true, dropColumns: true });
     assert.deepEqual(e.changes, []);
-    assert.deepEqual(e.targets.map((t) => t.name), ['id', 'qty']);
+    assert.deepEqual(e.targets.map((t) => t?.name), ['id', 'qty']);
     assert.deepEqual(e.nulled, ['qty__text', 'added']);
+  });
+
+  it('skips, rather than re-adds, a column a newer version dropped, when asked', () => {
+    const e = planEvolution(cols(['id', 'integer']), cols(['id', 'integer'], ['old', 'text']), { older: true, dropColumns: true, skipMissing: true });
+    assert.deepEqual(e.changes, []);
+    assert.deepEqual(e.targets, [{ name: 'id', type: 'integer' }, null]);
   });
 
   it('folds names the way the destination compares them', () => {

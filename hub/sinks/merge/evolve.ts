@@ -47,8 +47,8 @@ export interface Incompatible {
 
 export interface Evolution {
   readonly changes: readonly ColumnChange[];
-  /** Destination column (name and type) per wanted column, same order. */
-  readonly targets: readonly LedgerColumn[];
+  /** Destination column (name and type) per wanted column, same order; null: not written (see EvolveOptions.skipMissing). */
+  readonly targets: readonly (LedgerColumn | null)[];
   /** Data columns no wanted column writes, kept: written NULL by every change applied with this version. */
   readonly nulled: readonly string[];
   readonly incompatible: readonly Incompatible[];
@@ -61,6 +61,13 @@ export interface EvolveOptions {
   readonly dropColumns: boolean;
   /** Folds a name the way the destination compares names (DuckDB: lower case). */
   readonly fold?: (name: string) => string;
+  /**
+   * For an older version: a column the table no longer has (a newer version
+   * dropped it under dropColumns) is not written (target null) instead of
+   * being added back. Sinks that evolve every version of a batch before
+   * applying any of its rows need this; the others re-add and drop again.
+   */
+  readonly skipMissing?: boolean;
 }
 
 export function planEvolution(existing: readonly LedgerColumn[], wanted: readonly WantedColumn[], o: EvolveOptions): Evolution {
@@ -69,8 +76,9 @@ export function planEvolution(existing: readonly LedgerColumn[], wanted: readonl
   const changes: ColumnChange[] = [];
   const incompatible: Incompatible[] = [];
   const used = new Set<string>();
-  const targets = wanted.map((w): LedgerColumn => {
+  const targets = wanted.map((w): LedgerColumn | null => {
     const cur = have.get(fold(w.name));
+    if (cur === undefined && o.older && o.skipMissing === true) return null;
     if (cur === undefined) {
       changes.push({ kind: 'add', name: w.name, type: w.type });
       have.set(fold(w.name), w);
@@ -91,6 +99,7 @@ export function planEvolution(existing: readonly LedgerColumn[], wanted: readonl
     const name = divertedName(w.name, w.type);
     const div = have.get(fold(name));
     used.add(fold(name));
+    if (div === undefined && o.older && o.skipMissing === true) return null;
     if (div === undefined) {
       changes.push({ kind: 'add', name, type: w.type });
       have.set(fold(name), { name, type: w.type });

@@ -20,8 +20,8 @@ export interface MergeShape {
   readonly stage: string;
   /** Quoted data column names of the stage, in stage order. */
   readonly columns: readonly string[];
-  /** Quoted target column per stage column, when schema evolution moved one (merge/evolve.ts); default: the same names. */
-  readonly targets?: readonly string[];
+  /** Quoted target column per stage column, when schema evolution moved one (merge/evolve.ts); null: not written; default: the same names. */
+  readonly targets?: readonly (string | null)[];
   /** Quoted target columns the source dropped: set NULL by every staged change. */
   readonly nulls?: readonly string[];
   readonly keyIndexes: readonly number[];
@@ -43,17 +43,18 @@ function guard(m: MergeShape['meta']): string {
 export function mergeSql(x: MergeShape): string {
   const m = x.meta;
   const keys = new Set(x.keyIndexes);
-  const tc = (i: number): string => x.targets?.[i] ?? (x.columns[i] as string);
+  const tc = (i: number): string => (x.targets === undefined ? (x.columns[i] as string) : (x.targets[i] ?? ''));
+  const written = (i: number): boolean => tc(i) !== '';
   const on = x.keyIndexes.map((i) => `t.${tc(i)} = s.${x.columns[i]}`).join(' AND ');
   const value = (c: string, i: number) => (x.partial ? `CASE WHEN SUBSTR(s.${x.unchanged}, ${i + 1}, 1) = '1' THEN t.${tc(i)} ELSE s.${c} END` : `s.${c}`);
   const metaSet = [`${m.lsn} = s.${m.lsn}`, `${m.index} = s.${m.index}`, `${m.op} = s.${m.op}`, `${m.commitTime} = s.${m.commitTime}`, `${m.syncedAt} = ${x.now}`];
   const soft = x.deletePolicy === 'soft';
   const nulls = (x.nulls ?? []).map((c) => `${c} = NULL`);
-  const sets = [...x.columns.flatMap((c, i) => (keys.has(i) ? [] : [`${tc(i)} = ${value(c, i)}`])), ...nulls, ...metaSet, ...(soft ? [`${m.deleted} = FALSE`] : [])];
+  const sets = [...x.columns.flatMap((c, i) => (keys.has(i) || !written(i) ? [] : [`${tc(i)} = ${value(c, i)}`])), ...nulls, ...metaSet, ...(soft ? [`${m.deleted} = FALSE`] : [])];
   const metaCols = [m.lsn, m.index, m.op, m.commitTime, m.syncedAt];
   const metaVals = [`s.${m.lsn}`, `s.${m.index}`, `s.${m.op}`, `s.${m.commitTime}`, x.now];
   // A row never stored cannot supply its unsent values: they land as NULL (README: TOAST).
-  const insert = (idx: readonly number[], deleted: boolean) =>
+  const insert = (all: readonly number[], deleted: boolean, idx = all.filter(written)) =>
     `INSERT (${[...idx.map(tc), ...metaCols, ...(soft ? [m.deleted] : [])].join(', ')}) VALUES (${[...idx.map((i) => `s.${x.columns[i]}`), ...metaVals, ...(soft ? [deleted ? 'TRUE' : 'FALSE'] : [])].join(', ')})`;
   const clauses = [
     soft

@@ -54,6 +54,7 @@ export async function evolveTable(client: ClientBase, destSchema: string, plan: 
   if (!older) await replaceKey(client, plan, evolution);
   const stamp = older ? newest : version;
   for (const t of evolution.targets) {
+    if (t === null) continue;
     await client.query(
       `INSERT INTO ${ledgerIdent} (table_name, column_name, column_type, schema_version) VALUES ($1, $2, $3, $4) ` +
         `ON CONFLICT (table_name, column_name) DO UPDATE SET column_type = EXCLUDED.column_type, schema_version = EXCLUDED.schema_version`,
@@ -63,7 +64,7 @@ export async function evolveTable(client: ClientBase, destSchema: string, plan: 
   const dropped = evolution.changes.flatMap((c) => (c.kind === 'drop' ? [c.name] : []));
   if (dropped.length > 0) await client.query(`DELETE FROM ${ledgerIdent} WHERE table_name = $1 AND column_name = ANY($2::text[])`, [plan.name, dropped]);
   const targets = plan.columns.map((c, i): PlannedColumn => {
-    const t = evolution.targets[i] as LedgerColumn;
+    const t = evolution.targets[i] ?? c;
     return t.name === c.name && t.type === c.type ? c : { name: t.name, ident: quoteIdent(t.name, `table ${plan.source}: column`), type: t.type, cast: castType(t.type) };
   });
   return { plan: { ...plan, columns: targets, nulled: evolution.nulled.map((n) => quoteIdent(n)) }, evolution };
@@ -87,7 +88,7 @@ export async function recordColumns(client: ClientBase, destSchema: string, plan
  * re-snapshot of the table is the way out (README, "Schema drift").
  */
 async function replaceKey(client: ClientBase, plan: TablePlan, evolution: Evolution): Promise<void> {
-  const want = plan.keyIndexes.map((i) => (evolution.targets[i] as LedgerColumn).name);
+  const want = plan.keyIndexes.map((i) => evolution.targets[i]?.name ?? (plan.columns[i] as PlannedColumn).name);
   const r = await client.query<{ name: string; columns: string[] }>(
     `SELECT c.conname AS name, ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.o) AS columns
        FROM pg_constraint c WHERE c.conrelid = to_regclass($1) AND c.contype = 'p'`,

@@ -11,8 +11,8 @@ import type { SnowflakeClient } from './client.js';
 import { ident, quoteIdent, snowflakeName, type SnowTablePlan } from './ddl.js';
 
 export interface Evolved {
-  /** Quoted target column per plan column. */
-  readonly targets: readonly string[];
+  /** Quoted target column per plan column (null: not written, see merge/evolve.ts skipMissing). */
+  readonly targets: readonly (string | null)[];
   /** Quoted columns set NULL by this version's changes. */
   readonly nulls: readonly string[];
   readonly evolution: Evolution;
@@ -37,7 +37,8 @@ export async function evolveSnowTable(client: SnowflakeClient, schemaName: strin
   const wantedType = new Map(wanted.map((w) => [w.name, w.type]));
   const existing = cols.filter((n) => !isMetaName(n) && n !== '_TRIBUTARY_UNCHANGED').map((n) => ({ name: n, type: known.get(n) ?? wantedType.get(n) ?? 'unknown' }));
   const older = version < newest;
-  const evolution = planEvolution(existing, wanted, { older, dropColumns });
+  // Every version of a batch is evolved before the batch's transaction, so an older version skips columns a newer one dropped.
+  const evolution = planEvolution(existing, wanted, { older, dropColumns, skipMissing: true });
   for (const ch of evolution.changes) {
     const col = quoteIdent(ch.name, `table ${plan.source}: column`);
     if (ch.kind === 'add') await client.exec(`ALTER TABLE ${plan.ident} ADD COLUMN IF NOT EXISTS ${col} ${ch.type}`);
@@ -49,6 +50,7 @@ export async function evolveSnowTable(client: SnowflakeClient, schemaName: strin
   }
   const stamp = older ? newest : version;
   for (const t of evolution.targets) {
+    if (t === null) continue;
     await client.exec(
       `MERGE INTO ${ledger} AS l USING (SELECT ? AS ${L.table}, ? AS ${L.column}, ? AS ${L.type}, ?::NUMBER(10,0) AS ${L.version}) AS s ` +
         `ON l.${L.table} = s.${L.table} AND l.${L.column} = s.${L.column} ` +
@@ -57,5 +59,5 @@ export async function evolveSnowTable(client: SnowflakeClient, schemaName: strin
       [plan.name, t.name, t.type, String(stamp)],
     );
   }
-  return { targets: evolution.targets.map((t) => quoteIdent(t.name)), nulls: evolution.nulled.map((n) => quoteIdent(n)), evolution };
+  return { targets: evolution.targets.map((t) => (t === null ? null : quoteIdent(t.name))), nulls: evolution.nulled.map((n) => quoteIdent(n)), evolution };
 }

@@ -84,7 +84,11 @@ export class SnowflakeSink implements Sink {
       // A previous attempt may have committed this batch (its COMMIT reply lost): then skip the uploads too.
       const stored = await this.readOffset();
       if (stored !== null && stored >= batch.lastOffset) return;
-      for (const s of steps) if (s.plan !== null) await this.ensureTable(s.plan, s.first.schema.version);
+      // Every version of the batch is evolved first; if that changed a table, the versions are planned again
+      // against the result, so an older version in the batch writes the columns as they are now.
+      let changed = false;
+      for (const s of steps) if (s.plan !== null && (await this.ensureTable(s.plan, s.first.schema.version)).evolution.changes.length > 0) changed = true;
+      if (changed) for (const s of steps) if (s.plan !== null) await this.ensureTable(s.plan, s.first.schema.version, true);
       for (const s of steps) await this.load(s, batchId);
       signal.throwIfAborted();
       await this.client.exec('BEGIN TRANSACTION');
@@ -154,16 +158,16 @@ export class SnowflakeSink implements Sink {
   }
 
   /** Creates or evolves the table (evolve.ts) once per table version, before the transaction. */
-  private async ensureTable(plan: SnowTablePlan, version: number): Promise<Evolved> {
+  private async ensureTable(plan: SnowTablePlan, version: number, fresh = false): Promise<Evolved> {
     const key = `${plan.ident}|${version}`;
     const known = this.ready.get(key);
-    if (known !== undefined) return known;
+    if (known !== undefined && !fresh) return known;
     await this.client.exec(createTableSql(plan, this.policy, this.append()));
     const evolved = await evolveSnowTable(this.client, this.config.schema, this.schemaIdent, plan, version, this.config.merge.dropColumns);
     if (this.policy === 'soft' && !this.append()) await this.client.exec(`ALTER TABLE ${plan.ident} ADD COLUMN IF NOT EXISTS ${M.deleted} BOOLEAN DEFAULT FALSE`);
     if (this.append()) {
       const view = `${this.schemaIdent}.${quoteIdent(plan.name.slice(0, -'_CHANGES'.length), 'current-state view')}`;
-      const columns = [...evolved.targets, ...evolved.nulls].map((ident) => ({ ident }));
+      const columns = [...evolved.targets, ...evolved.nulls].flatMap((ident) => (ident === null ? [] : [{ ident }]));
       await this.client.exec(currentViewSql(view, plan.ident, { keyIndexes: plan.keyIndexes, columns }, this.policy));
     }
     this.ready.set(key, evolved);
@@ -198,9 +202,10 @@ export class SnowflakeSink implements Sink {
     const { targets, nulls } = await this.ensureTable(plan, step.first.schema.version);
     if (this.append()) {
       const meta = [M.lsn, M.index, M.op, M.commitTime, UNCHANGED_COL];
-      const cols = [...plan.columns.map((c) => c.ident), ...meta];
+      const written = plan.columns.flatMap((c, i) => (targets[i] === null ? [] : [{ from: c.ident, to: targets[i] as string }]));
+      const cols = [...written.map((w) => w.from), ...meta];
       await this.client.exec(
-        `INSERT INTO ${target} (${[...targets, ...meta].join(', ')}, ${M.syncedAt}) SELECT ${cols.map((c) => `s.${c}`).join(', ')}, CURRENT_TIMESTAMP() FROM ${step.stageTable} AS s ` +
+        `INSERT INTO ${target} (${[...written.map((w) => w.to), ...meta].join(', ')}, ${M.syncedAt}) SELECT ${cols.map((c) => `s.${c}`).join(', ')}, CURRENT_TIMESTAMP() FROM ${step.stageTable} AS s ` +
           `WHERE NOT EXISTS (SELECT 1 FROM ${target} AS r WHERE r.${M.lsn} = s.${M.lsn} AND r.${M.index} = s.${M.index} AND r.${M.op} = s.${M.op})`,
       );
       return;

@@ -13,8 +13,8 @@ import { after, before, test } from 'node:test';
 import type mysql from 'mysql2/promise';
 import { readDestinations, settle, startDriftHub, differences, type ColumnMap, type DriftHub, type Rows } from '../support/drift.js';
 import { startMariaDb, type MariaDbInstance } from '../support/mariadb.js';
-import { mysqlAgentProcess, mysqlRows, prepareShop } from '../support/mysql-e2e.js';
-import { httpJson, tempDir, type ManagedProcess } from '../support/pipeline.js';
+import { binlogStreaming, mysqlAgentProcess, mysqlRows, prepareShop } from '../support/mysql-e2e.js';
+import { httpJson, tempDir, waitFor, type ManagedProcess } from '../support/pipeline.js';
 
 let mdb: MariaDbInstance;
 let src: mysql.Connection;
@@ -32,6 +32,7 @@ before(async () => {
   h = await startDriftHub(dir, 'agent-1', 'shop');
   agent = mysqlAgentProcess({ dir: join(dir, 'agent'), hubPort: h.grpcPort, mdb, serverId: mdb.serverId + 1, batchEvents: 200 });
   agent.start();
+  await binlogStreaming({ src });
   await src.query(`INSERT INTO items SELECT seq, 1, seq, CONCAT('n', seq), seq * 1.25, CONCAT('o', seq) FROM seq_1_to_200`);
 });
 
@@ -142,7 +143,8 @@ test('nine schema changes under a running writer: nothing stops, nothing is lost
   const again = await sourceRows();
   for (const [name, rows] of Object.entries(final)) assert.deepEqual(differences(again, rows), [], `${name} equals the source`);
 
-  const hist = await httpJson<{ versions: { diff: { typeChanged: { column: string; change: string }[] } }[] }>(h.httpPort, '/v1/schemas/agent-1/shop/shop/items');
+  // The hub was just restarted (to read DuckDB): wait for its API.
+  const hist = await waitFor('the schema history', () => httpJson<{ versions: { diff: { typeChanged: { column: string; change: string }[] } }[] }>(h.httpPort, '/v1/schemas/agent-1/shop/shop/items'));
   assert.ok(hist.versions.length >= 7, `a version per change (${hist.versions.length})`);
   const changes = hist.versions.flatMap((v) => v.diff.typeChanged);
   assert.ok(changes.some((t) => t.column === 'price' && t.change === 'incompatible'), JSON.stringify(changes));

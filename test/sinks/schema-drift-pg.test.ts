@@ -31,11 +31,12 @@ before(async () => {
   src = new pg.Pool({ connectionString: pgi.connectionString('src'), max: 4 });
   src.on('error', () => undefined);
   await src.query('CREATE TABLE items (id int PRIMARY KEY, tick bigint NOT NULL DEFAULT 0, qty int, note varchar(10), price numeric(10,2), old text)');
-  await src.query(`INSERT INTO items SELECT g, 1, g, 'n' || g, g * 1.25, 'o' || g FROM generate_series(1, 200) g`);
   h = await startDriftHub(dir, 'agent-1', 'src');
   agent = agentProcess({ dir: join(dir, 'agent'), hubPort: h.grpcPort, sourcePort: pgi.port, sourceDatabase: 'src', agentId: 'agent-1', sourceId: 'src', slot, batchEvents: 200 });
   agent.start();
   await waitFor('the agent to stream', async () => (await src.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [slot])).rows[0]?.active === true);
+  // Written once the slot exists (there is no initial snapshot here), in one transaction.
+  await src.query(`INSERT INTO items SELECT g, 1, g, 'n' || g, g * 1.25, 'o' || g FROM generate_series(1, 200) g`);
 });
 
 after(async () => {
@@ -155,9 +156,9 @@ test('ten schema changes under a running writer: nothing stops, nothing is lost,
   for (const [name, rows] of Object.entries(final)) assert.deepEqual(differences(again, rows), [], `${name} equals the source`);
 
   // The history is visible through the API, with the incompatible change classified.
-  const hist = await httpJson<{ versions: { version: number; diff: { typeChanged: { column: string; change: string }[]; added: { name: string }[]; dropped: { name: string }[] } }[] }>(
-    h.httpPort,
-    '/v1/schemas/agent-1/src/public/items',
+  // The hub was just restarted (to read DuckDB): wait for its API.
+  const hist = await waitFor('the schema history', () =>
+    httpJson<{ versions: { version: number; diff: { typeChanged: { column: string; change: string }[]; added: { name: string }[]; dropped: { name: string }[] } }[] }>(h.httpPort, '/v1/schemas/agent-1/src/public/items'),
   );
   assert.ok(hist.versions.length >= 8, `a version per change (${hist.versions.length})`);
   const changes = hist.versions.flatMap((v) => v.diff.typeChanged);

@@ -155,6 +155,7 @@ export class MySqlSource implements ChangeSource {
       signal: session.signal,
       start,
       mysqlGtidSet: () => stream?.gtidSet,
+      notify: (kind, payload) => this.options.control?.emit(kind, payload),
     });
     this.capture = capture;
     const filters = schemaFilters(config.tables);

@@ -36,7 +36,7 @@ before(async () => {
   agent.start();
   await waitFor('the agent to stream', async () => (await src.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [slot])).rows[0]?.active === true);
   // Written once the slot exists (there is no initial snapshot here), in one transaction.
-  await src.query(`INSERT INTO items SELECT g, 1, g, 'n' || g, g * 1.25, 'o' || g FROM generate_series(1, 200) g`);
+  await src.query(`INSERT INTO items SELECT g, 1, g, 'n' || g, g * 1.25, 'o' || g FROM generate_series(1, 400) g`);
 });
 
 after(async () => {
@@ -47,7 +47,7 @@ after(async () => {
   await pgi?.stop();
 });
 
-/** Inserts, updates and deletes naming only columns that survive every DDL below; a statement that meets a DDL lock just waits. */
+/** Keys 1-300 (400 rows at the start: 301-400 are touched only by the DDL steps). Inserts, updates and deletes naming only columns that survive every DDL below; a statement that meets a DDL lock just waits. */
 function startWriter(pool: pg.Pool): { stop(): Promise<number> } {
   let running = true;
   let committed = 0;
@@ -100,9 +100,12 @@ const DDL: readonly string[][] = [
 
 /** The final source columns, and where each sink keeps them (README, "Schema drift"): an incompatible change lands in `<column>__<type>`. */
 const COLUMNS = ['id', 'tick', 'qty', 'note', 'price', 'b', 'a2', 'c'];
+/** Columns the source no longer has, kept at the destination (the incompatible change's original column included). */
+const KEPT = ['old', 'price (original)', 'a'];
 const map: ColumnMap = (sink, c) => {
   if (c === 'price') return { pg: 'price__text', duck: 'price__varchar', snow: 'PRICE__VARCHAR' }[sink];
-  return sink === 'snow' ? c.toUpperCase() : c;
+  const name = c === 'price (original)' ? 'price' : c;
+  return sink === 'snow' ? name.toUpperCase() : name;
 };
 
 async function sourceRows(): Promise<Rows> {
@@ -137,11 +140,12 @@ test('ten schema changes under a running writer: nothing stops, nothing is lost,
 
   // Before every row is rewritten: the same rows, the same writer counter (no change lost), and rows written after the last DDL equal in every column.
   const source = await sourceRows();
-  const before = await readDestinations(h, 'items', COLUMNS, map);
+  const before = await readDestinations(h, 'items', [...COLUMNS, ...KEPT], map);
   for (const [name, rows] of Object.entries(before)) {
     assert.deepEqual(differences(project(source, [0, 1]), project(rows, [0, 1])), [], `${name}: keys and writer counters equal the source`);
-    const late = differences(source, rows, (d) => BigInt(d[COLUMNS.length] ?? '0') > lastDdl);
+    const late = differences(source, rows, (d) => isLate(d, lastDdl));
     assert.deepEqual(late, [], `${name}: rows written after the last DDL equal the source in every column`);
+    keptColumns(name, rows, lastDdl);
   }
 
   // The dropped table stays at the destination with what it held; its rows arrived with its columns.
@@ -169,4 +173,16 @@ test('ten schema changes under a running writer: nothing stops, nothing is lost,
 
 function project(rows: Rows, cols: readonly number[]): Rows {
   return new Map([...rows].map(([k, r]) => [k, cols.map((i) => r[i] ?? null)]));
+}
+
+/** The row's source position is read last, after the kept columns. */
+const isLate = (d: (string | null)[], after: bigint): boolean => BigInt(d[d.length - 1] ?? '0') > after;
+
+/** Dropped (and retyped) columns are kept: NULL in every row written after the change, their old values in rows the writer never touched again. */
+function keptColumns(sink: string, rows: Rows, lastDdl: bigint): void {
+  const kept = (d: (string | null)[]) => d.slice(COLUMNS.length, COLUMNS.length + KEPT.length);
+  const late = [...rows.values()].filter((d) => isLate(d, lastDdl));
+  assert.ok(late.length >= 10, `${sink}: enough rows written after the last DDL to compare (${late.length})`);
+  assert.deepEqual(late.filter((d) => kept(d).some((v) => v !== null)).map((d) => d[0]).slice(0, 5), [], `${sink}: kept columns are NULL in rows written after the drop`);
+  assert.ok([...rows.values()].some((d) => kept(d)[0] !== null), `${sink}: the dropped column keeps its values in rows not written since`);
 }

@@ -102,7 +102,7 @@ test('PostgreSQL sink: drop, widen, divert, replay, key change', async () => {
 });
 
 test('DuckDB sink: drop, widen, divert, replay, key change', async () => {
-  const path = join(dir, 'evo.duckdb');
+  const path = join(dir, 'warehouse.duckdb');
   const sink = new DuckDbSink({ name: 'duck', path, schema: 'evo', dropColumns: true });
   const reader = await (await DuckDBInstance.fromCache(path)).connect();
   try {

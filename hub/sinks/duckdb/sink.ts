@@ -208,9 +208,14 @@ export class DuckDbSink implements Sink {
     const key = `${plan.ident}|${version}`;
     const known = this.ready.get(key);
     if (known !== undefined && !fresh) return known;
+    const forget = (): void => {
+      // Other versions' mappings were made against the table as it was: plan them again when next used.
+      for (const k of [...this.ready.keys()]) if (k.startsWith(`${plan.ident}|`)) this.ready.delete(k);
+    };
     try {
       const evolved = await ensureDuckTable(conn, this.options.schema, plan, version, this.policy, this.options.dropColumns === true);
       for (const c of evolved.evolution?.changes ?? []) this.options.logger?.info('destination table evolved', { sink: this.name, table: plan.name, version, change: c });
+      if ((evolved.evolution?.changes.length ?? 0) > 0) forget();
       this.ready.set(key, evolved);
       return evolved;
     } catch (err) {

@@ -41,6 +41,10 @@ describe('schema evolution planning', () => {
     assert.deepEqual(e.changes, []);
     assert.deepEqual(e.targets.map((t) => t?.name), ['id', 'qty__text']);
     assert.deepEqual(e.incompatible, []);
+    // The original column is never dropped: it holds the values from before the change.
+    const again = planEvolution(cols(['id', 'integer'], ['qty', 'integer'], ['qty__text', 'text']), cols(['id', 'integer'], ['qty', 'text']), { older: false, dropColumns: true });
+    assert.deepEqual(again.changes, []);
+    assert.deepEqual(again.nulled, ['qty']);
   });
 
   it('never narrows, alters or drops for an older version (a replay)', () => {

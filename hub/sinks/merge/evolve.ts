@@ -76,6 +76,8 @@ export function planEvolution(existing: readonly LedgerColumn[], wanted: readonl
   const changes: ColumnChange[] = [];
   const incompatible: Incompatible[] = [];
   const used = new Set<string>();
+  /** Columns whose values moved to a `<column>__<type>` column: kept for their history, even under dropColumns. */
+  const divertedFrom = new Set<string>();
   const targets = wanted.map((w): LedgerColumn | null => {
     const cur = have.get(fold(w.name));
     if (cur === undefined && o.older && o.skipMissing === true) return null;
@@ -96,6 +98,7 @@ export function planEvolution(existing: readonly LedgerColumn[], wanted: readonl
       return w;
     }
     // Incompatible: a column named after the new type, or one of them that already holds it.
+    divertedFrom.add(fold(w.name));
     const name = divertedName(w.name, w.type);
     const div = have.get(fold(name));
     used.add(fold(name));
@@ -109,7 +112,6 @@ export function planEvolution(existing: readonly LedgerColumn[], wanted: readonl
     return div;
   });
   const nulled: string[] = [];
-  const divertedFrom = new Set(incompatible.map((i) => fold(i.column)));
   for (const c of existing) {
     if (used.has(fold(c.name))) continue;
     // The old column of an incompatible change keeps its history even under dropColumns.

@@ -187,6 +187,8 @@ export class PostgresSink implements Sink {
       const evolved = await ensureTable(client, this.schema, plan, schema.version, this.config.dropColumns === true);
       if (evolved !== null) {
         plan = evolved.plan;
+        // Other versions' plans were made against the table as it was: plan them again when next used.
+        if (evolved.evolution.changes.length > 0) forgetTable(schema, this.ready, pending);
         for (const c of evolved.evolution.changes) this.config.logger?.info('destination table evolved', { sink: this.name, table: plan.name, version: schema.version, change: c });
         for (const i of evolved.evolution.incompatible)
           this.config.logger?.warn('incompatible type change: values land in a new column', { sink: this.name, table: plan.name, column: i.column, from: i.from, to: i.to, target: i.target });
@@ -247,4 +249,10 @@ export class PostgresSink implements Sink {
     // No SQLSTATE: refused connection, reset, timeout -- the destination is unreachable.
     return new HubError('sink-unavailable', `${where}: destination unreachable: ${message}`, { cause: err });
   }
+}
+
+/** Drops the cached plans (by versionKey) of every version of `schema`'s table. */
+function forgetTable(schema: TableSchema, ...caches: Map<string, TablePlan>[]): void {
+  const prefix = JSON.stringify([schema.schema, schema.table]).slice(0, -1) + ',';
+  for (const cache of caches) for (const key of [...cache.keys()]) if (key.startsWith(prefix)) cache.delete(key);
 }

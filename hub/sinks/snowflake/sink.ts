@@ -162,6 +162,10 @@ export class SnowflakeSink implements Sink {
     const key = `${plan.ident}|${version}`;
     const known = this.ready.get(key);
     if (known !== undefined && !fresh) return known;
+    const forget = (): void => {
+      // Other versions' mappings were made against the table as it was: plan them again when next used.
+      for (const k of [...this.ready.keys()]) if (k.startsWith(`${plan.ident}|`)) this.ready.delete(k);
+    };
     await this.client.exec(createTableSql(plan, this.policy, this.append()));
     const evolved = await evolveSnowTable(this.client, this.config.schema, this.schemaIdent, plan, version, this.config.merge.dropColumns);
     if (this.policy === 'soft' && !this.append()) await this.client.exec(`ALTER TABLE ${plan.ident} ADD COLUMN IF NOT EXISTS ${M.deleted} BOOLEAN DEFAULT FALSE`);
@@ -170,6 +174,7 @@ export class SnowflakeSink implements Sink {
       const columns = [...evolved.targets, ...evolved.nulls].flatMap((ident) => (ident === null ? [] : [{ ident }]));
       await this.client.exec(currentViewSql(view, plan.ident, { keyIndexes: plan.keyIndexes, columns }, this.policy));
     }
+    if (evolved.evolution.changes.length > 0) forget();
     this.ready.set(key, evolved);
     return evolved;
   }

@@ -33,7 +33,7 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
   const stop = new AbortController();
   const workers = config.sinks.map((s) => {
     const sources = new Set(config.pipelines.filter((p) => p.sinks.includes(s.name)).map((p) => sourceKeyOf(p.agent, p.source)));
-    const sink = createSink(s);
+    const sink = createSink(s, logger.child('sink'));
     const worker = log instanceof LmdbChangeLog ? new SinkWorker(sink, log, sources, metrics, logger.child('sink')) : new KafkaSinkDriver(sink, log, sources, metrics, logger.child('sink'));
     return { sink, worker };
   });

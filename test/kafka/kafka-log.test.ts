@@ -204,6 +204,9 @@ test('schema history lives in the Kafka log: a new version is visible through th
     const h = (await r.json()) as History;
     return h.versions.length === 2 ? h : false;
   };
+  // Read once the data is committed in Kafka (the sink fed from Kafka has it): a version appears in the hub at
+  // once, but is first stored only when its transaction commits; an aborted one is stored again on resend.
+  await waitFor('the sink to apply both rows', async () => (await dst.query('SELECT count(*)::int AS n FROM drift_k').catch(() => ({ rows: [{ n: 0 }] }))).rows[0]?.n === 2, 120_000, 250);
   const live = await waitFor('both versions in the Kafka log', history, 120_000, 250);
   assert.deepEqual(live.versions.map((v) => v.version), [1, 2]);
   assert.deepEqual(live.versions[1]?.diff.added.map((c) => c.name), ['n']);

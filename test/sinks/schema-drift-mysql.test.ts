@@ -154,6 +154,12 @@ test('nine schema changes under a running writer: nothing stops, nothing is lost
   const changes = hist.versions.flatMap((v) => v.diff.typeChanged);
   assert.ok(changes.some((t) => t.column === 'price' && t.change === 'incompatible'), JSON.stringify(changes));
   assert.ok(changes.some((t) => t.column === 'qty' && t.change === 'widened'), JSON.stringify(changes));
+  // Ingest published schema.changed / schema.incompatible for each new version: the alerts feed shows them.
+  const alerts = await httpJson<{ alerts: { title: string; severity: string }[] }>(h.httpPort, '/v1/alerts?limit=500');
+  const titles = alerts.alerts.map((a) => a.title);
+  assert.ok(titles.includes('Incompatible schema change: shop.items'), JSON.stringify(titles));
+  assert.ok(titles.includes('Schema changed: shop.extra'), `the new table is announced: ${JSON.stringify(titles)}`);
+  assert.ok(titles.filter((t) => t === 'Schema changed: shop.items').length >= 6, JSON.stringify(titles));
 });
 
 function project(rows: Rows, cols: readonly number[]): Rows {

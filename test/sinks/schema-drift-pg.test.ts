@@ -169,6 +169,12 @@ test('ten schema changes under a running writer: nothing stops, nothing is lost,
   assert.ok(changes.some((t) => t.column === 'price' && t.change === 'incompatible'));
   assert.ok(changes.some((t) => t.column === 'qty' && t.change === 'widened'));
   assert.ok(hist.versions.some((v) => v.diff.dropped.some((c) => c.name === 'a') && v.diff.added.some((c) => c.name === 'a2')), 'the rename shows as drop + add');
+  // Ingest published schema.changed / schema.incompatible for each new version: the alerts feed shows them.
+  const alerts = await httpJson<{ alerts: { title: string; severity: string }[] }>(h.httpPort, '/v1/alerts?limit=500');
+  const titles = alerts.alerts.map((a) => a.title);
+  assert.ok(titles.includes('Incompatible schema change: public.items'), JSON.stringify(titles));
+  assert.ok(titles.includes('Schema changed: public.extra'), `the new table is announced: ${JSON.stringify(titles)}`);
+  assert.ok(titles.filter((t) => t === 'Schema changed: public.items').length >= 6, JSON.stringify(titles));
 });
 
 function project(rows: Rows, cols: readonly number[]): Rows {

@@ -33,6 +33,7 @@ export async function evolveSnowTable(client: SnowflakeClient, schemaName: strin
   const rows = await client.exec(`SELECT ${L.column} AS "c", ${L.type} AS "t", ${L.version} AS "v" FROM ${ledger} WHERE ${L.table} = ?`, [plan.name]);
   const known = new Map(rows.map((r) => [String(r['c']), String(r['t'])]));
   const newest = Math.max(0, ...rows.map((r) => Number(r['v'])));
+  const recorded = new Set(rows.map((r) => JSON.stringify([String(r['c']), String(r['t']), Number(r['v'])])));
   const wanted = plan.columns.map((c) => ({ name: snowflakeName(c.name), type: c.type }));
   const wantedType = new Map(wanted.map((w) => [w.name, w.type]));
   const existing = cols.filter((n) => !isMetaName(n) && n !== '_TRIBUTARY_UNCHANGED').map((n) => ({ name: n, type: known.get(n) ?? wantedType.get(n) ?? 'unknown' }));
@@ -50,7 +51,8 @@ export async function evolveSnowTable(client: SnowflakeClient, schemaName: strin
   }
   const stamp = older ? newest : version;
   for (const t of evolution.targets) {
-    if (t === null) continue;
+    // Each statement is a round trip to Snowflake: write only what the ledger does not hold yet.
+    if (t === null || recorded.has(JSON.stringify([t.name, t.type, stamp]))) continue;
     await client.exec(
       `MERGE INTO ${ledger} AS l USING (SELECT ? AS ${L.table}, ? AS ${L.column}, ? AS ${L.type}, ?::NUMBER(10,0) AS ${L.version}) AS s ` +
         `ON l.${L.table} = s.${L.table} AND l.${L.column} = s.${L.column} ` +

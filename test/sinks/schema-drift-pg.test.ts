@@ -5,7 +5,8 @@
  * ways (ADD COLUMN with and without default, DROP COLUMN, widening and
  * incompatible ALTER TYPE, RENAME COLUMN, CREATE and DROP TABLE, a DDL inside
  * a transaction with DML). The pipeline never stops; no change is lost
- * (every row's writer counter matches); every row written after the last DDL
+ * (every row's writer counter matches); widened and added columns (with
+ * their default) match in every row; every row written after the last DDL
  * matches the source in every column through the documented policy; and once
  * every row has been written again, every destination equals the source.
  */
@@ -143,6 +144,10 @@ test('ten schema changes under a running writer: nothing stops, nothing is lost,
   const before = await readDestinations(h, 'items', [...COLUMNS, ...KEPT], map);
   for (const [name, rows] of Object.entries(before)) {
     assert.deepEqual(differences(project(source, [0, 1]), project(rows, [0, 1])), [], `${name}: keys and writer counters equal the source`);
+    // In every row, also those not written since the DDL: a widened column keeps its values, a column added with a
+    // default holds it (the version carries PostgreSQL's missing value), one added without holds NULL.
+    const same = ['id', 'qty', 'note', 'b', 'c'].map((c) => COLUMNS.indexOf(c));
+    assert.deepEqual(differences(project(source, same), project(rows, same)), [], `${name}: widened and added columns equal the source in every row`);
     const late = differences(source, rows, (d) => isLate(d, lastDdl));
     assert.deepEqual(late, [], `${name}: rows written after the last DDL equal the source in every column`);
     keptColumns(name, rows, lastDdl);

@@ -13,6 +13,8 @@ import { AgentError, retryDirective } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { ChangeSource, SourceStatus } from '../change-source.js';
 import { Capture } from './capture.js';
+import { LookupGate } from './lookup-gate.js';
+import { missingValues } from './missing-values.js';
 import { REPLICATION_SESSION_SETTINGS } from './convert.js';
 import { formatLsn } from './position.js';
 import { decodePgOutput } from './protocol.js';
@@ -139,6 +141,10 @@ export class PostgresSource implements ChangeSource {
       session.signal,
     );
     this.capture = capture;
+    const gate = new LookupGate(capture, (relationId) => missingValues(this.clientConfig(), relationId), log, {
+      pause: () => stream?.pause(),
+      resume: () => stream?.resume(),
+    });
     stream = new ReplicationStream({
       client: this.clientConfig(),
       slot: config.slot,
@@ -146,19 +152,12 @@ export class PostgresSource implements ChangeSource {
       startLsn,
       sessionSettings: REPLICATION_SESSION_SETTINGS,
       statusIntervalMs: 5_000,
-      onData: (payload) => {
-        if (capture.error !== null) return;
-        try {
-          capture.handle(decodePgOutput(payload));
-        } catch (cause) {
-          capture.fail(cause instanceof AgentError ? cause : new AgentError('protocol', 'decoding a change failed', { cause }));
-        }
-      },
+      onData: (payload) => gate.push(payload),
       onServerPosition: (lsn) => {
         this.serverPosition = lsn;
         // Caught up with nothing buffered: the keepalive position holds no
         // change for us, so confirming it lets the server recycle WAL.
-        if (capture.idle) stream?.confirm(lsn);
+        if (capture.idle && gate.idle) stream?.confirm(lsn);
       },
     });
     const current = stream;

@@ -6,7 +6,11 @@
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { HubError } from '../../errors.js';
+import type { TableSchema } from '../../../proto/gen/tributary/v1/change_pb.js';
+import type { UNCHANGED, Value } from '../../../proto/tributary/v1/row-codec.js';
 import { planEvolution, type Evolution, type LedgerColumn } from '../merge/evolve.js';
+import { fillsOf, type Fill } from '../merge/fill.js';
+import { duckType, toDuck } from './types.js';
 import { COLUMNS_LEDGER, META, isMetaName, type DeletePolicy } from '../merge/metadata.js';
 import { commentSql, createTableSql, ownedByOther, quoteIdent, quoteLiteral, type DuckTablePlan } from './ddl.js';
 
@@ -16,6 +20,8 @@ export interface Evolved {
   /** Quoted columns set NULL by this version's changes. */
   readonly nulls: readonly string[];
   readonly evolution: Evolution | null;
+  /** Columns this call added whose rows from before the version take the source's default (merge/fill.ts). */
+  readonly fills: readonly Fill[];
 }
 
 export function columnsLedgerSql(destSchema: string): string {
@@ -27,7 +33,8 @@ export function columnsLedgerSql(destSchema: string): string {
 
 const fold = (n: string): string => n.toLowerCase();
 
-export async function ensureDuckTable(conn: DuckDBConnection, destSchema: string, plan: DuckTablePlan, version: number, policy: DeletePolicy, dropColumns: boolean): Promise<Evolved> {
+export async function ensureDuckTable(conn: DuckDBConnection, destSchema: string, plan: DuckTablePlan, schema: TableSchema, policy: DeletePolicy, dropColumns: boolean): Promise<Evolved> {
+  const version = schema.version;
   const schemaLit = quoteLiteral(destSchema);
   const ledger = `${quoteIdent(destSchema)}.${quoteIdent(COLUMNS_LEDGER)}`;
   const record = async (cols: readonly (LedgerColumn | null)[], stamp: number): Promise<void> => {
@@ -46,7 +53,7 @@ export async function ensureDuckTable(conn: DuckDBConnection, destSchema: string
     await conn.run(createTableSql(plan, policy));
     await conn.run(commentSql(plan));
     await record(plan.columns, version);
-    return { targets: plan.columns.map((c) => c.ident), nulls: [], evolution: null };
+    return { targets: plan.columns.map((c) => c.ident), nulls: [], evolution: null, fills: [] };
   }
   const comment = row[0] === null || row[0] === undefined ? null : String(row[0]);
   if (ownedByOther(comment, plan)) throw new HubError('schema', `destination table ${plan.name} already holds another source table (${comment}); ${plan.source} maps to the same name`);
@@ -75,5 +82,14 @@ export async function ensureDuckTable(conn: DuckDBConnection, destSchema: string
     }
   }
   await record(evolution.targets, older ? newest : version);
-  return { targets: evolution.targets.map((t) => (t === null ? null : quoteIdent(t.name))), nulls: evolution.nulled.map((n) => quoteIdent(n)), evolution };
+  return { targets: evolution.targets.map((t) => (t === null ? null : quoteIdent(t.name))), nulls: evolution.nulled.map((n) => quoteIdent(n)), evolution, fills: fillsOf(schema, evolution, older) };
+}
+
+/** Sets a filled column in the rows written before the version (merge/fill.ts); a DML statement, so after every DDL of the batch. */
+export async function runFill(conn: DuckDBConnection, ident: string, f: Fill, dialect: string): Promise<void> {
+  await conn.run(
+    `UPDATE ${ident} SET ${quoteIdent(f.target)} = $1 WHERE ${META.lsn} < ${f.before.commit} OR (${META.lsn} = ${f.before.commit} AND ${META.index} < ${f.before.index})`,
+    [toDuck(f.value as Exclude<Value, null | typeof UNCHANGED>, f.column, dialect)],
+    [duckType(f.column, dialect)],
+  );
 }

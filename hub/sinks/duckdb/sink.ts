@@ -17,7 +17,9 @@ import { splitRuns } from '../merge/runs.js';
 import type { FlushPolicy, Sink, SinkBatch, SinkChange } from '../sink.js';
 import type { Logger } from '../../log.js';
 import { offsetsTableSql, planTable, quoteIdent, quoteLiteral, stageTableSql, type DuckTablePlan } from './ddl.js';
-import { columnsLedgerSql, ensureDuckTable, type Evolved } from './evolve.js';
+import type { TableSchema } from '../../../proto/gen/tributary/v1/change_pb.js';
+import type { Fill } from '../merge/fill.js';
+import { columnsLedgerSql, ensureDuckTable, runFill, type Evolved } from './evolve.js';
 import { stageRun } from './stage.js';
 
 export interface DuckDbSinkOptions {
@@ -102,9 +104,13 @@ export class DuckDbSink implements Sink {
       try {
         const stored = await this.readOffset(conn);
         if (stored === null || stored < batch.lastOffset) {
-          await this.evolveAll(conn, steps);
+          const fills = await this.evolveAll(conn, steps);
           for (const step of steps) {
             where = `${step.first.schema.schema}.${step.first.schema.table}`;
+            // Defaults for rows from before a version: after this table's earlier versions in the batch are applied.
+            const key = `${step.ident}|${step.first.schema.version}`;
+            for (const f of fills.get(key) ?? []) await runFill(conn, step.ident, f, step.first.schema.sourceDialect);
+            fills.delete(key);
             await this.apply(conn, step);
           }
           where = OFFSETS_TABLE;
@@ -185,7 +191,7 @@ export class DuckDbSink implements Sink {
       return;
     }
     const plan = step.plan as DuckTablePlan;
-    const { targets, nulls } = await this.ensureTable(conn, plan, step.first.schema.version);
+    const { targets, nulls } = await this.ensureTable(conn, plan, step.first.schema);
     const merge: MergeShape = { ...shape, stage: step.stage, columns: plan.columns.map((c) => c.ident), targets, nulls, keyIndexes: plan.keyIndexes, unchanged: STAGE_UNCHANGED, partial: step.partial };
     await conn.run(mergeSql(merge));
   }
@@ -197,14 +203,22 @@ export class DuckDbSink implements Sink {
    * again against the result, so an older version in the batch writes the
    * columns as they are now (and skips one a newer version dropped).
    */
-  private async evolveAll(conn: DuckDBConnection, steps: readonly Step[]): Promise<void> {
+  private async evolveAll(conn: DuckDBConnection, steps: readonly Step[]): Promise<Map<string, Fill[]>> {
     let changed = false;
-    for (const s of steps) if (s.plan !== null && ((await this.ensureTable(conn, s.plan, s.first.schema.version)).evolution?.changes.length ?? 0) > 0) changed = true;
-    if (changed) for (const s of steps) if (s.plan !== null) await this.ensureTable(conn, s.plan, s.first.schema.version, true);
+    const fills = new Map<string, Fill[]>();
+    for (const s of steps) {
+      if (s.plan === null) continue;
+      const e = await this.ensureTable(conn, s.plan, s.first.schema);
+      if ((e.evolution?.changes.length ?? 0) > 0) changed = true;
+      if (e.fills.length > 0) fills.set(`${s.plan.ident}|${s.first.schema.version}`, [...e.fills]);
+    }
+    if (changed) for (const s of steps) if (s.plan !== null) await this.ensureTable(conn, s.plan, s.first.schema, true);
+    return fills;
   }
 
   /** Creates or evolves the table inside the batch transaction (evolve.ts); the result is kept per table version until a batch fails. */
-  private async ensureTable(conn: DuckDBConnection, plan: DuckTablePlan, version: number, fresh = false): Promise<Evolved> {
+  private async ensureTable(conn: DuckDBConnection, plan: DuckTablePlan, schema: TableSchema, fresh = false): Promise<Evolved> {
+    const version = schema.version;
     const key = `${plan.ident}|${version}`;
     const known = this.ready.get(key);
     if (known !== undefined && !fresh) return known;
@@ -213,10 +227,11 @@ export class DuckDbSink implements Sink {
       for (const k of [...this.ready.keys()]) if (k.startsWith(`${plan.ident}|`)) this.ready.delete(k);
     };
     try {
-      const evolved = await ensureDuckTable(conn, this.options.schema, plan, version, this.policy, this.options.dropColumns === true);
+      const evolved = await ensureDuckTable(conn, this.options.schema, plan, schema, this.policy, this.options.dropColumns === true);
       for (const c of evolved.evolution?.changes ?? []) this.options.logger?.info('destination table evolved', { sink: this.name, table: plan.name, version, change: c });
       if ((evolved.evolution?.changes.length ?? 0) > 0) forget();
-      this.ready.set(key, evolved);
+      // Fills run once, in the batch that added the column: the cached mapping has none.
+      this.ready.set(key, { ...evolved, fills: [] });
       return evolved;
     } catch (err) {
       throw err instanceof HubError ? new HubError(err.kind, `sink ${this.name}: ${err.message}`, { cause: err }) : err;

@@ -171,7 +171,8 @@ export function ownedByOther(comment: string | null, plan: TablePlan): boolean {
  * Runs inside the caller's transaction, so a failed batch also undoes its
  * DDL. Returns the plan that writes the version's rows.
  */
-export async function ensureTable(client: ClientBase, destSchema: string, plan: TablePlan, version: number, dropColumns: boolean): Promise<EvolveResult | null> {
+export async function ensureTable(client: ClientBase, destSchema: string, plan: TablePlan, schema: TableSchema, dropColumns: boolean): Promise<EvolveResult | null> {
+  const version = schema.version;
   const found = await client.query<{ comment: string | null; columns: string[] }>(
     `SELECT obj_description(c.oid, 'pg_class') AS comment,
             ARRAY(SELECT attname::text FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS columns
@@ -193,7 +194,7 @@ export async function ensureTable(client: ClientBase, destSchema: string, plan: 
     );
   }
   if (plan.softDelete && !existing.columns.includes(META.deleted)) await client.query(`ALTER TABLE ${plan.ident} ADD COLUMN IF NOT EXISTS ${META.deleted} boolean NOT NULL DEFAULT false`);
-  return evolveTable(client, destSchema, plan, version, existing.columns, dropColumns);
+  return evolveTable(client, destSchema, plan, schema, existing.columns, dropColumns);
 }
 
 /** Whether a table exists, for a truncate that carries no columns to create it from. */

@@ -11,7 +11,10 @@
 import type { ClientBase } from 'pg';
 import { HubError } from '../../errors.js';
 import { planEvolution, type Evolution, type LedgerColumn } from '../merge/evolve.js';
-import { COLUMNS_LEDGER, isMetaName } from '../merge/metadata.js';
+import type { TableSchema } from '../../../proto/gen/tributary/v1/change_pb.js';
+import { fillsOf } from '../merge/fill.js';
+import { COLUMNS_LEDGER, META, isMetaName } from '../merge/metadata.js';
+import { toPgParam } from './values.js';
 import { castType, quoteIdent, type PlannedColumn, type TablePlan } from './ddl.js';
 
 export function columnsLedgerSql(destSchema: string): string {
@@ -31,7 +34,8 @@ export interface EvolveResult {
  * writes it: each source column's destination column, and the kept columns
  * written NULL. `columns` are the table's current column names.
  */
-export async function evolveTable(client: ClientBase, destSchema: string, plan: TablePlan, version: number, columns: readonly string[], dropColumns: boolean): Promise<EvolveResult> {
+export async function evolveTable(client: ClientBase, destSchema: string, plan: TablePlan, schema: TableSchema, columns: readonly string[], dropColumns: boolean): Promise<EvolveResult> {
+  const version = schema.version;
   const ledgerIdent = `${quoteIdent(destSchema)}.${quoteIdent(COLUMNS_LEDGER)}`;
   const rows = await client.query<{ column_name: string; column_type: string; schema_version: number }>(
     `SELECT column_name, column_type, schema_version FROM ${ledgerIdent} WHERE table_name = $1`,
@@ -50,6 +54,14 @@ export async function evolveTable(client: ClientBase, destSchema: string, plan: 
     if (ch.kind === 'add') await client.query(`ALTER TABLE ${plan.ident} ADD COLUMN IF NOT EXISTS ${col} ${ch.type}`);
     else if (ch.kind === 'alter') await client.query(`ALTER TABLE ${plan.ident} ALTER COLUMN ${col} TYPE ${ch.to} USING ${col}::${ch.to}`);
     else await client.query(`ALTER TABLE ${plan.ident} DROP COLUMN IF EXISTS ${col}`);
+  }
+  // Rows stored before a column added with a constant default read as that default at the source.
+  for (const f of fillsOf(schema, evolution, older)) {
+    const type = wantedType.get(f.target) ?? 'text';
+    await client.query(
+      `UPDATE ${plan.ident} SET ${quoteIdent(f.target)} = $1::${castType(type)} WHERE (${META.lsn}, ${META.index}) < ($2::bigint, $3::integer)`,
+      [toPgParam(f.value), f.before.commit.toString(), String(f.before.index)],
+    );
   }
   if (!older) await replaceKey(client, plan, evolution);
   const stamp = older ? newest : version;

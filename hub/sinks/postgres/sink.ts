@@ -184,7 +184,7 @@ export class PostgresSink implements Sink {
     }
     this.owners.set(plan.name, plan.sourceId);
     try {
-      const evolved = await ensureTable(client, this.schema, plan, schema.version, this.config.dropColumns === true);
+      const evolved = await ensureTable(client, this.schema, plan, schema, this.config.dropColumns === true);
       if (evolved !== null) {
         plan = evolved.plan;
         // Other versions' plans were made against the table as it was: plan them again when next used.

@@ -5,10 +5,13 @@
  * idempotent (IF [NOT] EXISTS, ledger upserts), so a crash between the DDL
  * and the ledger write is repaired by the next attempt.
  */
+import type { TableSchema } from '../../../proto/gen/tributary/v1/change_pb.js';
+import { decodeRow } from '../../../proto/tributary/v1/row-codec.js';
 import { planEvolution, type Evolution } from '../merge/evolve.js';
+import { fillText, fillsOf, type Fill } from '../merge/fill.js';
 import { COLUMNS_LEDGER, isMetaName } from '../merge/metadata.js';
 import type { SnowflakeClient } from './client.js';
-import { ident, quoteIdent, snowflakeName, type SnowTablePlan } from './ddl.js';
+import { M, ident, quoteIdent, snowflakeName, type SnowTablePlan } from './ddl.js';
 
 export interface Evolved {
   /** Quoted target column per plan column (null: not written, see merge/evolve.ts skipMissing). */
@@ -16,6 +19,8 @@ export interface Evolved {
   /** Quoted columns set NULL by this version's changes. */
   readonly nulls: readonly string[];
   readonly evolution: Evolution;
+  /** Columns this call added whose rows from before the version take the source's default (merge/fill.ts). */
+  readonly fills: readonly Fill[];
 }
 
 const L = { table: ident('table_name'), column: ident('column_name'), type: ident('column_type'), version: ident('schema_version') };
@@ -25,7 +30,8 @@ export function columnsLedgerSql(schemaIdent: string): string {
 }
 
 /** `schemaName` is the destination schema as stored (for information_schema), `schemaIdent` quoted. */
-export async function evolveSnowTable(client: SnowflakeClient, schemaName: string, schemaIdent: string, plan: SnowTablePlan, version: number, dropColumns: boolean): Promise<Evolved> {
+export async function evolveSnowTable(client: SnowflakeClient, schemaName: string, schemaIdent: string, plan: SnowTablePlan, schema: TableSchema, dropColumns: boolean): Promise<Evolved> {
+  const version = schema.version;
   const ledger = `${schemaIdent}.${ident(COLUMNS_LEDGER)}`;
   const cols = (await client.exec(`SELECT column_name AS "n" FROM information_schema.columns WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position`, [schemaName, plan.name])).map((r) =>
     String(r['n']),
@@ -42,7 +48,13 @@ export async function evolveSnowTable(client: SnowflakeClient, schemaName: strin
   const evolution = planEvolution(existing, wanted, { older, dropColumns, skipMissing: true });
   for (const ch of evolution.changes) {
     const col = quoteIdent(ch.name, `table ${plan.source}: column`);
-    if (ch.kind === 'add') await client.exec(`ALTER TABLE ${plan.ident} ADD COLUMN IF NOT EXISTS ${col} ${ch.type}`);
+    if (ch.kind === 'add') {
+      // DDL commits by itself in Snowflake: a default given with the column reaches the rows already there even if
+      // the batch's transaction then fails (its own fill, runFill, covers rows the batch writes before the version).
+      const missing = older ? undefined : missingText(schema, plan, ch.name);
+      await client.exec(`ALTER TABLE ${plan.ident} ADD COLUMN IF NOT EXISTS ${col} ${ch.type}${missing === undefined ? '' : ` DEFAULT CAST(${snowLiteral(missing)} AS ${ch.type})`}`);
+      if (missing !== undefined) await client.exec(`ALTER TABLE ${plan.ident} ALTER COLUMN ${col} DROP DEFAULT`);
+    }
     else if (ch.kind === 'alter') await client.exec(`ALTER TABLE ${plan.ident} ALTER COLUMN ${col} SET DATA TYPE ${ch.to}`);
     else {
       await client.exec(`ALTER TABLE ${plan.ident} DROP COLUMN IF EXISTS ${col}`);
@@ -61,5 +73,26 @@ export async function evolveSnowTable(client: SnowflakeClient, schemaName: strin
       [plan.name, t.name, t.type, String(stamp)],
     );
   }
-  return { targets: evolution.targets.map((t) => (t === null ? null : quoteIdent(t.name))), nulls: evolution.nulled.map((n) => quoteIdent(n)), evolution };
+  return { targets: evolution.targets.map((t) => (t === null ? null : quoteIdent(t.name))), nulls: evolution.nulled.map((n) => quoteIdent(n)), evolution, fills: fillsOf(schema, evolution, older) };
+}
+
+/** Sets a filled column in the rows written before the version; values other than numbers, text and booleans are not filled (README). */
+export async function runFill(client: SnowflakeClient, target: string, f: Fill, type: string): Promise<void> {
+  const text = fillText(f.value);
+  if (text === undefined) return;
+  await client.exec(`UPDATE ${target} SET ${quoteIdent(f.target)} = ?::${type} WHERE ${M.lsn} < ${f.before.commit} OR (${M.lsn} = ${f.before.commit} AND ${M.index} < ${f.before.index})`, [text]);
+}
+
+/** The missing value (merge/fill.ts) of the source column landing as `name`, as text, when it has a plain form. */
+function missingText(schema: TableSchema, plan: SnowTablePlan, name: string): string | undefined {
+  const i = plan.columns.findIndex((c) => snowflakeName(c.name) === name);
+  const col = schema.columns[i];
+  if (col === undefined || col.missingValue.length === 0) return undefined;
+  const v = decodeRow(col.missingValue)[0];
+  return v === undefined || v === null ? undefined : fillText(v);
+}
+
+/** A Snowflake string literal: quotes doubled, backslashes escaped (Snowflake reads escape sequences in literals). */
+function snowLiteral(text: string): string {
+  return `'${text.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
 }

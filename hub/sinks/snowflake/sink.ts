@@ -23,7 +23,9 @@ import type { FlushPolicy, Sink, SinkBatch, SinkChange } from '../sink.js';
 import { SnowflakeClient } from './client.js';
 import type { SnowflakeSinkConfig } from './config.js';
 import { M, UNCHANGED_COL, createTableSql, currentViewSql, ident, offsetsTableSql, planTable, quoteIdent, snowflakeName, stageTableSql, type SnowTablePlan } from './ddl.js';
-import { columnsLedgerSql, evolveSnowTable, type Evolved } from './evolve.js';
+import type { TableSchema } from '../../../proto/gen/tributary/v1/change_pb.js';
+import type { Fill } from '../merge/fill.js';
+import { columnsLedgerSql, evolveSnowTable, runFill, type Evolved } from './evolve.js';
 import { commitTimeText, copySql, keyOnly, rowsOfEntries, stagedLines, type StagedRow } from './stage.js';
 
 const STAGE = ident('_tributary_stage');
@@ -87,15 +89,25 @@ export class SnowflakeSink implements Sink {
       // Every version of the batch is evolved first; if that changed a table, the versions are planned again
       // against the result, so an older version in the batch writes the columns as they are now.
       let changed = false;
-      for (const s of steps) if (s.plan !== null && (await this.ensureTable(s.plan, s.first.schema.version)).evolution.changes.length > 0) changed = true;
-      if (changed) for (const s of steps) if (s.plan !== null) await this.ensureTable(s.plan, s.first.schema.version, true);
+      const fills = new Map<Step, readonly Fill[]>();
+      for (const s of steps) {
+        if (s.plan === null) continue;
+        const e = await this.ensureTable(s.plan, s.first.schema);
+        if (e.evolution.changes.length > 0) changed = true;
+        if (e.fills.length > 0) fills.set(s, e.fills);
+      }
+      if (changed) for (const s of steps) if (s.plan !== null) await this.ensureTable(s.plan, s.first.schema, true);
       for (const s of steps) await this.load(s, batchId);
       signal.throwIfAborted();
       await this.client.exec('BEGIN TRANSACTION');
       try {
         const again = await this.readOffset();
         if (again === null || again < batch.lastOffset) {
-          for (const s of steps) await this.apply(s);
+          for (const s of steps) {
+            // Defaults for rows from before a version: after this table's earlier versions in the batch are applied.
+            for (const f of fills.get(s) ?? []) await runFill(this.client, (s.plan as SnowTablePlan).ident, f, (s.plan as SnowTablePlan).columns[s.first.schema.columns.indexOf(f.column)]?.type ?? 'VARCHAR');
+            await this.apply(s);
+          }
           await this.client.exec(
             `MERGE INTO ${this.offsets} AS t USING (SELECT ? AS ${ident('sink')}, ?::NUMBER(20,0) AS ${ident('log_offset')}) AS s ON t.${ident('sink')} = s.${ident('sink')} ` +
               `WHEN MATCHED THEN UPDATE SET ${ident('log_offset')} = s.${ident('log_offset')}, ${ident('updated_at')} = CURRENT_TIMESTAMP() ` +
@@ -158,7 +170,8 @@ export class SnowflakeSink implements Sink {
   }
 
   /** Creates or evolves the table (evolve.ts) once per table version, before the transaction. */
-  private async ensureTable(plan: SnowTablePlan, version: number, fresh = false): Promise<Evolved> {
+  private async ensureTable(plan: SnowTablePlan, schema: TableSchema, fresh = false): Promise<Evolved> {
+    const version = schema.version;
     const key = `${plan.ident}|${version}`;
     const known = this.ready.get(key);
     if (known !== undefined && !fresh) return known;
@@ -167,7 +180,7 @@ export class SnowflakeSink implements Sink {
       for (const k of [...this.ready.keys()]) if (k.startsWith(`${plan.ident}|`)) this.ready.delete(k);
     };
     await this.client.exec(createTableSql(plan, this.policy, this.append()));
-    const evolved = await evolveSnowTable(this.client, this.config.schema, this.schemaIdent, plan, version, this.config.merge.dropColumns);
+    const evolved = await evolveSnowTable(this.client, this.config.schema, this.schemaIdent, plan, schema, this.config.merge.dropColumns);
     if (this.policy === 'soft' && !this.append()) await this.client.exec(`ALTER TABLE ${plan.ident} ADD COLUMN IF NOT EXISTS ${M.deleted} BOOLEAN DEFAULT FALSE`);
     if (this.append()) {
       const view = `${this.schemaIdent}.${quoteIdent(plan.name.slice(0, -'_CHANGES'.length), 'current-state view')}`;
@@ -175,7 +188,8 @@ export class SnowflakeSink implements Sink {
       await this.client.exec(currentViewSql(view, plan.ident, { keyIndexes: plan.keyIndexes, columns }, this.policy));
     }
     if (evolved.evolution.changes.length > 0) forget();
-    this.ready.set(key, evolved);
+    // Fills run once, in the batch that added the column: the cached mapping has none.
+    this.ready.set(key, { ...evolved, fills: [] });
     return evolved;
   }
 
@@ -204,7 +218,7 @@ export class SnowflakeSink implements Sink {
       return;
     }
     const plan = step.plan as SnowTablePlan;
-    const { targets, nulls } = await this.ensureTable(plan, step.first.schema.version);
+    const { targets, nulls } = await this.ensureTable(plan, step.first.schema);
     if (this.append()) {
       const meta = [M.lsn, M.index, M.op, M.commitTime, UNCHANGED_COL];
       const written = plan.columns.flatMap((c, i) => (targets[i] === null ? [] : [{ from: c.ident, to: targets[i] as string }]));

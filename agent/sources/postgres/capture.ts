@@ -230,7 +230,8 @@ export class Capture {
       if (this.droppedResent++ === 0) this.log.info('dropping transactions the spool already holds (the server resent them after a restart)', { upTo: formatLsn(this.spooledEnd) });
       return;
     }
-    this.spool.commit(this.open, endLsn, undefined, this.batchEvents);
+    // The commit time travels with the batch: a heartbeat transaction (no rows) included, so freshness is known when idle.
+    this.spool.commit(this.open, endLsn, undefined, this.batchEvents, tx.commitTimeUs);
   }
 
   /** A large transaction: spool what is committed, then the open part, invisible until its commit. */

@@ -12,6 +12,8 @@ import { AgentError, retryDirective } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { ChangeSource, SourceStatus } from '../change-source.js';
 import { Capture } from './capture.js';
+import { HeartbeatTimer } from '../heartbeat-timer.js';
+import { PostgresHeartbeatWriter } from './heartbeat.js';
 import { REPLICATION_SESSION_SETTINGS } from './convert.js';
 import { formatLsn } from './position.js';
 import { decodePgOutput } from './protocol.js';
@@ -87,6 +89,14 @@ export class PostgresSource implements ChangeSource {
       }
       await backoff.wait(signal);
     }
+  }
+
+  /** Heartbeats into the WAL while the session streams (none when `heartbeatIntervalMs` is 0). */
+  private async heartbeats(capture: Capture, signal: AbortSignal): Promise<void> {
+    const { config, log } = this.options;
+    if (config.heartbeatIntervalMs === 0) return;
+    const writer = new PostgresHeartbeatWriter({ ...this.clientConfig(), application_name: `tributary-${config.id}-heartbeat` }, config.id);
+    await new HeartbeatTimer({ intervalMs: config.heartbeatIntervalMs, writer, log, paused: () => capture.backPressure }).run(signal);
   }
 
   /** One ordinary connection per session: server checks, publication and slot, then the type catalog. */
@@ -171,12 +181,14 @@ export class PostgresSource implements ChangeSource {
     this.connected = true;
     log.info('streaming', { slot: config.slot, publication: config.publication, from: formatLsn(startLsn) });
     onStreaming();
+    const heartbeats = this.heartbeats(capture, session.signal);
     try {
       await stream.run();
     } finally {
       signal.removeEventListener('abort', onAbort);
       session.abort();
       await capture.drain();
+      await heartbeats;
     }
     if (capture.error !== null) throw capture.error;
   }

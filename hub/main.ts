@@ -9,6 +9,7 @@ import { openHubSecurity } from './auth/hub-security.js';
 import { loadHubConfig, type HubConfig } from './config.js';
 import { HubError } from './errors.js';
 import { IngestServer, sourceKeyOf } from './ingest/ingest-server.js';
+import { serverPositionsOf, updateSourceMetrics } from './ingest/source-freshness.js';
 import { createLogger, type Logger } from './log.js';
 import { LmdbChangeLog } from './log/embedded/lmdb-log.js';
 import { KafkaChangeLog } from './log/kafka/kafka-log.js';
@@ -29,14 +30,18 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
   const metrics = new HubMetrics();
   const ingest = new IngestServer({ hubId: config.hubId, log, logger: logger.child('ingest'), metrics, maxMessageBytes: config.grpc.maxMessageBytes, credentials: security.credentials, security: security.stream });
   const stop = new AbortController();
+  const positions = serverPositionsOf(ingest.sessions);
   const workers = config.sinks.map((s) => {
     const sources = new Set(config.pipelines.filter((p) => p.sinks.includes(s.name)).map((p) => sourceKeyOf(p.agent, p.source)));
     const sink = createSink(s);
-    const worker = log instanceof LmdbChangeLog ? new SinkWorker(sink, log, sources, metrics, logger.child('sink')) : new KafkaSinkDriver(sink, log, sources, metrics, logger.child('sink'));
+    const worker = log instanceof LmdbChangeLog ? new SinkWorker(sink, log, sources, metrics, logger.child('sink'), undefined, positions) : new KafkaSinkDriver(sink, log, sources, metrics, logger.child('sink'), undefined, positions);
     return { sink, worker };
   });
   const running = workers.map((w) => w.worker.run(stop.signal).catch((e: unknown) => logger.error('sink worker stopped', { sink: w.sink.name, error: e })));
-  const metricsTimer = setInterval(() => workers.forEach((w) => w.worker.updateMetrics()), 1000);
+  const metricsTimer = setInterval(() => {
+    workers.forEach((w) => w.worker.updateMetrics());
+    updateSourceMetrics(metrics, ingest.sessions, log);
+  }, 1000);
   const compactTimer = setInterval(() => {
     if (log instanceof LmdbChangeLog) void log.compact(config.sinks.map((s) => s.name)).catch((e: unknown) => logger.warn('log compaction failed', { error: e }));
   }, 30_000);

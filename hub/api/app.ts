@@ -17,6 +17,8 @@ import type { AgentSession } from '../ingest/ingest-server.js';
 import type { IngestLog } from '../log/change-log.js';
 import type { HubMetrics } from '../metrics.js';
 import type { SinkWorkerStatus } from '../sinks/worker.js';
+import { sourceFreshness } from '../ingest/source-freshness.js';
+import { worst } from '../sinks/freshness.js';
 
 export interface ApiDeps {
   readonly config: HubConfig;
@@ -72,29 +74,44 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
     const head = deps.log.headOffset();
     const now = Date.now();
     const { workspace } = c.get('principal');
+    const ingestLag = new Map(sourceFreshness(deps.sessions(), deps.log, now).map((f) => [f.source, f]));
     const pipelines = deps.config.pipelines.filter((p) => p.workspace === workspace).map((p) => {
       const key = `${p.agent}/${p.source}`;
       const cp = deps.log.checkpoint(key);
       const session = deps.sessions().get(key);
+      const sinkRows = p.sinks.map((name) => {
+        const s = sinks.get(name);
+        // This pipeline's source as the sink sees it (freshness measured from heartbeats and commits it applied).
+        const lag = s?.sources.find((f) => f.source === key);
+        return {
+          name,
+          offset: s?.offset ?? 0,
+          lagBatches: Math.max(0, head - (s?.offset ?? 0)),
+          lagSeconds: lag?.lagSeconds ?? null,
+          lagBytes: lag?.lagBytes ?? null,
+          freshUntil: lag === undefined || lag.freshUntilUs === 0 ? null : new Date(lag.freshUntilUs / 1000).toISOString(),
+          lastAppliedAt: s === undefined || s.appliedAt === 0 ? null : new Date(s.appliedAt).toISOString(),
+          failing: s?.failing ?? false,
+          lastError: s?.lastError ?? null,
+        };
+      });
+      const ingest = ingestLag.get(key);
       return {
         name: p.name,
         agent: p.agent,
         source: p.source,
         connected: session?.connected ?? false,
-        ingest: { ackedSequence: cp?.ackedSequence ?? 0, sourcePosition: cp === undefined ? null : lsn(cp.sourcePosition), logOffset: cp?.lastOffset ?? 0 },
-        sinks: p.sinks.map((name) => {
-          const s = sinks.get(name);
-          const caughtUp = s !== undefined && s.offset >= head;
-          return {
-            name,
-            offset: s?.offset ?? 0,
-            lagBatches: Math.max(0, head - (s?.offset ?? 0)),
-            lagSeconds: s === undefined || s.lastCommitTimeUs === 0 || caughtUp ? 0 : Math.max(0, now / 1000 - s.lastCommitTimeUs / 1e6),
-            lastAppliedAt: s === undefined || s.appliedAt === 0 ? null : new Date(s.appliedAt).toISOString(),
-            failing: s?.failing ?? false,
-            lastError: s?.lastError ?? null,
-          };
-        }),
+        // The pipeline is as fresh as its stalest sink (or, without sinks, as the hub log).
+        lagSeconds: sinkRows.length > 0 ? worst(sinkRows.map((r) => r.lagSeconds)) : (ingest?.lagSeconds ?? null),
+        lagBytes: sinkRows.length > 0 ? worst(sinkRows.map((r) => r.lagBytes)) : (ingest?.lagBytes ?? null),
+        ingest: {
+          ackedSequence: cp?.ackedSequence ?? 0,
+          sourcePosition: cp === undefined ? null : lsn(cp.sourcePosition),
+          logOffset: cp?.lastOffset ?? 0,
+          lagSeconds: ingest?.lagSeconds ?? null,
+          lagBytes: ingest?.lagBytes ?? null,
+        },
+        sinks: sinkRows,
       };
     });
     return c.json({ pipelines, logHead: head });

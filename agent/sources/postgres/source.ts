@@ -156,13 +156,16 @@ export class PostgresSource implements ChangeSource {
       onData: (payload) => {
         if (capture.error !== null) return;
         try {
-          capture.handle(decodePgOutput(payload));
+          const msg = decodePgOutput(payload);
+          capture.handle(msg);
+          // The server has written at least this far (keepalives alone can be 30 s apart): byte lag is measured against it.
+          if (msg.tag === 'commit' && msg.endLsn > this.serverPosition) this.serverPosition = msg.endLsn;
         } catch (cause) {
           capture.fail(cause instanceof AgentError ? cause : new AgentError('protocol', 'decoding a change failed', { cause }));
         }
       },
       onServerPosition: (lsn) => {
-        this.serverPosition = lsn;
+        if (lsn > this.serverPosition) this.serverPosition = lsn;
         // Caught up with nothing buffered: the keepalive position holds no
         // change for us, so confirming it lets the server recycle WAL.
         if (capture.idle) stream?.confirm(lsn);

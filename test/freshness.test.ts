@@ -131,7 +131,7 @@ test('destination down: the sink lag grows while the hub log stays fresh; back u
     500,
   );
   assert.ok(recovered.lagSeconds! < sink.lagSeconds!, `shrunk from ${sink.lagSeconds} to ${recovered.lagSeconds}`);
-  t.diagnostic(`destination down: sink lag ${sink.lagSeconds?.toFixed(2)} s / ${sink.lagBytes} bytes, hub log lag ${grown.ingest.lagSeconds?.toFixed(2)} s; back up: ${recovered.lagSeconds.toFixed(2)} s`);
+  t.diagnostic(`destination down: sink lag ${sink.lagSeconds?.toFixed(2)} s / ${sink.lagBytes} bytes, hub log lag ${grown.ingest.lagSeconds?.toFixed(2)} s; back up: ${recovered.lagSeconds?.toFixed(2)} s`);
   await waitFor('the byte lag to shrink', async () => {
     const s = await sinkRow();
     return s.lagBytes !== null && s.lagBytes < (sink.lagBytes ?? 0) / 10;

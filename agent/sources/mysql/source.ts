@@ -18,6 +18,8 @@ import type { MySqlSourceConfig } from './config.js';
 import { checkRetained, currentEnd, preflight } from './preflight.js';
 import { commitPosition, decodeResume, encodeResume, formatGtid, type ResumePosition } from './position.js';
 import { BinlogStream, classify } from './stream.js';
+import { HeartbeatTimer } from '../heartbeat-timer.js';
+import { MySqlHeartbeatWriter } from './heartbeat.js';
 
 export interface MySqlSourceOptions {
   readonly config: MySqlSourceConfig;
@@ -28,11 +30,11 @@ export interface MySqlSourceOptions {
 
 const SYSTEM_SCHEMAS = ['mysql', 'information_schema', 'performance_schema', 'sys'];
 
-/** zongji schema filters from `database.table` / `database.*` patterns. */
-export function schemaFilters(tables: readonly string[]): { include: Record<string, string[] | true> | undefined; exclude: Record<string, true> | undefined } {
+/** zongji schema filters from `database.table` / `database.*` patterns (plus the heartbeat table, whose rows are freshness). */
+export function schemaFilters(tables: readonly string[], heartbeatTable: string | null = null): { include: Record<string, string[] | true> | undefined; exclude: Record<string, true> | undefined } {
   if (tables.length === 0) return { include: undefined, exclude: Object.fromEntries(SYSTEM_SCHEMAS.map((s) => [s, true] as const)) };
   const include: Record<string, string[] | true> = {};
-  for (const t of tables) {
+  for (const t of heartbeatTable === null ? tables : [...tables, heartbeatTable]) {
     const dot = t.indexOf('.');
     const db = t.slice(0, dot);
     const table = t.slice(dot + 1);
@@ -95,6 +97,14 @@ export class MySqlSource implements ChangeSource {
     }
   }
 
+  /** Heartbeat rows while the session streams, when a heartbeat table is configured. */
+  private async heartbeats(capture: Capture, signal: AbortSignal): Promise<void> {
+    const { config, log } = this.options;
+    if (config.heartbeatTable === null || config.heartbeatIntervalMs === 0) return;
+    const writer = new MySqlHeartbeatWriter(this.connection(), config.heartbeatTable, config.id, config.user);
+    await new HeartbeatTimer({ intervalMs: config.heartbeatIntervalMs, writer, log, paused: () => capture.backPressure }).run(signal);
+  }
+
   private connection(): { host: string; port: number; user: string; password: string | undefined } {
     const c = this.options.config;
     return { host: c.host, port: c.port, user: c.user, password: c.password?.reveal() };
@@ -152,9 +162,10 @@ export class MySqlSource implements ChangeSource {
       signal: session.signal,
       start,
       mysqlGtidSet: () => stream?.gtidSet,
+      heartbeatTable: config.heartbeatTable,
     });
     this.capture = capture;
-    const filters = schemaFilters(config.tables);
+    const filters = schemaFilters(config.tables, config.heartbeatTable);
     stream = new BinlogStream({
       connection: this.connection(),
       serverId: config.serverId,
@@ -176,6 +187,7 @@ export class MySqlSource implements ChangeSource {
     this.connected = true;
     log.info('streaming', { serverId: config.serverId, from: start.gtid !== null ? formatGtid(start.gtid) : `${start.file}:${start.pos}` });
     onStreaming();
+    const heartbeats = this.heartbeats(capture, session.signal);
     try {
       await stream.run();
     } catch (cause) {
@@ -184,6 +196,7 @@ export class MySqlSource implements ChangeSource {
       signal.removeEventListener('abort', onAbort);
       session.abort();
       await capture.drain();
+      await heartbeats;
     }
     if (capture.error !== null) throw capture.error;
   }

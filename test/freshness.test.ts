@@ -3,9 +3,12 @@
  * agent writes into the WAL travel the whole path, so with the source idle
  * the sink's lag stays small and its "fresh until" keeps moving; with the
  * destination unreachable the sink's lag grows (while the hub log stays
- * fresh); once it is back, the lag shrinks again.
+ * fresh); once it is back, the lag shrinks again. Both processes log only
+ * JSON lines.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { converged, streaming, startE2E, type E2E } from './support/e2e.js';
 import { apiFetch, httpJson, waitFor } from './support/pipeline.js';
@@ -136,4 +139,23 @@ test('destination down: the sink lag grows while the hub log stays fresh; back u
     const s = await sinkRow();
     return s.lagBytes !== null && s.lagBytes < (sink.lagBytes ?? 0) / 10;
   }, 30_000, 500);
+});
+
+test('every line the hub and the agent logged is one JSON object with time, level and component', () => {
+  for (const file of [join(e.dir, 'hub', 'hub.log'), join(e.dir, 'agent', 'agent.log')]) {
+    const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
+    assert.ok(lines.length > 3, `${file} has log lines`);
+    for (const line of lines) {
+      let rec: Record<string, unknown>;
+      try {
+        rec = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        assert.fail(`${file}: not a JSON line: ${line.slice(0, 200)}`);
+      }
+      assert.ok(typeof rec['time'] === 'string' && !Number.isNaN(Date.parse(rec['time'])), `${file}: time in ${line.slice(0, 200)}`);
+      assert.match(String(rec['level']), /^(debug|info|warn|error)$/, `${file}: level in ${line.slice(0, 200)}`);
+      assert.ok(typeof rec['component'] === 'string' && rec['component'] !== '', `${file}: component in ${line.slice(0, 200)}`);
+      assert.ok(typeof rec['msg'] === 'string', `${file}: msg in ${line.slice(0, 200)}`);
+    }
+  }
 });

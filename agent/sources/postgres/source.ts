@@ -4,6 +4,7 @@
  * catalog, stream from the spool's position (or the slot's, for a new spool),
  * and hand every message to Capture.
  */
+import type { AgentControl } from '../../uplink/control.js';
 import pg from 'pg';
 import type { ChangeBuffer } from '../../buffer/change-buffer.js';
 import type { PostgresSourceConfig } from '../../config.js';
@@ -26,6 +27,8 @@ export interface PostgresSourceOptions {
   readonly buffer: ChangeBuffer;
   readonly log: Logger;
   readonly batchEvents: number;
+  /** Commands from the hub and events to it; absent in tools that run a source without a hub. */
+  readonly control?: AgentControl | undefined;
 }
 
 export class PostgresSource implements ChangeSource {

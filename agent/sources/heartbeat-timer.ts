@@ -50,6 +50,9 @@ export class HeartbeatTimer {
 
   /** Beats every `intervalMs` until the signal aborts or heartbeats are switched off; never rejects. */
   async run(signal: AbortSignal): Promise<void> {
+    // A beat in flight when the session ends (the server unreachable, say) is cut off, so the session never waits on it.
+    const cut = (): void => void this.o.writer.close().catch(() => undefined);
+    signal.addEventListener('abort', cut, { once: true });
     try {
       while (!signal.aborted && !this.off) {
         await sleep(this.o.intervalMs, signal);
@@ -58,6 +61,7 @@ export class HeartbeatTimer {
         await this.tick();
       }
     } finally {
+      signal.removeEventListener('abort', cut);
       await this.o.writer.close().catch(() => undefined);
     }
   }

@@ -18,6 +18,7 @@ import type { BinlogConnection } from './stream.js';
 /** MySQL errnos after which heartbeats cannot work: no privilege, no database, a read-only server. */
 const OFF_ERRNOS = new Set([1044, 1049, 1142, 1290, 1792, 1836]);
 const NO_SUCH_TABLE = 1146;
+const BEAT_TIMEOUT_MS = 10_000;
 
 /** The heartbeat table's columns (created by the agent, or by a DBA with this statement). */
 export function heartbeatTableDdl(table: string): string {
@@ -58,10 +59,12 @@ export class MySqlHeartbeatWriter implements HeartbeatWriter {
   }
 
   private async upsert(conn: mysql.Connection): Promise<void> {
-    await conn.query(
-      `INSERT INTO ${quoteTable(this.table)} (source_id, beat_us) VALUES (?, CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 AS SIGNED)) ON DUPLICATE KEY UPDATE beat_us = VALUES(beat_us)`,
-      [this.sourceId],
-    );
+    // Bounded: a beat never hangs on a server that stopped answering (the next one reconnects).
+    await conn.query({
+      sql: `INSERT INTO ${quoteTable(this.table)} (source_id, beat_us) VALUES (?, CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 AS SIGNED)) ON DUPLICATE KEY UPDATE beat_us = VALUES(beat_us)`,
+      values: [this.sourceId],
+      timeout: BEAT_TIMEOUT_MS,
+    });
   }
 
   private async connect(): Promise<mysql.Connection> {

@@ -12,6 +12,7 @@ import pg from 'pg';
 import type { HeartbeatFailure, HeartbeatWriter } from '../heartbeat-timer.js';
 
 export const HEARTBEAT_PREFIX = 'tributary.heartbeat';
+const BEAT_TIMEOUT_MS = 10_000;
 
 /** SQLSTATEs after which heartbeats cannot work in this session: no permission, or a server that cannot write WAL. */
 const OFF_SQLSTATES: Readonly<Record<string, string>> = {
@@ -32,7 +33,8 @@ export class PostgresHeartbeatWriter implements HeartbeatWriter {
 
   async beat(): Promise<void> {
     if (this.client === null) {
-      const client = new pg.Client(this.config);
+      // Bounded: a beat never hangs on a server that stopped answering (the next one reconnects).
+      const client = new pg.Client({ ...this.config, query_timeout: BEAT_TIMEOUT_MS });
       // An idle connection the server drops must not become an uncaught 'error'.
       client.on('error', () => undefined);
       try {

@@ -16,6 +16,7 @@
  * unknown (null).
  */
 import type { ChangeBatch } from '../../proto/gen/tributary/v1/change_pb.js';
+import type { HubMetrics } from '../metrics.js';
 
 /** The source time a batch makes its reader fresh up to (agents before source_time_us: its newest commit time). */
 export function sourceTimeOf(batch: ChangeBatch): number {
@@ -88,4 +89,25 @@ export function worst(values: readonly (number | null)[]): number | null {
   let out: number | null = null;
   for (const v of values) if (v !== null && (out === null || v > out)) out = v;
   return out;
+}
+
+/** A batch the sink is about to apply: where it ends in its source, and the source time it makes the sink fresh up to. */
+export interface FreshnessMark {
+  readonly sourceKey: string;
+  readonly position: bigint;
+  readonly sourceTimeUs: number;
+}
+
+/** Status fields every sink driver derives from its freshness. */
+export function freshnessStatus(f: SinkFreshness, server: ServerPositions): { lagSeconds: number | null; lagBytes: number | null; sources: SourceLag[] } {
+  const sources = f.sources(Date.now(), server);
+  return { lagSeconds: worst(sources.map((s) => s.lagSeconds)), lagBytes: worst(sources.map((s) => s.lagBytes)), sources };
+}
+
+/** Publishes a sink's per-source freshness gauges. */
+export function updateFreshnessMetrics(metrics: HubMetrics, sink: string, sources: readonly SourceLag[]): void {
+  for (const s of sources) {
+    if (s.lagSeconds !== null) metrics.sinkLagSeconds.set({ sink, source: s.source }, s.lagSeconds);
+    if (s.lagBytes !== null) metrics.sinkLagBytes.set({ sink, source: s.source }, s.lagBytes);
+  }
 }

@@ -12,7 +12,7 @@ import { HubError, retryDirective } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ChangeLog, LogEntry } from '../log/change-log.js';
 import type { HubMetrics } from '../metrics.js';
-import { NO_SERVER_POSITIONS, SinkFreshness, sourceTimeOf, worst, type ServerPositions, type SourceLag } from './freshness.js';
+import { freshnessStatus, NO_SERVER_POSITIONS, SinkFreshness, sourceTimeOf, updateFreshnessMetrics, type FreshnessMark, type ServerPositions, type SourceLag } from './freshness.js';
 import type { ChangeOp, Sink, SinkChange } from './sink.js';
 
 const OPS: Partial<Record<Op, ChangeOp>> = {
@@ -35,27 +35,6 @@ export interface SinkWorkerStatus {
   /** Worst source-log bytes behind over the sink's sources; null until measured. */
   readonly lagBytes: number | null;
   readonly sources: readonly SourceLag[];
-}
-
-/** A batch the sink is about to apply: where it ends in its source, and the source time it makes the sink fresh up to. */
-export interface FreshnessMark {
-  readonly sourceKey: string;
-  readonly position: bigint;
-  readonly sourceTimeUs: number;
-}
-
-/** Status fields every sink driver derives from its freshness. */
-export function freshnessStatus(f: SinkFreshness, server: ServerPositions): Pick<SinkWorkerStatus, 'lagSeconds' | 'lagBytes' | 'sources'> {
-  const sources = f.sources(Date.now(), server);
-  return { lagSeconds: worst(sources.map((s) => s.lagSeconds)), lagBytes: worst(sources.map((s) => s.lagBytes)), sources };
-}
-
-/** Publishes a sink's per-source freshness gauges. */
-export function updateFreshnessMetrics(metrics: HubMetrics, sink: string, sources: readonly SourceLag[]): void {
-  for (const s of sources) {
-    if (s.lagSeconds !== null) metrics.sinkLagSeconds.set({ sink, source: s.source }, s.lagSeconds);
-    if (s.lagBytes !== null) metrics.sinkLagBytes.set({ sink, source: s.source }, s.lagBytes);
-  }
 }
 
 export class SinkWorker {

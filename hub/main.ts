@@ -5,6 +5,7 @@
  */
 import { serve } from '@hono/node-server';
 import { createApi } from './api/app.js';
+import { AlertService } from './alerts/alert-service.js';
 import { openHubSecurity } from './auth/hub-security.js';
 import { loadHubConfig, type HubConfig } from './config.js';
 import { HubError } from './errors.js';
@@ -48,7 +49,12 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
     if (log instanceof LmdbChangeLog) void log.compact(config.sinks.map((s) => s.name)).catch((e: unknown) => logger.warn('log compaction failed', { error: e }));
   }, 30_000);
   const grpcPort = await ingest.listen(config.grpc.listen);
-  const app = createApi({ config, log, metrics, sessions: () => ingest.sessions, sinks: () => workers.map((w) => w.worker.status()), security, events, ingest });
+  const sinkWorkspaces = new Map(config.sinks.map((s) => [s.name, 'workspace' in s ? s.workspace : 'default']));
+  const startedAtMs = Date.now();
+  const alerts = new AlertService({ config: config.alerts, hubId: config.hubId, stateDir: config.security.path, events, logger: logger.child('alerts'),
+    view: () => ({ startedAtMs, sessions: ingest.sessions, pipelines: config.pipelines, sinks: workers.map((w) => w.worker.status()), sinkWorkspaces, logHead: log.headOffset() }) });
+  alerts.start();
+  const app = createApi({ config, log, metrics, sessions: () => ingest.sessions, sinks: () => workers.map((w) => w.worker.status()), security, events, ingest, alerts });
   const [host, portText] = splitAddress(config.http.listen);
   const http = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: host, port: Number(portText) }, () => resolve(s));
@@ -63,6 +69,7 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
       clearInterval(metricsTimer);
       clearInterval(compactTimer);
       await ingest.close();
+      await alerts[Symbol.asyncDispose]();
       stop.abort();
       await Promise.all(running);
       for (const w of workers) await w.sink[Symbol.asyncDispose]();

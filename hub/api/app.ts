@@ -11,6 +11,9 @@ import { HubError } from '../errors.js';
 import { apiError, requireOperator, requireToken, type ApiEnv } from './auth-middleware.js';
 import { MAX_BODY_BYTES } from './json-body.js';
 import { securityRoutes } from './security-routes.js';
+import { alertRoutes } from './alert-routes.js';
+import { doctorRoutes } from './doctor-routes.js';
+import type { AlertService } from '../alerts/alert-service.js';
 import { statusOf } from './status.js';
 import type { HubConfig } from '../config.js';
 import type { HubEvents } from '../events/hub-events.js';
@@ -28,6 +31,7 @@ export interface ApiDeps {
   readonly sessions: () => ReadonlyMap<string, AgentSession>;
   readonly sinks: () => readonly SinkWorkerStatus[];
   readonly security: Pick<HubSecurity, 'registry' | 'apiTokens'>;
+  readonly alerts?: Pick<AlertService, 'feed' | 'doctor'>;
   /** The hub's event bus (hub/events); absent in tests that need none. */
   readonly events?: HubEvents | undefined;
   /** Sends commands to connected agents (`sendCommand`); absent in tests without ingest. */
@@ -122,5 +126,6 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
     return c.json({ pipelines, logHead: head });
   });
   app.route('/', securityRoutes(deps.security, deps.sessions));
+  if (deps.alerts !== undefined) app.route('/', alertRoutes(deps.alerts.feed)).route('/', doctorRoutes(deps.alerts.doctor));
   return app;
 }

@@ -38,6 +38,10 @@ export class HeartbeatTimer {
 
   constructor(private readonly o: HeartbeatTimerOptions) {}
 
+  get intervalMs(): number {
+    return this.o.intervalMs;
+  }
+
   /** Heartbeats committed at the source by this timer. */
   get count(): number {
     return this.beats;

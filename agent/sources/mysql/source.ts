@@ -54,6 +54,8 @@ export class MySqlSource implements ChangeSource {
   private confirmed = 0n;
   private capture: Capture | null = null;
   private lastError: string | null = null;
+  /** The running session's heartbeat timer, if any. */
+  private heartbeat: HeartbeatTimer | null = null;
   private captured = 0;
   private serverPosition = 0n;
 
@@ -71,6 +73,7 @@ export class MySqlSource implements ChangeSource {
       backPressure: this.capture?.backPressure ?? false,
       eventsCaptured: this.captured + (this.capture?.eventsCaptured ?? 0),
       lastError: this.lastError,
+      heartbeatIntervalMs: this.heartbeat?.stopped === false ? this.heartbeat.intervalMs : 0,
     };
   }
 
@@ -105,7 +108,13 @@ export class MySqlSource implements ChangeSource {
     const { config, log } = this.options;
     if (config.heartbeatTable === null || config.heartbeatIntervalMs === 0) return;
     const writer = new MySqlHeartbeatWriter(this.connection(), config.heartbeatTable, config.id, config.user);
-    await new HeartbeatTimer({ intervalMs: config.heartbeatIntervalMs, writer, log, paused: () => capture.backPressure }).run(signal);
+    const timer = new HeartbeatTimer({ intervalMs: config.heartbeatIntervalMs, writer, log, paused: () => capture.backPressure });
+    this.heartbeat = timer;
+    try {
+      await timer.run(signal);
+    } finally {
+      if (this.heartbeat === timer) this.heartbeat = null;
+    }
   }
 
   private connection(): { host: string; port: number; user: string; password: string | undefined } {

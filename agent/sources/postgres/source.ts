@@ -38,6 +38,8 @@ export class PostgresSource implements ChangeSource {
   private serverPosition = 0n;
   private capture: Capture | null = null;
   private lastError: string | null = null;
+  /** The running session's heartbeat timer, if any. */
+  private heartbeat: HeartbeatTimer | null = null;
   private captured = 0;
 
   constructor(private readonly options: PostgresSourceOptions) {
@@ -52,6 +54,7 @@ export class PostgresSource implements ChangeSource {
       backPressure: this.capture?.backPressure ?? false,
       eventsCaptured: this.captured + (this.capture?.eventsCaptured ?? 0),
       lastError: this.lastError,
+      heartbeatIntervalMs: this.heartbeat?.stopped === false ? this.heartbeat.intervalMs : 0,
     };
   }
 
@@ -99,7 +102,13 @@ export class PostgresSource implements ChangeSource {
     const { config, log } = this.options;
     if (config.heartbeatIntervalMs === 0) return;
     const writer = new PostgresHeartbeatWriter({ ...this.clientConfig(), application_name: `tributary-${config.id}-heartbeat` }, config.id);
-    await new HeartbeatTimer({ intervalMs: config.heartbeatIntervalMs, writer, log, paused: () => capture.backPressure }).run(signal);
+    const timer = new HeartbeatTimer({ intervalMs: config.heartbeatIntervalMs, writer, log, paused: () => capture.backPressure });
+    this.heartbeat = timer;
+    try {
+      await timer.run(signal);
+    } finally {
+      if (this.heartbeat === timer) this.heartbeat = null;
+    }
   }
 
   /** One ordinary connection per session: server checks, publication and slot, then the type catalog. */

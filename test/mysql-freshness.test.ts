@@ -21,6 +21,12 @@ let e: MySqlE2E;
 let agent: ManagedProcess;
 const HEARTBEAT = { heartbeatTable: 'tributary.heartbeat', heartbeatIntervalMs: 500 };
 
+/** The source heartbeat interval the agent announces (0: off). */
+async function announcedInterval(): Promise<number | null> {
+  const body = await httpJson<{ agents: { connected: boolean; sourceHeartbeatIntervalMs: number | null }[] }>(e.httpPort, '/v1/agents');
+  return body.agents.find((a) => a.connected)?.sourceHeartbeatIntervalMs ?? null;
+}
+
 async function sinkRow(): Promise<SinkRow> {
   const body = await httpJson<{ pipelines: { sinks: SinkRow[] }[] }>(e.httpPort, '/v1/pipelines');
   const s = body.pipelines[0]?.sinks[0];
@@ -70,6 +76,7 @@ test('idle MariaDB: heartbeat rows keep the sink fresh and never land as changes
   assert.equal(Number((rows as { n: unknown }[])[0]?.n), 1, 'one heartbeat row per source');
   const dst = await e.dst.query("SELECT table_name FROM information_schema.tables WHERE table_name LIKE '%heartbeat%'");
   assert.deepEqual(dst.rows, [], 'no heartbeat table in the destination');
+  assert.equal(await announcedInterval(), 500, 'the agent tells the hub it writes heartbeats');
 });
 
 test('not permitted to write the heartbeat table: heartbeats switch off with the fix, data still flows', async () => {
@@ -84,6 +91,7 @@ test('not permitted to write the heartbeat table: heartbeats switch off with the
   assert.equal(warning.level, 'warn');
   assert.match(warning.reason, /errno 1142/);
   assert.match(warning.fix, /GRANT INSERT, UPDATE ON `tributary`\.`heartbeat` TO 'tributary'/);
+  await waitFor('the agent to tell the hub its heartbeats are off', async () => (await announcedInterval()) === 0, 30_000, 200);
   await e.src.query("INSERT INTO items VALUES (2, 'second')");
   await convergedRows(e, 'SELECT id, note FROM items ORDER BY id', 'SELECT id, note FROM shop_items ORDER BY id');
   // Idle without heartbeats: the lag is still measured, and it grows (nothing tells the hub the source is idle).

@@ -82,6 +82,7 @@ describe('hub HTTP API', () => {
         spoolBytes: 12_345n,
         spoolLimitBytes: 1_073_741_824n,
         backPressure: false,
+        sourceHeartbeatIntervalMs: 10_000,
       }),
     });
     sessions.set('edge-02/crm', {
@@ -195,12 +196,14 @@ describe('hub HTTP API', () => {
       ackedSequence: 3,
       spool: { bytes: 12_345, limitBytes: 1_073_741_824, backPressure: false },
       sourcePosition: { spooled: '16/B374D848', server: '16/B374E848', lagBytes: 4096 },
+      sourceHeartbeatIntervalMs: 10_000,
     });
     const crm = body.agents.find((a) => a['sourceId'] === 'crm');
     assert.equal(crm?.['connected'], false);
     assert.equal(crm?.['ackedSequence'], 1);
     assert.equal(crm?.['spool'], null);
     assert.equal(crm?.['sourcePosition'], null);
+    assert.equal(crm?.['sourceHeartbeatIntervalMs'], null);
   });
 
   it('GET /v1/pipelines reports ingest positions and per-sink lag', async () => {

@@ -73,6 +73,8 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
         ackedSequence: cp?.ackedSequence ?? 0,
         spool: hb === null ? null : { bytes: Number(hb.spoolBytes), limitBytes: Number(hb.spoolLimitBytes), backPressure: hb.backPressure },
         sourcePosition: hb === null ? null : { spooled: lsn(hb.spooledPosition), server: lsn(hb.serverPosition), lagBytes: Number(hb.serverPosition > hb.spooledPosition ? hb.serverPosition - hb.spooledPosition : 0n) },
+        // How often the agent writes heartbeats into the source log (0: off; lag then moves only with changes).
+        sourceHeartbeatIntervalMs: hb === null ? null : hb.sourceHeartbeatIntervalMs,
       };
     });
     return c.json({ agents });

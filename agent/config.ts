@@ -61,7 +61,7 @@ export interface AgentConfig {
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
-export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
 /** An `{ "env": "NAME" }` reference to a variable that is not set (already reported). */
 const UNSET = Symbol('unset');

@@ -54,6 +54,8 @@ export interface AgentConfig {
   readonly hub: { readonly address: string; readonly plaintext: boolean } & HubTlsConfig;
   readonly spool: { readonly path: string; readonly maxBytes: number; readonly batchEvents: number; readonly encryptionKey: Secret | null };
   readonly source: SourceConfig;
+  /** The continuous doctor: seconds between source checks; 0 = off. */
+  readonly doctor: { readonly intervalSeconds: number };
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -175,7 +177,9 @@ function parseSource(r: FieldReader, v: Json | undefined): SourceConfig {
 export function parseAgentConfig(json: unknown, env: NodeJS.ProcessEnv = process.env): AgentConfig {
   const r = new FieldReader(env);
   const root = r.object(json as Json, 'config');
-  r.unknownKeys(root, ['agentId', 'hub', 'spool', 'source', 'logLevel'], 'config');
+  r.unknownKeys(root, ['agentId', 'hub', 'spool', 'source', 'doctor', 'logLevel'], 'config');
+  const doctor = r.object(root['doctor'] ?? {}, 'doctor');
+  r.unknownKeys(doctor, ['intervalSeconds'], 'doctor');
   const hub = r.object(root['hub'], 'hub');
   r.unknownKeys(hub, ['address', 'plaintext', ...HUB_TLS_FIELDS], 'hub');
   const plaintext = r.bool(hub, 'plaintext', 'hub', false);
@@ -198,6 +202,7 @@ export function parseAgentConfig(json: unknown, env: NodeJS.ProcessEnv = process
       encryptionKey: spoolKey,
     },
     source: parseSource(r, root['source']),
+    doctor: { intervalSeconds: r.int(doctor, 'intervalSeconds', 'doctor', 0, 86_400, 60) },
     logLevel: logLevel as AgentConfig['logLevel'],
   };
   if (r.errors.length > 0) throw new AgentError('config', `invalid agent configuration:\n  ${r.errors.join('\n  ')}`);

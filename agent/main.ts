@@ -13,6 +13,7 @@ import type { ChangeBuffer } from './buffer/change-buffer.js';
 import { EncryptedChangeBuffer, parseSpoolKey } from './buffer/encrypted-change-buffer.js';
 import * as grpc from '@grpc/grpc-js';
 import { AgentTls } from './enroll/agent-tls.js';
+import { runDoctorMonitor } from './doctor/monitor.js';
 import { AgentError } from './errors.js';
 import { StatusFile } from './health/status-file.js';
 import { createLogger, type Logger } from './log.js';
@@ -69,6 +70,11 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
       source.run(stop.signal).finally(() => stop.abort()),
       uplink.run(stop.signal).finally(() => stop.abort()),
       ...(tls === null ? [] : [tls.rotate(stop.signal, (c) => uplink.useCredentials(c)).finally(() => stop.abort())]),
+      // The doctor only reports: its end never stops the agent.
+      ...(config.doctor.intervalSeconds === 0 ? [] : [runDoctorMonitor({
+        config: config.source, intervalMs: config.doctor.intervalSeconds * 1000, log: log.child('doctor'),
+        emit: (report) => void control.emit('doctor.findings', report), position: () => source.status().confirmedPosition, streaming: () => source.status().connected,
+      }, stop.signal).catch((e: unknown) => log.warn('the continuous doctor stopped', { error: e }))]),
     ]);
     signal.removeEventListener('abort', onAbort);
     for (const r of results) if (r.status === 'rejected') throw r.reason;

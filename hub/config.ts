@@ -4,6 +4,7 @@
  * never print.
  */
 import { readFileSync } from 'node:fs';
+import { parseAlertsConfig, type AlertsConfig } from './alerts/config.js';
 import { parseSecurityConfig, WORKSPACE, type SecurityConfig } from './auth/config.js';
 import { HubError } from './errors.js';
 import { TABLE_PATTERN } from './pipelines/pipeline.js';
@@ -66,6 +67,7 @@ export interface HubConfig {
   readonly sinks: readonly SinkConfig[];
   readonly pipelines: readonly PipelineConfig[];
   readonly security: SecurityConfig;
+  readonly alerts: AlertsConfig;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -162,7 +164,7 @@ function parsePipeline(r: Reader, v: unknown, path: string, sinkNames: ReadonlyS
 
 export function parseHubConfig(json: unknown, env: NodeJS.ProcessEnv = process.env): HubConfig {
   const r = new Reader(env);
-  const root = r.obj(json, 'config', ['hubId', 'grpc', 'http', 'log', 'sinks', 'pipelines', 'security', 'logLevel']);
+  const root = r.obj(json, 'config', ['hubId', 'grpc', 'http', 'log', 'sinks', 'pipelines', 'security', 'alerts', 'logLevel']);
   const grpc = r.obj(root['grpc'] ?? {}, 'grpc', ['listen', 'maxMessageBytes']);
   const http = r.obj(root['http'] ?? {}, 'http', ['listen']);
   const rawKind = (root['log'] as Obj | undefined)?.['kind'];
@@ -187,6 +189,7 @@ export function parseHubConfig(json: unknown, env: NodeJS.ProcessEnv = process.e
     sinks,
     pipelines,
     security: parseSecurityConfig(root['security'], logPath, env, r.errors),
+    alerts: parseAlertsConfig(r, root['alerts']),
     logLevel: r.str(root, 'logLevel', 'config', /^(debug|info|warn|error)$/, 'one of debug, info, warn, error', 'info') as HubConfig['logLevel'],
   };
   config.pipelines.forEach((p, i) =>

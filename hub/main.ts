@@ -7,6 +7,7 @@ import { serve } from '@hono/node-server';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createApi } from './api/app.js';
+import { AlertService } from './alerts/alert-service.js';
 import { openHubSecurity } from './auth/hub-security.js';
 import { loadHubConfig, type HubConfig } from './config.js';
 import { HubError } from './errors.js';
@@ -53,7 +54,12 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
   const grpcPort = await ingest.listen(config.grpc.listen);
   const push = new PipelinePush(pipelines, ingest, () => ingest.sessions, logger.child('pipelines'));
   const stopPush = push.start(events);
-  const app = createApi({ config, log, metrics, sessions: () => ingest.sessions, sinks: () => workers.map((w) => w.worker.status()), security, events, ingest, pipelines, push });
+  const sinkWorkspaces = new Map(config.sinks.map((s) => [s.name, 'workspace' in s ? s.workspace : 'default']));
+  const startedAtMs = Date.now();
+  const alerts = new AlertService({ config: config.alerts, hubId: config.hubId, stateDir: config.security.path, events, logger: logger.child('alerts'),
+    view: () => ({ startedAtMs, sessions: ingest.sessions, pipelines: pipelines.all().map(({ tables: _tables, ...p }) => p), sinks: workers.map((w) => w.worker.status()), sinkWorkspaces, logHead: log.headOffset() }) });
+  alerts.start();
+  const app = createApi({ config, log, metrics, sessions: () => ingest.sessions, sinks: () => workers.map((w) => w.worker.status()), security, events, ingest, alerts, pipelines, push });
   const [host, portText] = splitAddress(config.http.listen);
   const http = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: host, port: Number(portText) }, () => resolve(s));
@@ -69,6 +75,7 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
       clearInterval(compactTimer);
       stopPush();
       await ingest.close();
+      await alerts[Symbol.asyncDispose]();
       stop.abort();
       await Promise.all(running);
       for (const w of workers) await w.sink[Symbol.asyncDispose]();

@@ -21,6 +21,9 @@ import { SnapshotTracker } from './snapshot-tracker.js';
 import { lsn } from './pipeline-view.js';
 import { PipelineRegistry } from '../pipelines/pipeline-registry.js';
 import type { PipelinePush } from '../pipelines/agent-push.js';
+import { alertRoutes } from './alert-routes.js';
+import { doctorRoutes } from './doctor-routes.js';
+import type { AlertService } from '../alerts/alert-service.js';
 import { statusOf } from './status.js';
 import type { HubConfig } from '../config.js';
 import type { HubEvents } from '../events/hub-events.js';
@@ -40,6 +43,7 @@ export interface ApiDeps {
   readonly pipelines?: PipelineRegistry;
   /** The agent push (applied tables per source); absent: not shown. */
   readonly push?: PipelinePush;
+  readonly alerts?: Pick<AlertService, 'feed' | 'doctor'>;
   /** The hub's event bus (hub/events); absent in tests that need none. */
   readonly events?: HubEvents | undefined;
   /** Sends commands to connected agents (`sendCommand`); absent in tests without ingest. */
@@ -96,5 +100,6 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
   app.route('/', snapshotRoutes({ pipelines, ingest: deps.ingest ?? null, tracker: new SnapshotTracker(deps.events ?? null) }));
   app.route('/', inventoryRoutes({ ...deps, pipelines, push: deps.push ?? null }));
   app.route('/', securityRoutes(deps.security, deps.sessions));
+  if (deps.alerts !== undefined) app.route('/', alertRoutes(deps.alerts.feed)).route('/', doctorRoutes(deps.alerts.doctor));
   return app;
 }

@@ -144,7 +144,7 @@ export class FieldReader {
 
 const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
-const TABLE = /^[A-Za-z_][A-Za-z0-9_$]*\.(\*|[A-Za-z_][A-Za-z0-9_$]*)$/;
+export const TABLE = /^[A-Za-z_][A-Za-z0-9_$]*\.(\*|[A-Za-z_][A-Za-z0-9_$]*)$/;
 
 function parseSource(r: FieldReader, v: Json | undefined): SourceConfig {
   const o = r.object(v, 'source');

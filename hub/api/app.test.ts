@@ -191,6 +191,7 @@ describe('hub HTTP API', () => {
       sourceKind: 'postgres',
       version: '0.1.0',
       connected: true,
+      status: 'connected',
       connectedAt: '2024-05-01T10:00:00.000Z',
       lastSeen: '2024-05-01T10:05:00.000Z',
       ackedSequence: 3,
@@ -258,9 +259,24 @@ describe('hub HTTP API', () => {
     const cfg = parseHubConfig({ log: { path: '/unused' }, pipelines: [{ name: 'new', agent: 'edge-09', source: 'db', sinks: [] }] }, {});
     const res = await createApi({ config: cfg, log, metrics, sessions: () => new Map(), sinks: () => [], security }).request('/v1/pipelines', { headers: auth });
     const body = (await res.json()) as { pipelines: Json[] };
-    assert.deepEqual(body.pipelines, [
-      { name: 'new', agent: 'edge-09', source: 'db', connected: false, lagSeconds: null, lagBytes: null, ingest: { ackedSequence: 0, sourcePosition: null, logOffset: 0, lagSeconds: null, lagBytes: null }, sinks: [] },
-    ]);
+    const [p] = body.pipelines;
+    assert.equal(typeof p?.['createdAt'], 'string');
+    assert.deepEqual({ ...p, createdAt: undefined, updatedAt: undefined }, {
+      name: 'new',
+      agent: 'edge-09',
+      source: 'db',
+      state: 'active',
+      tables: null,
+      origin: 'config',
+      createdAt: undefined,
+      updatedAt: undefined,
+      connected: false,
+      agentTables: null,
+      lagSeconds: null,
+      lagBytes: null,
+      ingest: { ackedSequence: 0, sourcePosition: null, logOffset: 0, lagSeconds: null, lagBytes: null },
+      sinks: [],
+    });
   });
 
   it('answers unknown routes and methods with a 404 JSON error', async () => {

@@ -9,7 +9,7 @@ const server: ServerPositions = (key) => (key === 'a/pg' ? { position: 0x1_0000_
 
 describe('SinkFreshness', () => {
   it('is unknown (null) per source until a batch of it is applied', () => {
-    const f = new SinkFreshness(['a/pg', 'a/my']);
+    const f = new SinkFreshness(() => ['a/pg', 'a/my']);
     assert.deepEqual(f.sources(NOW_MS, server), [
       { source: 'a/pg', freshUntilUs: 0, appliedPosition: 0n, lagSeconds: null, lagBytes: null },
       { source: 'a/my', freshUntilUs: 0, appliedPosition: 0n, lagSeconds: null, lagBytes: null },
@@ -17,7 +17,7 @@ describe('SinkFreshness', () => {
   });
 
   it('measures seconds from the source time of the newest applied batch and bytes from the server position', () => {
-    const f = new SinkFreshness(['a/pg']);
+    const f = new SinkFreshness(() => ['a/pg']);
     f.applied('a/pg', 0x1_0000_0800n, (NOW_MS - 2500) * 1000);
     const [pg] = f.sources(NOW_MS, server);
     assert.equal(pg?.lagSeconds, 2.5);
@@ -30,7 +30,7 @@ describe('SinkFreshness', () => {
   });
 
   it('never moves backwards (a replayed older batch) and ignores sources not routed to the sink', () => {
-    const f = new SinkFreshness(['a/pg']);
+    const f = new SinkFreshness(() => ['a/pg']);
     f.applied('a/pg', 200n, NOW_MS * 1000);
     f.applied('a/pg', 100n, (NOW_MS - 9000) * 1000);
     f.applied('other/src', 999n, NOW_MS * 1000);

@@ -53,9 +53,8 @@ export function positionBytes(kind: string, server: bigint, applied: bigint): nu
 export class SinkFreshness {
   private readonly bySource = new Map<string, { timeUs: number; position: bigint }>();
 
-  constructor(sources: Iterable<string>) {
-    for (const s of sources) this.bySource.set(s, { timeUs: 0, position: 0n });
-  }
+  /** `routed` lists the sources the sink applies now: pipelines change at run time. */
+  constructor(private readonly routed: () => readonly string[]) {}
 
   /**
    * Records a batch of `sourceKey` the sink has applied durably: its source
@@ -63,14 +62,15 @@ export class SinkFreshness {
    * do not send it, the newest commit time among its changes).
    */
   applied(sourceKey: string, position: bigint, sourceTimeUs: number): void {
-    const cur = this.bySource.get(sourceKey);
-    if (cur === undefined) return;
+    let cur = this.bySource.get(sourceKey);
+    if (cur === undefined) this.bySource.set(sourceKey, (cur = { timeUs: 0, position: 0n }));
     if (sourceTimeUs > cur.timeUs) cur.timeUs = sourceTimeUs;
     if (position > cur.position) cur.position = position;
   }
 
   sources(nowMs: number, server: ServerPositions): SourceLag[] {
-    return [...this.bySource.entries()].map(([source, f]) => {
+    return this.routed().map((source) => {
+      const f = this.bySource.get(source) ?? { timeUs: 0, position: 0n };
       const s = server(source);
       const known = f.timeUs > 0;
       return {

@@ -13,6 +13,7 @@ import type { Logger } from '../log.js';
 import type { ChangeLog, LogEntry } from '../log/change-log.js';
 import type { HubMetrics } from '../metrics.js';
 import { freshnessStatus, NO_SERVER_POSITIONS, SinkFreshness, sourceTimeOf, updateFreshnessMetrics, type FreshnessMark, type ServerPositions, type SourceLag } from './freshness.js';
+import type { SinkRoutes } from './routes.js';
 import type { ChangeOp, Sink, SinkChange } from './sink.js';
 
 const OPS: Partial<Record<Op, ChangeOp>> = {
@@ -44,18 +45,20 @@ export class SinkWorker {
   private failing = false;
   private lastError: string | null = null;
   private readonly freshness: SinkFreshness;
+  /** Set by gather: the next entry belongs to a paused source, so the sink waits right before it. */
+  private held = false;
 
   constructor(
     private readonly sink: Sink,
     private readonly log: ChangeLog,
-    /** Source keys routed to this sink. */
-    private readonly sources: ReadonlySet<string>,
+    /** Sources routed to this sink, read on every batch (pipelines change at run time). */
+    private readonly sources: SinkRoutes,
     private readonly metrics: HubMetrics,
     private readonly logger: Logger,
     private readonly maxEventsPerWrite = 20_000,
     private readonly serverPositions: ServerPositions = NO_SERVER_POSITIONS,
   ) {
-    this.freshness = new SinkFreshness(sources);
+    this.freshness = new SinkFreshness(() => sources.list());
   }
 
   status(): SinkWorkerStatus {
@@ -114,6 +117,10 @@ export class SinkWorker {
     }
     while (!signal.aborted) {
       const entries = await this.gather(signal);
+      if (entries.length === 0 && this.held) {
+        await this.sources.changed(signal);
+        continue;
+      }
       if (entries.length === 0) {
         await this.log.waitFor(this.offset, signal);
         // The log may count an entry before a read can see it (its write commits on a later turn of
@@ -156,9 +163,15 @@ export class SinkWorker {
     const maxEvents = Math.min(this.sink.flush?.maxEvents ?? this.maxEventsPerWrite, this.maxEventsPerWrite);
     const out: LogEntry[] = [];
     let approxEvents = 0;
+    this.held = false;
     const take = (): boolean => {
       const from = (out[out.length - 1]?.offset ?? this.offset) + 1;
       for (const e of this.log.read(from, 256)) {
+        // A paused pipeline's source: stop right before it, so its changes are applied from here on resume.
+        if (this.sources.has(e.sourceKey) && this.sources.held(e.sourceKey)) {
+          this.held = true;
+          return true;
+        }
         out.push(e);
         approxEvents += e.bytes.length / 64;
         if (approxEvents >= maxEvents) return true;

@@ -32,7 +32,7 @@ export interface MySqlSourceConfig {
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
-const TABLE = /^[A-Za-z0-9_$]+\.(\*|[A-Za-z0-9_$]+)$/;
+export const TABLE = /^[A-Za-z0-9_$]+\.(\*|[A-Za-z0-9_$]+)$/;
 const FIELDS = ['kind', 'id', 'host', 'port', 'user', 'password', 'serverId', 'tables', 'zeroDates', 'heartbeatMs', 'heartbeatTable', 'heartbeatIntervalMs'];
 const HEARTBEAT_TABLE = /^[A-Za-z0-9_$]+\.[A-Za-z0-9_$]+$/;
 const SYSTEM_DATABASES = ['mysql', 'sys', 'information_schema', 'performance_schema'];

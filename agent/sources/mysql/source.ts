@@ -8,6 +8,7 @@
  */
 import type { AgentControl } from '../../uplink/control.js';
 import mysql from 'mysql2/promise';
+import { CapturedTables } from '../../pipeline/captured-tables.js';
 import { BatchBuilder } from '../../buffer/batch-builder.js';
 import type { ChangeBuffer } from '../../buffer/change-buffer.js';
 import { Backoff } from '../../backoff.js';
@@ -29,6 +30,8 @@ export interface MySqlSourceOptions {
   readonly batchEvents: number;
   /** Commands from the hub and events to it; absent in tools that run a source without a hub. */
   readonly control?: AgentControl | undefined;
+  /** The tables captured, changed at run time by `pipeline.apply`; absent: `config.tables`. */
+  readonly tables?: CapturedTables | undefined;
 }
 
 const SYSTEM_SCHEMAS = ['mysql', 'information_schema', 'performance_schema', 'sys'];
@@ -58,9 +61,34 @@ export class MySqlSource implements ChangeSource {
   private heartbeat: HeartbeatTimer | null = null;
   private captured = 0;
   private serverPosition = 0n;
+  readonly tables: CapturedTables;
+  /** Ends the current binlog session (the run loop starts the next one at once, from the spool's position). */
+  private endSession: (() => void) | null = null;
 
   constructor(private readonly options: MySqlSourceOptions) {
     this.id = options.config.id;
+    this.tables = options.tables ?? CapturedTables.fromConfig(options.config.tables);
+  }
+
+  /**
+   * `pipeline.apply`: the binlog reader's schema filters are fixed per
+   * session, so the session is ended and the next one starts with the new
+   * set from the last spooled transaction (as after any reconnect: nothing
+   * spooled is read twice, nothing after it is missed).
+   */
+  async applyTables(patterns: readonly string[]): Promise<{ mode: 'filter' }> {
+    this.tables.replace(patterns);
+    this.endSession?.();
+    return { mode: 'filter' };
+  }
+
+  /** zongji filters for the current set: none named means nothing included. */
+  private filters(): ReturnType<typeof schemaFilters> {
+    const t = this.tables.current;
+    const heartbeat = this.options.config.heartbeatTable;
+    if (t.all) return schemaFilters(this.options.config.tables, heartbeat);
+    if (t.patterns.length > 0) return schemaFilters(t.patterns, heartbeat);
+    return heartbeat === null ? { include: {}, exclude: undefined } : schemaFilters([heartbeat]);
   }
 
   status(): SourceStatus {
@@ -177,7 +205,7 @@ export class MySqlSource implements ChangeSource {
       heartbeatTable: config.heartbeatTable,
     });
     this.capture = capture;
-    const filters = schemaFilters(config.tables, config.heartbeatTable);
+    const filters = this.filters();
     stream = new BinlogStream({
       connection: this.connection(),
       serverId: config.serverId,
@@ -191,6 +219,7 @@ export class MySqlSource implements ChangeSource {
     });
     const current = stream;
     session.signal.addEventListener('abort', () => current.stop(), { once: true });
+    this.endSession = () => session.abort();
     if (signal.aborted) {
       signal.removeEventListener('abort', onAbort);
       return;

@@ -68,6 +68,8 @@ export class Capture {
     private readonly log: Logger,
     private readonly batchEvents: number,
     signal: AbortSignal,
+    /** Changes of tables it does not accept are dropped (pipeline tables applied while running). */
+    private readonly tables?: { accepts(schema: string, table: string): boolean },
   ) {
     this.spooledEnd = buffer.state().committedPosition;
     this.spool = new SpoolWriter(buffer, target, log, signal);
@@ -162,6 +164,11 @@ export class Capture {
     return r;
   }
 
+  private captures(relationId: number): boolean {
+    const s = this.relations.get(relationId)?.schema;
+    return this.tables === undefined || s === undefined || this.tables.accepts(s.schema, s.table);
+  }
+
   private currentTx(): OpenTransaction {
     if (this.tx === null) throw new AgentError('protocol', 'row change outside a transaction');
     return this.tx;
@@ -175,7 +182,7 @@ export class Capture {
     oldKind: 'K' | 'O' | null,
   ): void {
     const tx = this.currentTx();
-    if (tx.skip) return;
+    if (tx.skip || !this.captures(relationId)) return;
     const r = this.relation(relationId);
     const keySource = newTuple ?? oldTuple;
     if (keySource === null) throw new AgentError('protocol', `${r.tableKey}: change without a tuple`);
@@ -197,7 +204,7 @@ export class Capture {
 
   private onTruncate(relationId: number): void {
     const tx = this.currentTx();
-    if (tx.skip) return;
+    if (tx.skip || !this.captures(relationId)) return;
     const r = this.relation(relationId);
     this.addEvent(tx, r, Op.TRUNCATE, new Uint8Array(0), null, null);
   }

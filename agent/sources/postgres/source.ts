@@ -18,7 +18,8 @@ import { PostgresHeartbeatWriter } from './heartbeat.js';
 import { REPLICATION_SESSION_SETTINGS } from './convert.js';
 import { formatLsn } from './position.js';
 import { decodePgOutput } from './protocol.js';
-import { ensurePublicationAndSlot, type SlotInfo } from './slot.js';
+import { ensurePublicationAndSlot, setPublicationTables, type SlotInfo } from './slot.js';
+import { CapturedTables } from '../../pipeline/captured-tables.js';
 import { ReplicationStream, classify } from './stream.js';
 import { PG_TYPE_CATALOG_SQL, PgTypeCatalog, type PgTypeRow } from './types.js';
 
@@ -29,6 +30,8 @@ export interface PostgresSourceOptions {
   readonly batchEvents: number;
   /** Commands from the hub and events to it; absent in tools that run a source without a hub. */
   readonly control?: AgentControl | undefined;
+  /** The tables captured, changed at run time by `pipeline.apply`; absent: `config.tables`. */
+  readonly tables?: CapturedTables | undefined;
 }
 
 export class PostgresSource implements ChangeSource {
@@ -41,9 +44,37 @@ export class PostgresSource implements ChangeSource {
   /** The running session's heartbeat timer, if any. */
   private heartbeat: HeartbeatTimer | null = null;
   private captured = 0;
+  readonly tables: CapturedTables;
 
   constructor(private readonly options: PostgresSourceOptions) {
     this.id = options.config.id;
+    this.tables = options.tables ?? CapturedTables.fromConfig(options.config.tables);
+  }
+
+  /**
+   * `pipeline.apply`: a publication the agent manages gets exactly these
+   * tables; in every case the capture filter changes at once (a FOR ALL
+   * TABLES or unmanaged publication is filtered by the agent only).
+   */
+  async applyTables(patterns: readonly string[]): Promise<{ mode: 'publication' | 'filter'; publication: string }> {
+    const client = new pg.Client(this.clientConfig());
+    let altered: boolean;
+    try {
+      await client.connect();
+      altered = await setPublicationTables(this.options.config, client, patterns);
+    } catch (cause) {
+      throw classify(cause);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+    this.tables.replace(patterns);
+    return { mode: altered ? 'publication' : 'filter', publication: this.options.config.publication };
+  }
+
+  /** The configuration, with the tables applied last (a publication created now gets those). */
+  private publicationConfig(): PostgresSourceConfig {
+    const t = this.tables.current;
+    return t.all || t.patterns.length === 0 ? this.options.config : { ...this.options.config, tables: t.patterns };
   }
 
   status(): SourceStatus {
@@ -116,7 +147,7 @@ export class PostgresSource implements ChangeSource {
     const client = new pg.Client(this.clientConfig());
     try {
       await client.connect();
-      const slot = await ensurePublicationAndSlot(this.options.config, client);
+      const slot = await ensurePublicationAndSlot(this.publicationConfig(), client);
       const { rows } = await client.query<PgTypeRow>(PG_TYPE_CATALOG_SQL);
       return { slot, catalog: new PgTypeCatalog(rows) };
     } catch (cause) {
@@ -156,6 +187,7 @@ export class PostgresSource implements ChangeSource {
       log,
       this.options.batchEvents,
       session.signal,
+      this.tables,
     );
     this.capture = capture;
     stream = new ReplicationStream({

@@ -11,6 +11,7 @@ import { Backoff } from '../../backoff.js';
 import { HubError, retryDirective } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { HubMetrics } from '../../metrics.js';
+import type { SinkRoutes } from '../../sinks/routes.js';
 import type { Sink, SinkChange } from '../../sinks/sink.js';
 import { freshnessStatus, NO_SERVER_POSITIONS, SinkFreshness, updateFreshnessMetrics, type FreshnessMark, type ServerPositions } from '../../sinks/freshness.js';
 import type { SinkWorkerStatus } from '../../sinks/worker.js';
@@ -34,13 +35,14 @@ export class KafkaSinkDriver {
   constructor(
     private readonly sink: Sink,
     private readonly log: KafkaChangeLog,
-    private readonly sources: ReadonlySet<string>,
+    /** Sources routed to this sink, read on every chunk (pipelines change at run time). */
+    private readonly sources: SinkRoutes,
     private readonly metrics: HubMetrics,
     private readonly logger: Logger,
     private readonly maxEventsPerWrite = 20_000,
     private readonly serverPositions: ServerPositions = NO_SERVER_POSITIONS,
   ) {
-    this.freshness = new SinkFreshness(sources);
+    this.freshness = new SinkFreshness(() => sources.list());
   }
 
   status(): SinkWorkerStatus {
@@ -124,6 +126,12 @@ export class KafkaSinkDriver {
     let start = 0;
     while (start < batch.messages.length && p.isRunning() && !p.isStale() && !signal.aborted) {
       const chunk = this.chunk(batch.messages, start);
+      if (chunk.length === 0) {
+        // The next message is a paused pipeline's: wait right before it, heartbeating so the group keeps the partition.
+        await this.sources.changed(AbortSignal.any([signal, AbortSignal.timeout(2_000)]));
+        await p.heartbeat().catch(() => undefined);
+        continue;
+      }
       start += chunk.length;
       const last = chunk[chunk.length - 1] as KafkaMessage;
       // Not applied: the partition moved to another member meanwhile; it replays from the committed offset there.
@@ -140,6 +148,8 @@ export class KafkaSinkDriver {
     let approxEvents = 0;
     for (let i = start; i < messages.length; i++) {
       const m = messages[i] as KafkaMessage;
+      const key = m.key?.toString('utf8') ?? '';
+      if (this.sources.has(key) && this.sources.held(key)) break;
       out.push(m);
       approxEvents += (m.value?.length ?? 0) / 64;
       if (approxEvents >= this.maxEventsPerWrite) break;

@@ -30,6 +30,8 @@ export interface AgentSession {
   lastSeen: Date;
   lastHeartbeat: Heartbeat | null;
   connected: boolean;
+  /** Source clock at the newest commit or heartbeat durable in the hub log from this stream (µs; 0 = none yet). */
+  freshUntilUs: number;
 }
 
 export interface IngestOptions {
@@ -165,7 +167,7 @@ export class IngestServer {
             this.reject(call, code, code === 'REVOKED' ? `agent ${h.agentId} was revoked` : `the client certificate of agent ${h.agentId} expired; the agent must renew it before expiry or enroll again`);
           },
         });
-        session = { agentId: h.agentId, workspace: who.ok.workspace, sourceId: h.sourceId, sourceKind: h.sourceKind, agentVersion: h.agentVersion, connectedAt: new Date(), lastSeen: new Date(), lastHeartbeat: null, connected: true };
+        session = { agentId: h.agentId, workspace: who.ok.workspace, sourceId: h.sourceId, sourceKind: h.sourceKind, agentVersion: h.agentVersion, connectedAt: new Date(), lastSeen: new Date(), lastHeartbeat: null, connected: true, freshUntilUs: 0 };
         this.sessions.set(sourceKey, session);
         const claimed = sourceKey;
         const welcome = (): void => {
@@ -213,6 +215,7 @@ export class IngestServer {
       if (m.case !== 'batch') return;
       const { header, bytes } = m;
       const key = sourceKey;
+      const current = session;
       const workspace = session.workspace;
       // A log that takes concurrent appends gets each batch at once (it groups them into one write); acks stay in order.
       // Versions the log did not hold before this batch: announced once the batch is durable.
@@ -229,6 +232,7 @@ export class IngestServer {
             metrics.eventsIn.inc({ source: key }, header.eventCount);
             metrics.batchesIn.inc({ source: key });
           } else metrics.duplicates.inc({ source: key });
+          if (header.commitBoundary && header.sourceTimeUs > current.freshUntilUs) current.freshUntilUs = header.sourceTimeUs;
           this.send(call, create(HubMessageSchema, { body: { case: 'ack', value: create(AckSchema, { sequence: BigInt(header.sequence) }) } }));
         } catch (e) {
           failed = true;

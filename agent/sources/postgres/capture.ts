@@ -71,6 +71,8 @@ export class Capture {
     private readonly log: Logger,
     private readonly batchEvents: number,
     signal: AbortSignal,
+    /** Changes of tables it does not accept are dropped (pipeline tables applied while running). */
+    private readonly tables?: { accepts(schema: string, table: string): boolean },
   ) {
     this.spooledEnd = buffer.state().committedPosition;
     this.spool = new SpoolWriter(buffer, target, log, signal);
@@ -202,6 +204,11 @@ export class Capture {
     return r;
   }
 
+  private captures(relationId: number): boolean {
+    const s = this.relations.get(relationId)?.schema;
+    return this.tables === undefined || s === undefined || this.tables.accepts(s.schema, s.table);
+  }
+
   private currentTx(): OpenTransaction {
     if (this.tx === null) throw new AgentError('protocol', 'row change outside a transaction');
     return this.tx;
@@ -215,7 +222,7 @@ export class Capture {
     oldKind: 'K' | 'O' | null,
   ): void {
     const tx = this.currentTx();
-    if (tx.skip) return;
+    if (tx.skip || !this.captures(relationId)) return;
     const r = this.relation(relationId);
     const keySource = newTuple ?? oldTuple;
     if (keySource === null) throw new AgentError('protocol', `${r.tableKey}: change without a tuple`);
@@ -237,7 +244,7 @@ export class Capture {
 
   private onTruncate(relationId: number): void {
     const tx = this.currentTx();
-    if (tx.skip) return;
+    if (tx.skip || !this.captures(relationId)) return;
     const r = this.relation(relationId);
     this.addEvent(tx, r, Op.TRUNCATE, new Uint8Array(0), null, null);
   }
@@ -270,7 +277,8 @@ export class Capture {
       if (this.droppedResent++ === 0) this.log.info('dropping transactions the spool already holds (the server resent them after a restart)', { upTo: formatLsn(this.spooledEnd) });
       return;
     }
-    this.spool.commit(this.open, endLsn, undefined, this.batchEvents);
+    // The commit time travels with the batch: a heartbeat transaction (no rows) included, so freshness is known when idle.
+    this.spool.commit(this.open, endLsn, undefined, this.batchEvents, tx.commitTimeUs);
   }
 
   /** A large transaction: spool what is committed, then the open part, invisible until its commit. */

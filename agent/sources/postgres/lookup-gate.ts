@@ -13,7 +13,7 @@
 import { AgentError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { Capture } from './capture.js';
-import { decodePgOutput } from './protocol.js';
+import { decodePgOutput, type PgOutputMessage } from './protocol.js';
 
 const HOLD_LIMIT = 10_000;
 
@@ -34,6 +34,8 @@ export class LookupGate {
     private readonly lookup: Lookup,
     private readonly log: Logger,
     private readonly flow: GateFlow,
+    /** Sees every message after the capture handled it. */
+    private readonly observe?: (msg: PgOutputMessage) => void,
   ) {}
 
   /** True when no message is held or being looked up. */
@@ -56,7 +58,9 @@ export class LookupGate {
 
   private handle(payload: Uint8Array): void {
     try {
-      this.capture.handle(decodePgOutput(payload));
+      const msg = decodePgOutput(payload);
+      this.capture.handle(msg);
+      this.observe?.(msg);
     } catch (cause) {
       this.capture.fail(cause instanceof AgentError ? cause : new AgentError('protocol', 'decoding a change failed', { cause }));
       return;

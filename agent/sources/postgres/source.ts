@@ -15,10 +15,13 @@ import type { ChangeSource, SourceStatus } from '../change-source.js';
 import { Capture } from './capture.js';
 import { LookupGate } from './lookup-gate.js';
 import { missingValues } from './missing-values.js';
+import { HeartbeatTimer } from '../heartbeat-timer.js';
+import { PostgresHeartbeatWriter } from './heartbeat.js';
 import { REPLICATION_SESSION_SETTINGS } from './convert.js';
 import { formatLsn } from './position.js';
 import { decodePgOutput } from './protocol.js';
-import { ensurePublicationAndSlot, type SlotInfo } from './slot.js';
+import { ensurePublicationAndSlot, setPublicationTables, type SlotInfo } from './slot.js';
+import { CapturedTables } from '../../pipeline/captured-tables.js';
 import { ReplicationStream, classify } from './stream.js';
 import { PG_TYPE_CATALOG_SQL, PgTypeCatalog, type PgTypeRow } from './types.js';
 
@@ -29,6 +32,8 @@ export interface PostgresSourceOptions {
   readonly batchEvents: number;
   /** Commands from the hub and events to it; absent in tools that run a source without a hub. */
   readonly control?: AgentControl | undefined;
+  /** The tables captured, changed at run time by `pipeline.apply`; absent: `config.tables`. */
+  readonly tables?: CapturedTables | undefined;
 }
 
 export class PostgresSource implements ChangeSource {
@@ -38,10 +43,40 @@ export class PostgresSource implements ChangeSource {
   private serverPosition = 0n;
   private capture: Capture | null = null;
   private lastError: string | null = null;
+  /** The running session's heartbeat timer, if any. */
+  private heartbeat: HeartbeatTimer | null = null;
   private captured = 0;
+  readonly tables: CapturedTables;
 
   constructor(private readonly options: PostgresSourceOptions) {
     this.id = options.config.id;
+    this.tables = options.tables ?? CapturedTables.fromConfig(options.config.tables);
+  }
+
+  /**
+   * `pipeline.apply`: a publication the agent manages gets exactly these
+   * tables; in every case the capture filter changes at once (a FOR ALL
+   * TABLES or unmanaged publication is filtered by the agent only).
+   */
+  async applyTables(patterns: readonly string[]): Promise<{ mode: 'publication' | 'filter'; publication: string }> {
+    const client = new pg.Client(this.clientConfig());
+    let altered: boolean;
+    try {
+      await client.connect();
+      altered = await setPublicationTables(this.options.config, client, patterns);
+    } catch (cause) {
+      throw classify(cause);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+    this.tables.replace(patterns);
+    return { mode: altered ? 'publication' : 'filter', publication: this.options.config.publication };
+  }
+
+  /** The configuration, with the tables applied last (a publication created now gets those). */
+  private publicationConfig(): PostgresSourceConfig {
+    const t = this.tables.current;
+    return t.all || t.patterns.length === 0 ? this.options.config : { ...this.options.config, tables: t.patterns };
   }
 
   status(): SourceStatus {
@@ -52,6 +87,7 @@ export class PostgresSource implements ChangeSource {
       backPressure: this.capture?.backPressure ?? false,
       eventsCaptured: this.captured + (this.capture?.eventsCaptured ?? 0),
       lastError: this.lastError,
+      heartbeatIntervalMs: this.heartbeat?.stopped === false ? this.heartbeat.intervalMs : 0,
     };
   }
 
@@ -94,12 +130,26 @@ export class PostgresSource implements ChangeSource {
     }
   }
 
+  /** Heartbeats into the WAL while the session streams (none when `heartbeatIntervalMs` is 0). */
+  private async heartbeats(capture: Capture, signal: AbortSignal): Promise<void> {
+    const { config, log } = this.options;
+    if (config.heartbeatIntervalMs === 0) return;
+    const writer = new PostgresHeartbeatWriter({ ...this.clientConfig(), application_name: `tributary-${config.id}-heartbeat` }, config.id);
+    const timer = new HeartbeatTimer({ intervalMs: config.heartbeatIntervalMs, writer, log, paused: () => capture.backPressure });
+    this.heartbeat = timer;
+    try {
+      await timer.run(signal);
+    } finally {
+      if (this.heartbeat === timer) this.heartbeat = null;
+    }
+  }
+
   /** One ordinary connection per session: server checks, publication and slot, then the type catalog. */
   private async prepare(): Promise<{ slot: SlotInfo; catalog: PgTypeCatalog }> {
     const client = new pg.Client(this.clientConfig());
     try {
       await client.connect();
-      const slot = await ensurePublicationAndSlot(this.options.config, client);
+      const slot = await ensurePublicationAndSlot(this.publicationConfig(), client);
       const { rows } = await client.query<PgTypeRow>(PG_TYPE_CATALOG_SQL);
       return { slot, catalog: new PgTypeCatalog(rows) };
     } catch (cause) {
@@ -139,12 +189,19 @@ export class PostgresSource implements ChangeSource {
       log,
       this.options.batchEvents,
       session.signal,
+      this.tables,
     );
     this.capture = capture;
-    const gate = new LookupGate(capture, (relationId) => missingValues(this.clientConfig(), relationId), log, {
-      pause: () => stream?.pause(),
-      resume: () => stream?.resume(),
-    });
+    const gate = new LookupGate(
+      capture,
+      (relationId) => missingValues(this.clientConfig(), relationId),
+      log,
+      { pause: () => stream?.pause(), resume: () => stream?.resume() },
+      (msg) => {
+        // The server has written at least this far (keepalives alone can be 30 s apart): byte lag is measured against it.
+        if (msg.tag === 'commit' && msg.endLsn > this.serverPosition) this.serverPosition = msg.endLsn;
+      },
+    );
     stream = new ReplicationStream({
       client: this.clientConfig(),
       slot: config.slot,
@@ -154,7 +211,7 @@ export class PostgresSource implements ChangeSource {
       statusIntervalMs: 5_000,
       onData: (payload) => gate.push(payload),
       onServerPosition: (lsn) => {
-        this.serverPosition = lsn;
+        if (lsn > this.serverPosition) this.serverPosition = lsn;
         // Caught up with nothing buffered: the keepalive position holds no
         // change for us, so confirming it lets the server recycle WAL.
         if (capture.idle && gate.idle) stream?.confirm(lsn);
@@ -173,12 +230,14 @@ export class PostgresSource implements ChangeSource {
     this.connected = true;
     log.info('streaming', { slot: config.slot, publication: config.publication, from: formatLsn(startLsn) });
     onStreaming();
+    const heartbeats = this.heartbeats(capture, session.signal);
     try {
       await stream.run();
     } finally {
       signal.removeEventListener('abort', onAbort);
       session.abort();
       await capture.drain();
+      await heartbeats;
     }
     if (capture.error !== null) throw capture.error;
   }

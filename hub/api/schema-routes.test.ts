@@ -5,7 +5,16 @@ import { Hono } from 'hono';
 import { ColumnSchema, TableSchemaSchema, ValueKind } from '../../proto/gen/tributary/v1/change_pb.js';
 import type { SchemaRecord } from '../log/change-log.js';
 import type { ApiEnv } from './auth-middleware.js';
+import { schemaErrors } from '../../test/support/check-schema.js';
+import { OPERATIONS_ROUTES } from './openapi/routes-operations.js';
 import { schemaRoutes } from './schema-routes.js';
+
+/** The response schema the OpenAPI document gives the route. */
+function documented(path: string): Record<string, unknown> {
+  const r = OPERATIONS_ROUTES.find((x) => x.path === path);
+  if (r === undefined || r.response === 'text') throw new Error(`${path} is not documented`);
+  return r.response as Record<string, unknown>;
+}
 
 const rec = (sourceKey: string, table: string, version: number, cols: [string, string, boolean?][], seenUs: number): SchemaRecord => ({
   sourceKey,
@@ -41,6 +50,7 @@ describe('schema routes', () => {
     const res = await app('default').request('/v1/schemas');
     assert.equal(res.status, 200);
     const body = (await res.json()) as { tables: { table: string; version: number; versions: number; firstSeenAt: string; changedAt: string }[] };
+    assert.deepEqual(schemaErrors(documented('/v1/schemas'), body, {}), [], 'the answer has the documented shape');
     assert.deepEqual(body.tables.map((t) => [t.table, t.version, t.versions]), [['items', 1, 1], ['orders', 2, 2]]);
     assert.equal(body.tables[1]?.firstSeenAt, '1970-01-01T00:00:01.000Z');
     assert.equal(body.tables[1]?.changedAt, '1970-01-01T00:00:02.000Z');
@@ -50,6 +60,7 @@ describe('schema routes', () => {
     const res = await app('default').request('/v1/schemas/edge/db/public/orders');
     assert.equal(res.status, 200);
     const body = (await res.json()) as { versions: { version: number; sincePosition: string; key: string[]; columns: { name: string; type: string }[]; diff: { added: unknown[]; dropped: { name: string }[]; typeChanged: unknown[] } }[] };
+    assert.deepEqual(schemaErrors(documented('/v1/schemas/{agent}/{source}/{schema}/{table}'), body, {}), [], 'the answer has the documented shape');
     assert.deepEqual(body.versions.map((v) => v.version), [1, 2]);
     assert.equal(body.versions[0]?.diff.added.length, 3);
     assert.deepEqual(body.versions[1]?.key, ['id']);

@@ -45,6 +45,8 @@ export interface PostgresSourceConfig {
   readonly tables: readonly string[];
   /** Create the publication when missing (needs table ownership or superuser). */
   readonly createPublication: boolean;
+  /** How often a heartbeat is written into the WAL (pg_logical_emit_message) so lag is measured when idle; 0 = off. */
+  readonly heartbeatIntervalMs: number;
 }
 
 export type SourceConfig = PostgresSourceConfig | MySqlSourceConfig;
@@ -149,7 +151,7 @@ function parseSource(r: FieldReader, v: Json | undefined): SourceConfig {
   const kind = r.string(o, 'kind', 'source');
   if (kind === 'mysql') return parseMySqlSource(r, o);
   if (kind !== 'postgres' && kind !== '') r.errors.push(`source.kind: "${kind}" is not supported (expected "postgres" or "mysql")`);
-  r.unknownKeys(o, ['kind', 'id', 'host', 'port', 'database', 'user', 'password', 'slot', 'publication', 'tables', 'createPublication'], 'source');
+  r.unknownKeys(o, ['kind', 'id', 'host', 'port', 'database', 'user', 'password', 'slot', 'publication', 'tables', 'createPublication', 'heartbeatIntervalMs'], 'source');
   const tablesRaw = o['tables'] ?? [];
   const tables: string[] = [];
   if (!Array.isArray(tablesRaw)) r.errors.push('source.tables: expected an array of "schema.table" or "schema.*"');
@@ -170,7 +172,15 @@ function parseSource(r: FieldReader, v: Json | undefined): SourceConfig {
     publication: r.string(o, 'publication', 'source', { pattern: IDENT, hint: 'a lower-case identifier (a-z, 0-9, _; max 63)' }),
     tables,
     createPublication: r.bool(o, 'createPublication', 'source', true),
+    heartbeatIntervalMs: heartbeatInterval(r, o),
   };
+}
+
+/** `source.heartbeatIntervalMs`: 0 (off) or 100 ms to 1 hour; default 10 s. */
+export function heartbeatInterval(r: FieldReader, o: Record<string, Json>): number {
+  const v = r.int(o, 'heartbeatIntervalMs', 'source', 0, 3_600_000, 10_000);
+  if (v > 0 && v < 100) r.errors.push(`source.heartbeatIntervalMs: expected 0 (off) or at least 100, got ${v}`);
+  return v;
 }
 
 /** Validates parsed JSON; throws AgentError('config') listing every problem. */

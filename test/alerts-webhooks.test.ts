@@ -80,6 +80,7 @@ describe('alert webhooks against a real HTTP receiver', { timeout: 120_000 }, ()
     lastSeen: new Date(Date.parse('2026-01-01T00:00:00Z')),
     lastHeartbeat: null,
     connected,
+    freshUntilUs: 0,
   });
 
   it('delivers an opened alert as JSON and as a Slack message, retrying the JSON one through 5xx answers', async () => {

@@ -4,7 +4,9 @@
  * applies them while it runs — no restart — and the set is kept beside the
  * spool for the next start. The answer (`command.result`) says how it was
  * applied: `publication` (the agent manages the publication and changed its
- * membership) or `filter` (changes of other tables are dropped by the agent).
+ * membership) or `filter` (changes of other tables are dropped by the agent),
+ * and which patterns it newly includes (`added`: the hub asks for their
+ * initial snapshot).
  * Commands are applied one at a time, in arrival order.
  */
 import { AgentError } from '../errors.js';
@@ -31,8 +33,6 @@ export interface PipelineApplyOptions {
   /** The names this source kind accepts. */
   readonly pattern: RegExp;
   readonly log: Logger;
-  /** Called with newly included patterns after they are applied (an initial snapshot starts there). */
-  readonly onAdded?: ((patterns: readonly string[]) => void) | undefined;
 }
 
 export function parseTables(payload: unknown, pattern: RegExp): string[] {
@@ -64,7 +64,6 @@ export function registerPipelineApply(o: PipelineApplyOptions): void {
       }
       saveTables(o.dir, tables);
       o.log.info('pipeline tables applied', { tables, mode: how.mode, added });
-      if (added.length > 0) o.onAdded?.(added);
       return { ...how, tables, added };
     });
     queue = run.catch(() => undefined);

@@ -20,11 +20,11 @@ const rules = config.alerts.rules;
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 
 function session(o: Partial<AgentSession> = {}): AgentSession {
-  return { agentId: 'edge', workspace: 'acme', sourceId: 'db', sourceKind: 'postgres', agentVersion: '0', connectedAt: new Date(T0), lastSeen: new Date(T0), lastHeartbeat: null, connected: true, ...o };
+  return { agentId: 'edge', workspace: 'acme', sourceId: 'db', sourceKind: 'postgres', agentVersion: '0', connectedAt: new Date(T0), lastSeen: new Date(T0), lastHeartbeat: null, connected: true, freshUntilUs: 0, ...o };
 }
 
 function sink(o: Partial<SinkWorkerStatus> = {}): SinkWorkerStatus {
-  return { sink: 'dw', offset: 10, lastCommitTimeUs: 0, appliedAt: 0, failing: false, lastError: null, ...o };
+  return { sink: 'dw', offset: 10, lastCommitTimeUs: 0, appliedAt: 0, failing: false, lastError: null, lagSeconds: null, lagBytes: null, sources: [], ...o };
 }
 
 function view(o: Partial<HubView>): HubView {
@@ -67,8 +67,14 @@ describe('level rules', () => {
     assert.match(full[0]?.message ?? '', /back-pressure/);
   });
 
+  /** The sink's measured freshness for edge/db: fresh up to `freshMs`. */
+  const fresh = (freshMs: number, o: Partial<SinkWorkerStatus> = {}): SinkWorkerStatus =>
+    sink({ sources: [{ source: 'edge/db', freshUntilUs: freshMs * 1000, appliedPosition: 1n, lagSeconds: null, lagBytes: null }], ...o });
+  const withHeartbeats = (intervalMs: number): Map<string, AgentSession> =>
+    new Map([['edge/db', session({ lastHeartbeat: create(HeartbeatSchema, { sourceHeartbeatIntervalMs: intervalMs }) })]]);
+
   it('lag above N must hold for M minutes; a break starts the clock again', () => {
-    const behind = (now: number): HubView => view({ nowMs: now, logHead: 20, sinks: [sink({ offset: 10, lastCommitTimeUs: (now - 61_000) * 1000 })] });
+    const behind = (now: number): HubView => view({ nowMs: now, logHead: 20, sinks: [fresh(now - 61_000, { offset: 10 })] });
     const holds = new HoldTracker();
     assert.deepEqual(holds.due(evaluateLevelRules(behind(T0), rules).candidates, T0), []);
     assert.deepEqual(holds.due(evaluateLevelRules(behind(T0 + 119_000), rules).candidates, T0 + 119_000), []);
@@ -76,8 +82,20 @@ describe('level rules', () => {
     // caught up for one evaluation: the condition must hold two minutes again
     assert.deepEqual(holds.due(evaluateLevelRules(view({ nowMs: T0 + 130_000 }), rules).candidates, T0 + 130_000), []);
     assert.deepEqual(holds.due(evaluateLevelRules(behind(T0 + 140_000), rules).candidates, T0 + 140_000), []);
-    // a sink that caught up with the log head has no lag, whatever its last commit time
-    assert.deepEqual(keys(view({ logHead: 10, sinks: [sink({ offset: 10, lastCommitTimeUs: 1 })] })), []);
+    // without source heartbeats, a sink that caught up with the log head has no lag (an idle source looks like this)
+    assert.deepEqual(keys(view({ logHead: 10, sinks: [fresh(T0 - 3_600_000, { offset: 10 })] })), []);
+    // not measured yet: nothing to say
+    assert.deepEqual(keys(view({ logHead: 20, sinks: [sink({ offset: 10 })] })), []);
+  });
+
+  it('with source heartbeats the measured lag counts even when the sink caught up with the log: the source or agent stalled', () => {
+    const stalled = view({ nowMs: T0, logHead: 10, sessions: withHeartbeats(10_000), sinks: [fresh(T0 - 90_000, { offset: 10 })] });
+    assert.deepEqual(keys(stalled), ['lag:dw']);
+    assert.match(evaluateLevelRules(stalled, rules).candidates[0]?.message ?? '', /lags 90 s/);
+    // fresh through heartbeats: nothing
+    assert.deepEqual(keys(view({ nowMs: T0, logHead: 10, sessions: withHeartbeats(10_000), sinks: [fresh(T0 - 4_000, { offset: 10 })] })), []);
+    // the agent says its heartbeats are off (refused by the source): back to the caught-up rule
+    assert.deepEqual(keys(view({ nowMs: T0, logHead: 10, sessions: withHeartbeats(0), sinks: [fresh(T0 - 90_000, { offset: 10 })] })), []);
   });
 
   it('a failing sink is raised after it kept failing for the threshold, with its last error', () => {

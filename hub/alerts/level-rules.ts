@@ -94,7 +94,7 @@ function spool(v: HubView, ratio: number, out: Candidate[]): void {
 function sinks(v: HubView, rules: AlertRulesConfig, out: Candidate[]): void {
   for (const s of v.sinks) {
     const workspace = v.sinkWorkspaces.get(s.sink) ?? 'default';
-    const lag = sinkLagSeconds(s, v.logHead, v.nowMs);
+    const lag = sinkLagSeconds(s, v.logHead, v.nowMs, v.sessions);
     if (rules.lag.enabled && lag > rules.lag.seconds)
       out.push({
         ...base('lag', `lag:${s.sink}`, workspace),

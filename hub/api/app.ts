@@ -12,6 +12,7 @@ import { HubError } from '../errors.js';
 import { apiError, requireOperator, requireToken, type ApiEnv } from './auth-middleware.js';
 import { consoleRoutes } from './console-routes.js';
 import { MAX_BODY_BYTES } from './json-body.js';
+import { schemaRoutes, sourceWorkspace } from './schema-routes.js';
 import { securityRoutes } from './security-routes.js';
 import { ApiError } from './api-error.js';
 import { inventoryRoutes } from './inventory-routes.js';
@@ -86,13 +87,15 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
         ackedSequence: cp?.ackedSequence ?? 0,
         spool: hb === null ? null : { bytes: Number(hb.spoolBytes), limitBytes: Number(hb.spoolLimitBytes), backPressure: hb.backPressure },
         sourcePosition: hb === null ? null : { spooled: lsn(hb.spooledPosition), server: lsn(hb.serverPosition), lagBytes: Number(hb.serverPosition > hb.spooledPosition ? hb.serverPosition - hb.spooledPosition : 0n) },
+        // How often the agent writes heartbeats into the source log (0: off; lag then moves only with changes).
+        sourceHeartbeatIntervalMs: hb === null ? null : hb.sourceHeartbeatIntervalMs,
       };
     });
     // Registered agents without a stream yet (enrolled or waiting to enroll) are listed too.
     const streaming = new Set(agents.map((a) => a.agentId));
     const idle = deps.security.registry.agents(workspace).filter((a) => !streaming.has(a.id)).map((a) => ({
       agentId: a.id, sourceId: null, sourceKind: null, version: null, connected: false, status: a.revokedAt === null ? 'never-connected' : 'revoked',
-      connectedAt: null, lastSeen: null, ackedSequence: 0, spool: null, sourcePosition: null,
+      connectedAt: null, lastSeen: null, ackedSequence: 0, spool: null, sourcePosition: null, sourceHeartbeatIntervalMs: null,
     }));
     return c.json({ agents: [...agents, ...idle] });
   });
@@ -101,6 +104,7 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
   app.route('/', snapshotRoutes({ pipelines, ingest: deps.ingest ?? null, tracker: new SnapshotTracker(deps.events ?? null) }));
   app.route('/', inventoryRoutes({ ...deps, pipelines, push: deps.push ?? null }));
   app.route('/', securityRoutes(deps.security, deps.sessions));
+  app.route('/', schemaRoutes({ log: deps.log, workspaceOf: (key) => sourceWorkspace(deps, key) }));
   app.route('/', consoleRoutes());
   if (deps.alerts !== undefined) app.route('/', alertRoutes(deps.alerts.feed)).route('/', doctorRoutes(deps.alerts.doctor));
   return app;

@@ -44,7 +44,7 @@ describe('snapshot, source and sink routes', () => {
   const sent: Array<{ key: string; kind: string; payload: unknown }> = [];
   const connected = new Set(['edge-01/shop']);
   const sessions = new Map<string, AgentSession>([
-    ['edge-01/shop', { agentId: 'edge-01', workspace: 'default', sourceId: 'shop', sourceKind: 'postgres', agentVersion: '0.1.0', connectedAt: new Date(), lastSeen: new Date('2024-05-01T10:00:00Z'), lastHeartbeat: null, connected: true }],
+    ['edge-01/shop', { agentId: 'edge-01', workspace: 'default', sourceId: 'shop', sourceKind: 'postgres', agentVersion: '0.1.0', connectedAt: new Date(), lastSeen: new Date('2024-05-01T10:00:00Z'), lastHeartbeat: null, connected: true, freshUntilUs: 0 }],
   ]);
   const call = async (method: string, path: string, body?: unknown, token = ADMIN): Promise<{ status: number; json: Record<string, unknown> }> => {
     const res = await app.request(path, { method, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
@@ -66,7 +66,7 @@ describe('snapshot, source and sink routes', () => {
         return `cmd-${sent.length}`;
       },
     };
-    app = createApi({ config, log, metrics: new HubMetrics(), sessions: () => sessions, sinks: () => [{ sink: 'warehouse', offset: 0, lastCommitTimeUs: 0, appliedAt: 0, failing: true, lastError: 'refused' }], security, events, ingest });
+    app = createApi({ config, log, metrics: new HubMetrics(), sessions: () => sessions, sinks: () => [{ sink: 'warehouse', offset: 0, lastCommitTimeUs: 0, appliedAt: 0, failing: true, lastError: 'refused', lagSeconds: null, lagBytes: null, sources: [] }], security, events, ingest });
   });
 
   after(async () => {

@@ -164,6 +164,7 @@ export class PipelineRegistry {
     const feeding = (sourceKey: string): PipelineRecord[] => this.all().filter((p) => p.sinks.includes(sink) && sourceKeyOfPipeline(p) === sourceKey);
     return {
       has: (k) => feeding(k).length > 0,
+      list: () => [...new Set(this.all().filter((p) => p.sinks.includes(sink)).map(sourceKeyOfPipeline))],
       held: (k) => {
         const f = feeding(k);
         return f.length > 0 && f.every((p) => p.state === 'paused');

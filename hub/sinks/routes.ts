@@ -10,6 +10,8 @@
 export interface SinkRoutes {
   /** True when the sink applies the entries of `sourceKey` (`agent/source`). */
   has(sourceKey: string): boolean;
+  /** Every source routed to the sink now (for status and freshness). */
+  list(): string[];
   /** True when the sink must stop before the next entry of `sourceKey` (its pipelines are paused). */
   held(sourceKey: string): boolean;
   /** Resolves at the next routing change, or when the signal aborts. */
@@ -20,6 +22,7 @@ export interface SinkRoutes {
 export function fixedRoutes(sources: ReadonlySet<string>): SinkRoutes {
   return {
     has: (k) => sources.has(k),
+    list: () => [...sources],
     held: () => false,
     changed: (signal) => new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true })),
   };

@@ -20,6 +20,9 @@ class TestRoutes implements SinkRoutes {
   has(k: string): boolean {
     return this.routed.has(k);
   }
+  list(): string[] {
+    return [...this.routed];
+  }
   held(k: string): boolean {
     return this.paused.has(k);
   }

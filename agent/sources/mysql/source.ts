@@ -20,6 +20,8 @@ import type { MySqlSourceConfig } from './config.js';
 import { checkRetained, currentEnd, preflight } from './preflight.js';
 import { commitPosition, decodeResume, encodeResume, formatGtid, type ResumePosition } from './position.js';
 import { BinlogStream, classify } from './stream.js';
+import { HeartbeatTimer } from '../heartbeat-timer.js';
+import { MySqlHeartbeatWriter } from './heartbeat.js';
 
 export interface MySqlSourceOptions {
   readonly config: MySqlSourceConfig;
@@ -34,11 +36,11 @@ export interface MySqlSourceOptions {
 
 const SYSTEM_SCHEMAS = ['mysql', 'information_schema', 'performance_schema', 'sys'];
 
-/** zongji schema filters from `database.table` / `database.*` patterns. */
-export function schemaFilters(tables: readonly string[]): { include: Record<string, string[] | true> | undefined; exclude: Record<string, true> | undefined } {
+/** zongji schema filters from `database.table` / `database.*` patterns (plus the heartbeat table, whose rows are freshness). */
+export function schemaFilters(tables: readonly string[], heartbeatTable: string | null = null): { include: Record<string, string[] | true> | undefined; exclude: Record<string, true> | undefined } {
   if (tables.length === 0) return { include: undefined, exclude: Object.fromEntries(SYSTEM_SCHEMAS.map((s) => [s, true] as const)) };
   const include: Record<string, string[] | true> = {};
-  for (const t of tables) {
+  for (const t of heartbeatTable === null ? tables : [...tables, heartbeatTable]) {
     const dot = t.indexOf('.');
     const db = t.slice(0, dot);
     const table = t.slice(dot + 1);
@@ -55,6 +57,8 @@ export class MySqlSource implements ChangeSource {
   private confirmed = 0n;
   private capture: Capture | null = null;
   private lastError: string | null = null;
+  /** The running session's heartbeat timer, if any. */
+  private heartbeat: HeartbeatTimer | null = null;
   private captured = 0;
   private serverPosition = 0n;
   readonly tables: CapturedTables;
@@ -81,8 +85,10 @@ export class MySqlSource implements ChangeSource {
   /** zongji filters for the current set: none named means nothing included. */
   private filters(): ReturnType<typeof schemaFilters> {
     const t = this.tables.current;
-    if (t.all) return schemaFilters(this.options.config.tables);
-    return t.patterns.length === 0 ? { include: {}, exclude: undefined } : schemaFilters(t.patterns);
+    const heartbeat = this.options.config.heartbeatTable;
+    if (t.all) return schemaFilters(this.options.config.tables, heartbeat);
+    if (t.patterns.length > 0) return schemaFilters(t.patterns, heartbeat);
+    return heartbeat === null ? { include: {}, exclude: undefined } : schemaFilters([heartbeat]);
   }
 
   status(): SourceStatus {
@@ -95,6 +101,7 @@ export class MySqlSource implements ChangeSource {
       backPressure: this.capture?.backPressure ?? false,
       eventsCaptured: this.captured + (this.capture?.eventsCaptured ?? 0),
       lastError: this.lastError,
+      heartbeatIntervalMs: this.heartbeat?.stopped === false ? this.heartbeat.intervalMs : 0,
     };
   }
 
@@ -121,6 +128,20 @@ export class MySqlSource implements ChangeSource {
         this.capture = null;
       }
       await backoff.wait(signal);
+    }
+  }
+
+  /** Heartbeat rows while the session streams, when a heartbeat table is configured. */
+  private async heartbeats(capture: Capture, signal: AbortSignal): Promise<void> {
+    const { config, log } = this.options;
+    if (config.heartbeatTable === null || config.heartbeatIntervalMs === 0) return;
+    const writer = new MySqlHeartbeatWriter(this.connection(), config.heartbeatTable, config.id, config.user);
+    const timer = new HeartbeatTimer({ intervalMs: config.heartbeatIntervalMs, writer, log, paused: () => capture.backPressure });
+    this.heartbeat = timer;
+    try {
+      await timer.run(signal);
+    } finally {
+      if (this.heartbeat === timer) this.heartbeat = null;
     }
   }
 
@@ -181,6 +202,8 @@ export class MySqlSource implements ChangeSource {
       signal: session.signal,
       start,
       mysqlGtidSet: () => stream?.gtidSet,
+      notify: (kind, payload) => this.options.control?.emit(kind, payload),
+      heartbeatTable: config.heartbeatTable,
     });
     this.capture = capture;
     const filters = this.filters();
@@ -206,6 +229,7 @@ export class MySqlSource implements ChangeSource {
     this.connected = true;
     log.info('streaming', { serverId: config.serverId, from: start.gtid !== null ? formatGtid(start.gtid) : `${start.file}:${start.pos}` });
     onStreaming();
+    const heartbeats = this.heartbeats(capture, session.signal);
     try {
       await stream.run();
     } catch (cause) {
@@ -214,6 +238,7 @@ export class MySqlSource implements ChangeSource {
       signal.removeEventListener('abort', onAbort);
       session.abort();
       await capture.drain();
+      await heartbeats;
     }
     if (capture.error !== null) throw capture.error;
   }

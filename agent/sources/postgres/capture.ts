@@ -11,7 +11,7 @@
  *   between our flush and its confirmed_flush_lsn update) is dropped.
  */
 import { create } from '@bufbuild/protobuf';
-import { ColumnSchema, Op, TableSchemaSchema, type TableSchema } from '../../../proto/gen/tributary/v1/change_pb.js';
+import { ColumnSchema, Op, TableSchemaSchema, ValueKind, type TableSchema } from '../../../proto/gen/tributary/v1/change_pb.js';
 import { RowWriter } from '../../../proto/tributary/v1/row-codec.js';
 import { BatchBuilder, encodeEvent } from '../../buffer/batch-builder.js';
 import { SpoolWriter } from '../../buffer/spool-writer.js';
@@ -19,6 +19,7 @@ import type { ChangeBuffer, SchemaVersionRecord } from '../../buffer/change-buff
 import { AgentError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { RowConverter } from './convert.js';
+import { writeScalar } from './convert-scalar.js';
 import type { PgOutputMessage } from './protocol.js';
 import type { PgTypeCatalog } from './types.js';
 import { formatLsn } from './position.js';
@@ -59,6 +60,8 @@ export class Capture {
   private readonly spooledEnd: bigint;
   private droppedResent = 0;
   private readonly writer = new RowWriter(4096);
+  /** A relation whose new version needs its columns' missing values looked up before its rows are handled. */
+  private lookup: { readonly relationId: number; readonly tableKey: string } | null = null;
   eventsCaptured = 0;
 
   constructor(
@@ -128,6 +131,7 @@ export class Capture {
     if (current === undefined || current.fingerprint !== fingerprint) {
       current = { tableKey, version: (current?.version ?? 0) + 1, fingerprint };
       this.spool.addVersion(current);
+      if (current.version > 1) this.lookup = { relationId: msg.relationId, tableKey };
     }
     this.versions.set(tableKey, current);
     const schema = create(TableSchemaSchema, {
@@ -136,6 +140,7 @@ export class Capture {
       version: current.version,
       relationId: msg.relationId,
       sincePosition: this.tx?.commitLsn ?? 0n,
+      sinceIndex: this.tx?.index ?? 0,
       columns: columns.map((c) =>
         create(ColumnSchema, {
           name: c.name,
@@ -151,6 +156,41 @@ export class Capture {
     if (!columns.some((c) => c.key))
       this.log.warn('table has no replica identity key; updates and deletes cannot be applied by key', { table: tableKey });
     this.relations.set(msg.relationId, { tableKey, schema, converter: new RowConverter(tableKey, columns), sent: this.sentSchemas.has(`${tableKey}@${current.version}`) });
+  }
+
+  /**
+   * The relation whose new version (a changed table, not a new one) was just
+   * seen, once: the caller looks up its columns' missing values
+   * (missing-values.ts) and hands them to setMissing before any further
+   * message is handled.
+   */
+  takeLookup(): { readonly relationId: number; readonly tableKey: string } | null {
+    const l = this.lookup;
+    this.lookup = null;
+    return l;
+  }
+
+  /**
+   * Records, in the version's schema, the value rows stored before a column
+   * existed read as (PostgreSQL's attmissingval, as text in the replication
+   * session's formats). Arrays are left out. Must be called before the
+   * relation's first row is handled: the schema is sent with that row.
+   */
+  setMissing(relationId: number, values: ReadonlyMap<string, string>): void {
+    const r = this.relations.get(relationId);
+    if (r === undefined || r.sent) return;
+    for (const col of r.schema.columns) {
+      const text = values.get(col.name);
+      if (text === undefined || col.kind === ValueKind.ARRAY) continue;
+      const bytes = new TextEncoder().encode(text);
+      try {
+        this.writer.reset().columns(1);
+        writeScalar(col.kind, bytes, 0, bytes.length, this.writer);
+        col.missingValue = this.writer.finish();
+      } catch (cause) {
+        this.log.warn('a column default for existing rows could not be read; those rows keep NULL downstream', { table: r.tableKey, column: col.name, error: cause });
+      }
+    }
   }
 
   private relation(id: number): RelationState {
@@ -237,7 +277,8 @@ export class Capture {
       if (this.droppedResent++ === 0) this.log.info('dropping transactions the spool already holds (the server resent them after a restart)', { upTo: formatLsn(this.spooledEnd) });
       return;
     }
-    this.spool.commit(this.open, endLsn, undefined, this.batchEvents);
+    // The commit time travels with the batch: a heartbeat transaction (no rows) included, so freshness is known when idle.
+    this.spool.commit(this.open, endLsn, undefined, this.batchEvents, tx.commitTimeUs);
   }
 
   /** A large transaction: spool what is committed, then the open part, invisible until its commit. */

@@ -13,6 +13,10 @@ import { AgentError, retryDirective } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { ChangeSource, SourceStatus } from '../change-source.js';
 import { Capture } from './capture.js';
+import { LookupGate } from './lookup-gate.js';
+import { missingValues } from './missing-values.js';
+import { HeartbeatTimer } from '../heartbeat-timer.js';
+import { PostgresHeartbeatWriter } from './heartbeat.js';
 import { REPLICATION_SESSION_SETTINGS } from './convert.js';
 import { formatLsn } from './position.js';
 import { decodePgOutput } from './protocol.js';
@@ -39,6 +43,8 @@ export class PostgresSource implements ChangeSource {
   private serverPosition = 0n;
   private capture: Capture | null = null;
   private lastError: string | null = null;
+  /** The running session's heartbeat timer, if any. */
+  private heartbeat: HeartbeatTimer | null = null;
   private captured = 0;
   readonly tables: CapturedTables;
 
@@ -81,6 +87,7 @@ export class PostgresSource implements ChangeSource {
       backPressure: this.capture?.backPressure ?? false,
       eventsCaptured: this.captured + (this.capture?.eventsCaptured ?? 0),
       lastError: this.lastError,
+      heartbeatIntervalMs: this.heartbeat?.stopped === false ? this.heartbeat.intervalMs : 0,
     };
   }
 
@@ -120,6 +127,20 @@ export class PostgresSource implements ChangeSource {
         this.capture = null;
       }
       await backoff.wait(signal);
+    }
+  }
+
+  /** Heartbeats into the WAL while the session streams (none when `heartbeatIntervalMs` is 0). */
+  private async heartbeats(capture: Capture, signal: AbortSignal): Promise<void> {
+    const { config, log } = this.options;
+    if (config.heartbeatIntervalMs === 0) return;
+    const writer = new PostgresHeartbeatWriter({ ...this.clientConfig(), application_name: `tributary-${config.id}-heartbeat` }, config.id);
+    const timer = new HeartbeatTimer({ intervalMs: config.heartbeatIntervalMs, writer, log, paused: () => capture.backPressure });
+    this.heartbeat = timer;
+    try {
+      await timer.run(signal);
+    } finally {
+      if (this.heartbeat === timer) this.heartbeat = null;
     }
   }
 
@@ -171,6 +192,16 @@ export class PostgresSource implements ChangeSource {
       this.tables,
     );
     this.capture = capture;
+    const gate = new LookupGate(
+      capture,
+      (relationId) => missingValues(this.clientConfig(), relationId),
+      log,
+      { pause: () => stream?.pause(), resume: () => stream?.resume() },
+      (msg) => {
+        // The server has written at least this far (keepalives alone can be 30 s apart): byte lag is measured against it.
+        if (msg.tag === 'commit' && msg.endLsn > this.serverPosition) this.serverPosition = msg.endLsn;
+      },
+    );
     stream = new ReplicationStream({
       client: this.clientConfig(),
       slot: config.slot,
@@ -178,19 +209,12 @@ export class PostgresSource implements ChangeSource {
       startLsn,
       sessionSettings: REPLICATION_SESSION_SETTINGS,
       statusIntervalMs: 5_000,
-      onData: (payload) => {
-        if (capture.error !== null) return;
-        try {
-          capture.handle(decodePgOutput(payload));
-        } catch (cause) {
-          capture.fail(cause instanceof AgentError ? cause : new AgentError('protocol', 'decoding a change failed', { cause }));
-        }
-      },
+      onData: (payload) => gate.push(payload),
       onServerPosition: (lsn) => {
-        this.serverPosition = lsn;
+        if (lsn > this.serverPosition) this.serverPosition = lsn;
         // Caught up with nothing buffered: the keepalive position holds no
         // change for us, so confirming it lets the server recycle WAL.
-        if (capture.idle) stream?.confirm(lsn);
+        if (capture.idle && gate.idle) stream?.confirm(lsn);
       },
     });
     const current = stream;
@@ -206,12 +230,14 @@ export class PostgresSource implements ChangeSource {
     this.connected = true;
     log.info('streaming', { slot: config.slot, publication: config.publication, from: formatLsn(startLsn) });
     onStreaming();
+    const heartbeats = this.heartbeats(capture, session.signal);
     try {
       await stream.run();
     } finally {
       signal.removeEventListener('abort', onAbort);
       session.abort();
       await capture.drain();
+      await heartbeats;
     }
     if (capture.error !== null) throw capture.error;
   }

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tributary/v1/change.proto.
  */
 export const file_tributary_v1_change: GenFile = /*@__PURE__*/
-  fileDesc("Chl0cmlidXRhcnkvdjEvY2hhbmdlLnByb3RvEgx0cmlidXRhcnkudjEi4gEKC0NoYW5nZUV2ZW50Eg4KBnNjaGVtYRgBIAEoCRINCgV0YWJsZRgCIAEoCRIcCgJvcBgDIAEoDjIQLnRyaWJ1dGFyeS52MS5PcBILCgNrZXkYBCABKAwSDgoGYmVmb3JlGAUgASgMEg0KBWFmdGVyGAYgASgMEhcKD2NvbW1pdF9wb3NpdGlvbhgHIAEoBBITCgtpbmRleF9pbl90eBgIIAEoDRIWCg5jb21taXRfdGltZV91cxgJIAEoAxIMCgR0eGlkGAogASgEEhYKDnNjaGVtYV92ZXJzaW9uGAsgASgNIqkBCgtUYWJsZVNjaGVtYRIOCgZzY2hlbWEYASABKAkSDQoFdGFibGUYAiABKAkSDwoHdmVyc2lvbhgDIAEoDRIlCgdjb2x1bW5zGAQgAygLMhQudHJpYnV0YXJ5LnYxLkNvbHVtbhIWCg5zaW5jZV9wb3NpdGlvbhgFIAEoBBITCgtyZWxhdGlvbl9pZBgGIAEoDRIWCg5zb3VyY2VfZGlhbGVjdBgHIAEoCSK0AQoGQ29sdW1uEgwKBG5hbWUYASABKAkSJQoEa2luZBgCIAEoDjIXLnRyaWJ1dGFyeS52MS5WYWx1ZUtpbmQSLQoMZWxlbWVudF9raW5kGAMgASgOMhcudHJpYnV0YXJ5LnYxLlZhbHVlS2luZBITCgtzb3VyY2VfdHlwZRgEIAEoCRILCgNrZXkYBSABKAgSEAoIbnVsbGFibGUYBiABKAgSEgoKYXJyYXlfZGltcxgHIAEoDSKoAQoLQ2hhbmdlQmF0Y2gSEAoIc2VxdWVuY2UYASABKAQSKgoHc2NoZW1hcxgCIAMoCzIZLnRyaWJ1dGFyeS52MS5UYWJsZVNjaGVtYRIpCgZldmVudHMYAyADKAsyGS50cmlidXRhcnkudjEuQ2hhbmdlRXZlbnQSFwoPc291cmNlX3Bvc2l0aW9uGAQgASgEEhcKD2NvbW1pdF9ib3VuZGFyeRgFIAEoCCpjCgJPcBISCg5PUF9VTlNQRUNJRklFRBAAEg0KCU9QX0lOU0VSVBABEg0KCU9QX1VQREFURRACEg0KCU9QX0RFTEVURRADEg8KC09QX1RSVU5DQVRFEAQSCwoHT1BfUkVBRBAFKuwDCglWYWx1ZUtpbmQSGgoWVkFMVUVfS0lORF9VTlNQRUNJRklFRBAAEhMKD1ZBTFVFX0tJTkRfQk9PTBABEhQKEFZBTFVFX0tJTkRfSU5UMTYQAhIUChBWQUxVRV9LSU5EX0lOVDMyEAMSFAoQVkFMVUVfS0lORF9JTlQ2NBAEEhYKElZBTFVFX0tJTkRfRkxPQVQzMhAFEhYKElZBTFVFX0tJTkRfRkxPQVQ2NBAGEhYKElZBTFVFX0tJTkRfREVDSU1BTBAHEhMKD1ZBTFVFX0tJTkRfVEVYVBAIEhQKEFZBTFVFX0tJTkRfQllURVMQCRITCg9WQUxVRV9LSU5EX1VVSUQQChITCg9WQUxVRV9LSU5EX0RBVEUQCxITCg9WQUxVRV9LSU5EX1RJTUUQDBIVChFWQUxVRV9LSU5EX1RJTUVUWhANEhgKFFZBTFVFX0tJTkRfVElNRVNUQU1QEA4SGgoWVkFMVUVfS0lORF9USU1FU1RBTVBUWhAPEhcKE1ZBTFVFX0tJTkRfSU5URVJWQUwQEBITCg9WQUxVRV9LSU5EX0pTT04QERIUChBWQUxVRV9LSU5EX0pTT05CEBISEwoPVkFMVUVfS0lORF9FTlVNEBMSFAoQVkFMVUVfS0lORF9BUlJBWRAUYgZwcm90bzM");
+  fileDesc("Chl0cmlidXRhcnkvdjEvY2hhbmdlLnByb3RvEgx0cmlidXRhcnkudjEi4gEKC0NoYW5nZUV2ZW50Eg4KBnNjaGVtYRgBIAEoCRINCgV0YWJsZRgCIAEoCRIcCgJvcBgDIAEoDjIQLnRyaWJ1dGFyeS52MS5PcBILCgNrZXkYBCABKAwSDgoGYmVmb3JlGAUgASgMEg0KBWFmdGVyGAYgASgMEhcKD2NvbW1pdF9wb3NpdGlvbhgHIAEoBBITCgtpbmRleF9pbl90eBgIIAEoDRIWCg5jb21taXRfdGltZV91cxgJIAEoAxIMCgR0eGlkGAogASgEEhYKDnNjaGVtYV92ZXJzaW9uGAsgASgNIr4BCgtUYWJsZVNjaGVtYRIOCgZzY2hlbWEYASABKAkSDQoFdGFibGUYAiABKAkSDwoHdmVyc2lvbhgDIAEoDRIlCgdjb2x1bW5zGAQgAygLMhQudHJpYnV0YXJ5LnYxLkNvbHVtbhIWCg5zaW5jZV9wb3NpdGlvbhgFIAEoBBITCgtyZWxhdGlvbl9pZBgGIAEoDRIWCg5zb3VyY2VfZGlhbGVjdBgHIAEoCRITCgtzaW5jZV9pbmRleBgIIAEoDSLLAQoGQ29sdW1uEgwKBG5hbWUYASABKAkSJQoEa2luZBgCIAEoDjIXLnRyaWJ1dGFyeS52MS5WYWx1ZUtpbmQSLQoMZWxlbWVudF9raW5kGAMgASgOMhcudHJpYnV0YXJ5LnYxLlZhbHVlS2luZBITCgtzb3VyY2VfdHlwZRgEIAEoCRILCgNrZXkYBSABKAgSEAoIbnVsbGFibGUYBiABKAgSEgoKYXJyYXlfZGltcxgHIAEoDRIVCg1taXNzaW5nX3ZhbHVlGAggASgMIsABCgtDaGFuZ2VCYXRjaBIQCghzZXF1ZW5jZRgBIAEoBBIqCgdzY2hlbWFzGAIgAygLMhkudHJpYnV0YXJ5LnYxLlRhYmxlU2NoZW1hEikKBmV2ZW50cxgDIAMoCzIZLnRyaWJ1dGFyeS52MS5DaGFuZ2VFdmVudBIXCg9zb3VyY2VfcG9zaXRpb24YBCABKAQSFwoPY29tbWl0X2JvdW5kYXJ5GAUgASgIEhYKDnNvdXJjZV90aW1lX3VzGAYgASgDKmMKAk9wEhIKDk9QX1VOU1BFQ0lGSUVEEAASDQoJT1BfSU5TRVJUEAESDQoJT1BfVVBEQVRFEAISDQoJT1BfREVMRVRFEAMSDwoLT1BfVFJVTkNBVEUQBBILCgdPUF9SRUFEEAUq7AMKCVZhbHVlS2luZBIaChZWQUxVRV9LSU5EX1VOU1BFQ0lGSUVEEAASEwoPVkFMVUVfS0lORF9CT09MEAESFAoQVkFMVUVfS0lORF9JTlQxNhACEhQKEFZBTFVFX0tJTkRfSU5UMzIQAxIUChBWQUxVRV9LSU5EX0lOVDY0EAQSFgoSVkFMVUVfS0lORF9GTE9BVDMyEAUSFgoSVkFMVUVfS0lORF9GTE9BVDY0EAYSFgoSVkFMVUVfS0lORF9ERUNJTUFMEAcSEwoPVkFMVUVfS0lORF9URVhUEAgSFAoQVkFMVUVfS0lORF9CWVRFUxAJEhMKD1ZBTFVFX0tJTkRfVVVJRBAKEhMKD1ZBTFVFX0tJTkRfREFURRALEhMKD1ZBTFVFX0tJTkRfVElNRRAMEhUKEVZBTFVFX0tJTkRfVElNRVRaEA0SGAoUVkFMVUVfS0lORF9USU1FU1RBTVAQDhIaChZWQUxVRV9LSU5EX1RJTUVTVEFNUFRaEA8SFwoTVkFMVUVfS0lORF9JTlRFUlZBTBAQEhMKD1ZBTFVFX0tJTkRfSlNPThAREhQKEFZBTFVFX0tJTkRfSlNPTkIQEhITCg9WQUxVRV9LSU5EX0VOVU0QExIUChBWQUxVRV9LSU5EX0FSUkFZEBRiBnByb3RvMw");
 
 /**
  * @generated from message tributary.v1.ChangeEvent
@@ -147,6 +147,15 @@ export type TableSchema = Message<"tributary.v1.TableSchema"> & {
    * @generated from field: string source_dialect = 7;
    */
   sourceDialect: string;
+
+  /**
+   * Index in the transaction at `since_position` of the first event that uses
+   * this version: (since_position, since_index) is where it takes effect, so
+   * changes of the same transaction before a DDL are told apart from those after.
+   *
+   * @generated from field: uint32 since_index = 8;
+   */
+  sinceIndex: number;
 };
 
 /**
@@ -202,6 +211,15 @@ export type Column = Message<"tributary.v1.Column"> & {
    * @generated from field: uint32 array_dims = 7;
    */
   arrayDims: number;
+
+  /**
+   * The value rows stored before this column existed read as (a column added
+   * with a constant default: PostgreSQL's attmissingval), as a one-column row
+   * in the compact row encoding. Empty when there is none or it is not known.
+   *
+   * @generated from field: bytes missing_value = 8;
+   */
+  missingValue: Uint8Array;
 };
 
 /**
@@ -251,6 +269,18 @@ export type ChangeBatch = Message<"tributary.v1.ChangeBatch"> & {
    * @generated from field: bool commit_boundary = 5;
    */
   commitBoundary: boolean;
+
+  /**
+   * Freshness: the source's own clock (microseconds since the Unix epoch) at
+   * the newest commit this batch completes — a data transaction's commit
+   * time, or a heartbeat the agent wrote into the source log (PostgreSQL
+   * pg_logical_emit_message, a MySQL heartbeat-table write) and which
+   * carries no change. A reader that applied this batch holds everything the
+   * source committed up to that time, even when no row changed. 0 = unknown.
+   *
+   * @generated from field: int64 source_time_us = 6;
+   */
+  sourceTimeUs: bigint;
 };
 
 /**

@@ -18,7 +18,8 @@ export function lineChart(title, series, formatY, testId) {
   const now = all.length > 0 ? Math.max(...all.map((p) => p.t)) : Date.now();
   const t0 = Math.min(now - 60_000, ...all.map((p) => p.t));
   const values = all.map((p) => p.v).filter((v) => v !== null && Number.isFinite(v));
-  const yMax = niceMax(values.length > 0 ? Math.max(.../** @type {number[]} */ (values)) : 0, 1);
+  // A little headroom, so a line at the maximum does not run along the top edge.
+  const yMax = niceMax(values.length > 0 ? Math.max(.../** @type {number[]} */ (values)) * 1.05 : 0, 1);
   const svg = s(
     'svg',
     { class: 'chart-svg', viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': title },

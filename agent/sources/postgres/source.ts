@@ -4,6 +4,7 @@
  * catalog, stream from the spool's position (or the slot's, for a new spool),
  * and hand every message to Capture.
  */
+import type { AgentControl } from '../../uplink/control.js';
 import pg from 'pg';
 import type { ChangeBuffer } from '../../buffer/change-buffer.js';
 import type { PostgresSourceConfig } from '../../config.js';
@@ -19,7 +20,7 @@ import { ensurePublicationAndSlot, type SlotInfo } from './slot.js';
 import { ReplicationStream, classify } from './stream.js';
 import { PG_TYPE_CATALOG_SQL, PgTypeCatalog, type PgTypeRow } from './types.js';
 import { SnapshotEngine } from '../../snapshot/engine.js';
-import type { SnapshotProgress } from '../../snapshot/snapshot-record.js';
+import { progressEmitter, registerSnapshotCommands } from '../../snapshot/commands.js';
 import { PostgresSnapshotSource } from './snapshot.js';
 import type { RelationMessage } from './protocol.js';
 
@@ -28,8 +29,8 @@ export interface PostgresSourceOptions {
   readonly buffer: ChangeBuffer;
   readonly log: Logger;
   readonly batchEvents: number;
-  /** Receives `snapshot.progress` payloads (the control channel forwards them to the hub). */
-  readonly onSnapshotProgress?: (p: SnapshotProgress) => void;
+  /** Commands from the hub and events to it; absent in tools that run a source without a hub. */
+  readonly control?: AgentControl | undefined;
 }
 
 export class PostgresSource implements ChangeSource {
@@ -52,8 +53,9 @@ export class PostgresSource implements ChangeSource {
       buffer: options.buffer,
       log: options.log.child('snapshot'),
       settings: options.config.snapshot,
-      ...(options.onSnapshotProgress ? { onProgress: options.onSnapshotProgress } : {}),
+      ...(options.control ? { onProgress: progressEmitter(options.control) } : {}),
     });
+    if (options.control) registerSnapshotCommands(options.control, this.snapshots);
   }
 
   status(): SourceStatus {

@@ -9,6 +9,7 @@ import { parseSpoolKey } from './buffer/encrypted-change-buffer.js';
 import { HUB_TLS_FIELDS, parseHubTls, type HubTlsConfig } from './enroll/config.js';
 import { AgentError } from './errors.js';
 import { parseMySqlSource, type MySqlSourceConfig } from './sources/mysql/config.js';
+import { parseSnapshotConfig, type SnapshotConfig } from './snapshot/config.js';
 
 export type { MySqlSourceConfig } from './sources/mysql/config.js';
 
@@ -45,6 +46,8 @@ export interface PostgresSourceConfig {
   readonly tables: readonly string[];
   /** Create the publication when missing (needs table ownership or superuser). */
   readonly createPublication: boolean;
+  /** Incremental snapshots (README, "Snapshots"). */
+  readonly snapshot: SnapshotConfig;
 }
 
 export type SourceConfig = PostgresSourceConfig | MySqlSourceConfig;
@@ -147,7 +150,7 @@ function parseSource(r: FieldReader, v: Json | undefined): SourceConfig {
   const kind = r.string(o, 'kind', 'source');
   if (kind === 'mysql') return parseMySqlSource(r, o);
   if (kind !== 'postgres' && kind !== '') r.errors.push(`source.kind: "${kind}" is not supported (expected "postgres" or "mysql")`);
-  r.unknownKeys(o, ['kind', 'id', 'host', 'port', 'database', 'user', 'password', 'slot', 'publication', 'tables', 'createPublication'], 'source');
+  r.unknownKeys(o, ['kind', 'id', 'host', 'port', 'database', 'user', 'password', 'slot', 'publication', 'tables', 'createPublication', 'snapshot'], 'source');
   const tablesRaw = o['tables'] ?? [];
   const tables: string[] = [];
   if (!Array.isArray(tablesRaw)) r.errors.push('source.tables: expected an array of "schema.table" or "schema.*"');
@@ -168,6 +171,7 @@ function parseSource(r: FieldReader, v: Json | undefined): SourceConfig {
     publication: r.string(o, 'publication', 'source', { pattern: IDENT, hint: 'a lower-case identifier (a-z, 0-9, _; max 63)' }),
     tables,
     createPublication: r.bool(o, 'createPublication', 'source', true),
+    snapshot: parseSnapshotConfig(r, o['snapshot'], 'source.snapshot'),
   };
 }
 

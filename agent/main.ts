@@ -15,6 +15,7 @@ import { StatusFile } from './health/status-file.js';
 import { createLogger, type Logger } from './log.js';
 import { PostgresSource } from './sources/postgres/source.js';
 import { MySqlSource } from './sources/mysql/source.js';
+import { AgentControl } from './uplink/control.js';
 import { Uplink } from './uplink/uplink-client.js';
 
 export const AGENT_VERSION = '0.1.0';
@@ -31,7 +32,8 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
   const spoolKey = config.spool.encryptionKey === null ? null : parseSpoolKey(config.spool.encryptionKey.reveal());
   const buffer: ChangeBuffer = spoolKey === null ? spool : new EncryptedChangeBuffer(spool, spoolKey);
   try {
-    const sourceOptions = { buffer, log: log.child('source'), batchEvents: config.spool.batchEvents };
+    const control = new AgentControl(log.child('control'));
+    const sourceOptions = { buffer, log: log.child('source'), batchEvents: config.spool.batchEvents, control };
     const source =
       config.source.kind === 'mysql' ? new MySqlSource({ ...sourceOptions, config: config.source }) : new PostgresSource({ ...sourceOptions, config: config.source });
     const uplink = new Uplink({
@@ -45,6 +47,7 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
       window: 16,
       heartbeatMs: 1000,
       credentials: tls?.channel() ?? grpc.credentials.createInsecure(),
+      control,
     });
     await using _health = options.healthFile === undefined ? undefined : new StatusFile({
       path: options.healthFile,

@@ -8,6 +8,7 @@ import { createApi } from './api/app.js';
 import { openHubSecurity } from './auth/hub-security.js';
 import { loadHubConfig, type HubConfig } from './config.js';
 import { HubError } from './errors.js';
+import { HubEvents } from './events/hub-events.js';
 import { IngestServer, sourceKeyOf } from './ingest/ingest-server.js';
 import { createLogger, type Logger } from './log.js';
 import { LmdbChangeLog } from './log/embedded/lmdb-log.js';
@@ -27,7 +28,8 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
   const log = config.log.kind === 'kafka' ? await KafkaChangeLog.open(config.log, config.hubId, logger) : new LmdbChangeLog(config.log.path);
   const security = openHubSecurity(config.security, config.hubId, config.pipelines, logger.child('security'));
   const metrics = new HubMetrics();
-  const ingest = new IngestServer({ hubId: config.hubId, log, logger: logger.child('ingest'), metrics, maxMessageBytes: config.grpc.maxMessageBytes, credentials: security.credentials, security: security.stream });
+  const events = new HubEvents(logger.child('events'));
+  const ingest = new IngestServer({ events, hubId: config.hubId, log, logger: logger.child('ingest'), metrics, maxMessageBytes: config.grpc.maxMessageBytes, credentials: security.credentials, security: security.stream });
   const stop = new AbortController();
   const workers = config.sinks.map((s) => {
     const sources = new Set(config.pipelines.filter((p) => p.sinks.includes(s.name)).map((p) => sourceKeyOf(p.agent, p.source)));
@@ -41,7 +43,7 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
     if (log instanceof LmdbChangeLog) void log.compact(config.sinks.map((s) => s.name)).catch((e: unknown) => logger.warn('log compaction failed', { error: e }));
   }, 30_000);
   const grpcPort = await ingest.listen(config.grpc.listen);
-  const app = createApi({ config, log, metrics, sessions: () => ingest.sessions, sinks: () => workers.map((w) => w.worker.status()), security });
+  const app = createApi({ config, log, metrics, sessions: () => ingest.sessions, sinks: () => workers.map((w) => w.worker.status()), security, events, ingest });
   const [host, portText] = splitAddress(config.http.listen);
   const http = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: host, port: Number(portText) }, () => resolve(s));

@@ -13,6 +13,7 @@ import type { ChangeBuffer } from '../buffer/change-buffer.js';
 import { AgentError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ChangeSource } from '../sources/change-source.js';
+import type { AgentControl } from './control.js';
 import { agentUplinkDefinition, encodedBatchMessage, type OutgoingAgentMessage } from './wire.js';
 
 export interface UplinkOptions {
@@ -28,6 +29,8 @@ export interface UplinkOptions {
   readonly heartbeatMs: number;
   /** TLS channel credentials (mutual TLS), or insecure ones in the development plaintext mode. */
   readonly credentials: grpc.ChannelCredentials;
+  /** Commands from the hub and events to it (control.ts); absent = commands are ignored. */
+  readonly control?: AgentControl | undefined;
 }
 
 export interface UplinkStatus {
@@ -133,6 +136,7 @@ export class Uplink {
         session.abort();
         signal.removeEventListener('abort', stopSession);
         clearInterval(heartbeat);
+        this.options.control?.detach();
         call.end();
         call.cancel();
         if (err) reject(err);
@@ -160,6 +164,7 @@ export class Uplink {
             onWelcome();
             log.info('connected to hub', { hub: m.body.value.hubId, resumeAt: next });
             void buffer.acknowledge(acked);
+            this.options.control?.attach((value) => call.write(create(AgentMessageSchema, { body: { case: 'event', value } })));
             void this.pump(call, () => next, (n) => (next = n), session.signal).catch((e: unknown) => finish(e instanceof AgentError ? e : new AgentError('internal', 'uplink send loop failed', { cause: e })));
             return;
           }
@@ -170,6 +175,12 @@ export class Uplink {
               void buffer.acknowledge(seq);
               this.ackWaiter?.();
             }
+            return;
+          }
+          case 'command': {
+            const control = this.options.control;
+            if (control === undefined) log.warn('hub sent a command this agent cannot take', { kind: m.body.value.kind });
+            else void control.dispatch(m.body.value);
             return;
           }
           case 'reject': {

@@ -13,7 +13,8 @@ import { MAX_BODY_BYTES } from './json-body.js';
 import { securityRoutes } from './security-routes.js';
 import { statusOf } from './status.js';
 import type { HubConfig } from '../config.js';
-import type { AgentSession } from '../ingest/ingest-server.js';
+import type { HubEvents } from '../events/hub-events.js';
+import type { AgentSession, IngestServer } from '../ingest/ingest-server.js';
 import type { IngestLog } from '../log/change-log.js';
 import type { HubMetrics } from '../metrics.js';
 import type { SinkWorkerStatus } from '../sinks/worker.js';
@@ -25,6 +26,10 @@ export interface ApiDeps {
   readonly sessions: () => ReadonlyMap<string, AgentSession>;
   readonly sinks: () => readonly SinkWorkerStatus[];
   readonly security: Pick<HubSecurity, 'registry' | 'apiTokens'>;
+  /** The hub's event bus (hub/events); absent in tests that need none. */
+  readonly events?: HubEvents | undefined;
+  /** Sends commands to connected agents (`sendCommand`); absent in tests without ingest. */
+  readonly ingest?: Pick<IngestServer, 'sendCommand'> | undefined;
 }
 
 function lsn(v: bigint): string {

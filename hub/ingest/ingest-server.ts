@@ -6,9 +6,11 @@
  */
 import { create } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
-import { AckSchema, HubMessageSchema, RejectSchema, WelcomeSchema, type Heartbeat, type HubMessage } from '../../proto/gen/tributary/v1/uplink_pb.js';
+import { randomUUID } from 'node:crypto';
+import { AckSchema, CommandSchema, HubMessageSchema, RejectSchema, WelcomeSchema, type Heartbeat, type HubMessage } from '../../proto/gen/tributary/v1/uplink_pb.js';
 import { HubError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { HubEvents } from '../events/hub-events.js';
 import type { IngestLog } from '../log/change-log.js';
 import type { HubMetrics } from '../metrics.js';
 import { enrollmentDefinition, enrollmentHandlers } from '../auth/enrollment-service.js';
@@ -38,6 +40,8 @@ export interface IngestOptions {
   /** TLS credentials of the listener; null only in the development plaintext mode. */
   readonly credentials: grpc.ServerCredentials | null;
   readonly security: StreamSecurity;
+  /** Agent events are published here as kind `agent.<kind>`. */
+  readonly events?: HubEvents | undefined;
 }
 
 type Stream = grpc.ServerDuplexStream<ParsedAgentMessage, HubMessage>;
@@ -88,6 +92,22 @@ export class IngestServer {
     clearInterval(this.expirySweep);
     for (const s of this.active.values()) s.supersede();
     await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
+  }
+
+  /**
+   * Sends a command to the agent streaming `sourceKey` (`agent/source`). Returns
+   * the command's id, which the agent's `command.result` event carries back, or
+   * null when that source has no open stream (the caller decides whether to
+   * retry on the next connect). Delivery is at most once: a stream that breaks
+   * may lose it.
+   */
+  sendCommand(sourceKey: string, kind: string, payload: unknown): string | null {
+    const s = this.active.get(sourceKey);
+    if (s === undefined || s.call.cancelled || s.call.destroyed) return null;
+    const id = randomUUID();
+    const bytes = Buffer.from(JSON.stringify(payload ?? null), 'utf8');
+    this.send(s.call, create(HubMessageSchema, { body: { case: 'command', value: create(CommandSchema, { id, kind, payload: bytes }) } }));
+    return id;
   }
 
   private send(call: Stream, m: HubMessage): void {
@@ -173,6 +193,20 @@ export class IngestServer {
       }
       if (m.case === 'heartbeat') {
         session.lastHeartbeat = m.value;
+        return;
+      }
+      if (m.case === 'event') {
+        const e = m.value;
+        const result = e.kind === 'command.result' && typeof e.payload === 'object' && e.payload !== null ? (e.payload as { ok?: unknown; error?: { message?: unknown } }) : null;
+        const failedCommand = result !== null && result.ok === false;
+        this.options.events?.publish({
+          kind: `agent.${e.kind}`,
+          workspace: session.workspace,
+          source: sourceKey,
+          severity: failedCommand ? 'warning' : 'info',
+          message: failedCommand ? `agent ${session.agentId} could not run a command: ${String(result.error?.message ?? 'no reason given')}` : `agent ${session.agentId} reported ${e.kind}`,
+          data: { payload: e.payload, commandId: e.commandId, agentTimeUs: Number(e.atUs) },
+        });
         return;
       }
       if (m.case !== 'batch') return;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { ChangeBatchSchema, ColumnSchema, Op, TableSchemaSchema, ValueKind, type TableSchema } from '../../proto/gen/tributary/v1/change_pb.js';
-import { AckSchema, AgentMessageSchema, HeartbeatSchema, HelloSchema, HubMessageSchema } from '../../proto/gen/tributary/v1/uplink_pb.js';
+import { AckSchema, AgentEventSchema, AgentMessageSchema, HeartbeatSchema, HelloSchema, HubMessageSchema } from '../../proto/gen/tributary/v1/uplink_pb.js';
 import { encodeRow } from '../../proto/tributary/v1/row-codec.js';
 import { UPLINK_STREAM_PATH } from '../../proto/tributary/v1/uplink-service.js';
 import { BatchBuilder, encodeEvent, withSequence } from '../../agent/buffer/batch-builder.js';
@@ -233,6 +233,17 @@ describe('parseAgentMessage', () => {
       assert.equal(m.value.serverPosition, 2n ** 64n - 1n);
       assert.equal(m.value.backPressure, true);
     }
+  });
+
+  it('parses an agent event with its JSON payload, and refuses bad kinds, oversized and non-JSON payloads', () => {
+    const event = (kind: string, payload: Uint8Array) =>
+      parseAgentMessage(toBinary(AgentMessageSchema, create(AgentMessageSchema, { body: { case: 'event', value: create(AgentEventSchema, { kind, payload, atUs: 5n, commandId: 'c1' }) } })));
+    const ok = event('snapshot.progress', Buffer.from('{"table":"public.t","rowsDone":3}'));
+    assert.deepEqual(ok, { case: 'event', value: { kind: 'snapshot.progress', payload: { table: 'public.t', rowsDone: 3 }, atUs: 5n, commandId: 'c1' } });
+    assert.throws(() => event('Snapshot Progress', Buffer.from('{}')), /AgentEvent.kind/);
+    assert.throws(() => event('x', Buffer.alloc(70_000, 0x20)), /exceeds 65536/);
+    assert.throws(() => event('x', Buffer.from('{"a":')), /not UTF-8 JSON/);
+    assert.throws(() => event('x', Uint8Array.from([0x22, 0xff, 0x22])), /not UTF-8 JSON/);
   });
 
   it('returns unknown for an empty message and skips unknown fields', () => {

@@ -8,7 +8,7 @@ import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { TableSchemaSchema, type TableSchema } from '../../proto/gen/tributary/v1/change_pb.js';
-import { HeartbeatSchema, HelloSchema, HubMessageSchema, type Heartbeat, type Hello, type HubMessage } from '../../proto/gen/tributary/v1/uplink_pb.js';
+import { AgentEventSchema, HeartbeatSchema, HelloSchema, HubMessageSchema, type Heartbeat, type Hello, type HubMessage } from '../../proto/gen/tributary/v1/uplink_pb.js';
 import { UPLINK_STREAM_PATH } from '../../proto/tributary/v1/uplink-service.js';
 import { HubError } from '../errors.js';
 
@@ -24,7 +24,33 @@ export type IncomingAgentMessage =
   | { readonly case: 'hello'; readonly value: Hello }
   | { readonly case: 'heartbeat'; readonly value: Heartbeat }
   | { readonly case: 'batch'; readonly header: BatchHeader; readonly bytes: Uint8Array }
+  | { readonly case: 'event'; readonly value: ParsedAgentEvent }
   | { readonly case: 'unknown' };
+
+/** An agent event with its JSON payload parsed and its kind checked. */
+export interface ParsedAgentEvent {
+  readonly kind: string;
+  readonly payload: unknown;
+  readonly atUs: bigint;
+  readonly commandId: string;
+}
+
+export const MAX_EVENT_PAYLOAD_BYTES = 64 << 10;
+const EVENT_KIND = /^[a-z][a-z0-9_.-]{0,63}$/;
+
+export function parseAgentEvent(body: Uint8Array): ParsedAgentEvent {
+  const e = fromBinary(AgentEventSchema, body);
+  if (!EVENT_KIND.test(e.kind)) throw malformed(`AgentEvent.kind ${JSON.stringify(e.kind.slice(0, 80))} is not a lower-case name of at most 64 characters`);
+  if (e.payload.length > MAX_EVENT_PAYLOAD_BYTES) throw malformed(`AgentEvent.payload of ${e.payload.length} bytes exceeds ${MAX_EVENT_PAYLOAD_BYTES}`);
+  if (e.commandId.length > 64) throw malformed('AgentEvent.command_id is longer than 64 characters');
+  let payload: unknown;
+  try {
+    payload = e.payload.length === 0 ? null : JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(e.payload));
+  } catch (cause) {
+    throw malformed(`AgentEvent.payload of kind ${e.kind} is not UTF-8 JSON`, cause);
+  }
+  return { kind: e.kind, payload, atUs: e.atUs, commandId: e.commandId };
+}
 
 function malformed(what: string, cause?: unknown): HubError {
   return new HubError('malformed', `malformed message: ${what}`, cause === undefined ? undefined : { cause });
@@ -82,6 +108,7 @@ export function parseAgentMessage(b: Uint8Array): IncomingAgentMessage {
       if (field === 1) out = { case: 'hello', value: fromBinary(HelloSchema, body) };
       else if (field === 2) out = { case: 'batch', header: parseBatch(body), bytes: body };
       else if (field === 3) out = { case: 'heartbeat', value: fromBinary(HeartbeatSchema, body) };
+      else if (field === 4) out = { case: 'event', value: parseAgentEvent(body) };
     }
   } catch (cause) {
     throw cause instanceof HubError ? cause : malformed('AgentMessage is not valid protobuf', cause);

@@ -6,6 +6,7 @@
  * committed after it can be missed), a purge check, then streaming into
  * Capture.
  */
+import type { AgentControl } from '../../uplink/control.js';
 import mysql from 'mysql2/promise';
 import { BatchBuilder } from '../../buffer/batch-builder.js';
 import type { ChangeBuffer } from '../../buffer/change-buffer.js';
@@ -24,6 +25,8 @@ export interface MySqlSourceOptions {
   readonly buffer: ChangeBuffer;
   readonly log: Logger;
   readonly batchEvents: number;
+  /** Commands from the hub and events to it; absent in tools that run a source without a hub. */
+  readonly control?: AgentControl | undefined;
 }
 
 const SYSTEM_SCHEMAS = ['mysql', 'information_schema', 'performance_schema', 'sys'];

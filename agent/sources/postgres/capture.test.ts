@@ -7,6 +7,7 @@ import { pgoutput, UNCHANGED_TOAST, type ByteBuilder, type FixtureColumn, type F
 import { withSequence } from '../../buffer/batch-builder.js';
 import type { ChangeBuffer, ChangeBufferState, SchemaVersionRecord, SpooledBatch } from '../../buffer/change-buffer.js';
 import { AgentError } from '../../errors.js';
+import type { SnapshotRecord } from '../../snapshot/snapshot-record.js';
 import { createLogger } from '../../log.js';
 import { Capture, type CaptureSink } from './capture.js';
 import { decodePgOutput } from './protocol.js';
@@ -59,6 +60,14 @@ class FaultyBuffer implements ChangeBuffer {
       };
       this.appends.push(a);
     });
+  }
+
+  snapshotRecords(): SnapshotRecord[] {
+    return [];
+  }
+
+  putSnapshotRecord(): Promise<void> {
+    return Promise.resolve();
   }
 
   schemaVersion(tableKey: string): SchemaVersionRecord | undefined {

@@ -19,14 +19,17 @@ import type { ChangeBuffer, SchemaVersionRecord } from '../../buffer/change-buff
 import { AgentError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { RowConverter } from './convert.js';
-import type { PgOutputMessage } from './protocol.js';
-import type { PgTypeCatalog } from './types.js';
+import type { PgOutputMessage, RelationMessage, TupleData } from './protocol.js';
+import { WATERMARK_PREFIX, type SnapshotHooks } from '../../snapshot/snapshot-source.js';
+import { tupleTexts } from './tuple-text.js';
+import type { PgTypeCatalog, ResolvedType } from './types.js';
 import { formatLsn } from './position.js';
 
 interface RelationState {
   readonly tableKey: string;
   readonly schema: TableSchema;
   readonly converter: RowConverter;
+  readonly fingerprint: string;
   /** The schema went into a batch in this session (it is sent once per version). */
   sent: boolean;
 }
@@ -46,6 +49,19 @@ export interface CaptureSink {
   resume(): void;
   /** Ends the replication session (after a failure). */
   stop(): void;
+}
+
+/** Snapshot wiring (agent/snapshot/): the engine's hooks, and the signal table when watermarks are rows. */
+export interface CaptureSnapshots {
+  readonly hooks: SnapshotHooks<RelationMessage>;
+  /** `schema.table` whose inserts are watermarks (column `id`), or null for logical decoding messages. */
+  readonly signalTable: string | null;
+}
+
+const utf8 = new TextDecoder();
+
+function fingerprintOf(columns: ReadonlyArray<{ name: string; key: boolean; resolved: ResolvedType }>): string {
+  return JSON.stringify(columns.map((c) => [c.name, c.key, c.resolved.kind, c.resolved.sourceType]));
 }
 
 export class Capture {
@@ -68,6 +84,7 @@ export class Capture {
     private readonly log: Logger,
     private readonly batchEvents: number,
     signal: AbortSignal,
+    private readonly snapshots: CaptureSnapshots | null = null,
   ) {
     this.spooledEnd = buffer.state().committedPosition;
     this.spool = new SpoolWriter(buffer, target, log, signal);
@@ -107,21 +124,34 @@ export class Capture {
       case 'truncate':
         for (const id of msg.relationIds) this.onTruncate(id);
         return;
+      case 'message':
+        // Our watermarks are transactional: they arrive inside their own
+        // transaction, at its commit position in the stream.
+        if (msg.prefix === WATERMARK_PREFIX && this.tx !== null && !this.tx.skip) this.onWatermark(utf8.decode(msg.content));
+        return;
       default:
         return;
     }
   }
 
-  private onRelation(msg: Extract<PgOutputMessage, { tag: 'relation' }>): void {
+  private onRelation(msg: RelationMessage): void {
     const tableKey = `${msg.namespace}.${msg.name}`;
-    const columns = msg.columns.map((c) => {
+    const columns = this.resolveColumns(msg);
+    this.registerRelation(msg, tableKey, columns, fingerprintOf(columns));
+  }
+
+  private resolveColumns(msg: RelationMessage): Array<RelationMessage['columns'][number] & { resolved: ResolvedType }> {
+    const tableKey = `${msg.namespace}.${msg.name}`;
+    return msg.columns.map((c) => {
       const t = this.catalog.resolve(c.typeOid, c.typeMod);
       // A type created after this session loaded the catalog (a new enum, say):
       // retryable, the next session reloads the catalog and resumes here.
       if (t === undefined) throw new AgentError('source-unavailable', `${tableKey}.${c.name}: type OID ${c.typeOid} is newer than the loaded type catalog; reconnecting to reload it`);
       return { ...c, resolved: t };
     });
-    const fingerprint = JSON.stringify(columns.map((c) => [c.name, c.key, c.resolved.kind, c.resolved.sourceType]));
+  }
+
+  private registerRelation(msg: RelationMessage, tableKey: string, columns: ReturnType<Capture['resolveColumns']>, fingerprint: string): void {
     let current = this.versions.get(tableKey) ?? this.buffer.schemaVersion(tableKey);
     if (current === undefined || current.fingerprint !== fingerprint) {
       current = { tableKey, version: (current?.version ?? 0) + 1, fingerprint };
@@ -148,7 +178,7 @@ export class Capture {
     });
     if (!columns.some((c) => c.key))
       this.log.warn('table has no replica identity key; updates and deletes cannot be applied by key', { table: tableKey });
-    this.relations.set(msg.relationId, { tableKey, schema, converter: new RowConverter(tableKey, columns), sent: this.sentSchemas.has(`${tableKey}@${current.version}`) });
+    this.relations.set(msg.relationId, { tableKey, schema, converter: new RowConverter(tableKey, columns), fingerprint, sent: this.sentSchemas.has(`${tableKey}@${current.version}`) });
   }
 
   private relation(id: number): RelationState {
@@ -179,8 +209,17 @@ export class Capture {
     const r = this.relation(relationId);
     const keySource = newTuple ?? oldTuple;
     if (keySource === null) throw new AgentError('protocol', `${r.tableKey}: change without a tuple`);
+    if (this.snapshots !== null && r.tableKey === this.snapshots.signalTable) return this.onSignalRow(r, op, newTuple);
     r.converter.writeKey(keySource, this.writer.reset());
     const key = this.writer.finish();
+    const hooks = this.snapshots?.hooks;
+    if (hooks !== undefined && hooks.watching(r.tableKey)) {
+      hooks.changed(r.tableKey, key);
+      if (oldKind === 'K' && oldTuple !== null && newTuple !== null) {
+        r.converter.writeKey(oldTuple, this.writer.reset());
+        hooks.changed(r.tableKey, this.writer.finish());
+      }
+    }
     let before: Uint8Array | null = null;
     if (oldTuple !== null) {
       if (oldKind === 'K') r.converter.writeKeyImage(oldTuple, this.writer.reset());
@@ -199,7 +238,42 @@ export class Capture {
     const tx = this.currentTx();
     if (tx.skip) return;
     const r = this.relation(relationId);
+    this.snapshots?.hooks.truncated(r.tableKey);
     this.addEvent(tx, r, Op.TRUNCATE, new Uint8Array(0), null, null);
+  }
+
+  /** A watermark row in the signal table: never forwarded; its insert is the watermark. */
+  private onSignalRow(r: RelationState, op: Op, newTuple: TupleData | null): void {
+    if (op !== Op.INSERT || newTuple === null) return;
+    const idColumn = r.converter.columns.findIndex((c) => c.name === 'id');
+    if (idColumn < 0) throw new AgentError('source-misconfigured', `signal table ${r.tableKey} has no column "id"`);
+    const [id] = tupleTexts(newTuple, [idColumn]);
+    if (id !== undefined) this.onWatermark(id);
+  }
+
+  /**
+   * A watermark seen in the stream. At a high watermark the engine hands back
+   * the chunk rows that survived its window: they join this transaction as
+   * READ events, at its commit position, with the chunk's progress record
+   * stored in the same spool write as its end.
+   */
+  private onWatermark(id: string): void {
+    const tx = this.currentTx();
+    const emission = this.snapshots?.hooks.watermark(id) ?? null;
+    if (emission === null) return;
+    const meta = emission.meta;
+    const tableKey = `${meta.namespace}.${meta.name}`;
+    const columns = this.resolveColumns(meta);
+    const fingerprint = fingerprintOf(columns);
+    const known = this.relations.get(meta.relationId);
+    if (known === undefined) this.registerRelation(meta, tableKey, columns, fingerprint);
+    else if (known.fingerprint !== fingerprint || known.tableKey !== tableKey) {
+      emission.rejected('the table changed between the chunk SELECT and its high watermark');
+      return;
+    }
+    const r = this.relation(meta.relationId);
+    for (const row of emission.rows) this.addEvent(tx, r, Op.READ, row.key, null, row.after);
+    this.spool.addSnapshot(emission.record, emission.durable);
   }
 
   private addEvent(tx: OpenTransaction, r: RelationState, op: Op, key: Uint8Array, before: Uint8Array | null, after: Uint8Array | null): void {

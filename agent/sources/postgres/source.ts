@@ -4,6 +4,7 @@
  * catalog, stream from the spool's position (or the slot's, for a new spool),
  * and hand every message to Capture.
  */
+import type { AgentControl } from '../../uplink/control.js';
 import pg from 'pg';
 import type { ChangeBuffer } from '../../buffer/change-buffer.js';
 import type { PostgresSourceConfig } from '../../config.js';
@@ -18,12 +19,18 @@ import { decodePgOutput } from './protocol.js';
 import { ensurePublicationAndSlot, type SlotInfo } from './slot.js';
 import { ReplicationStream, classify } from './stream.js';
 import { PG_TYPE_CATALOG_SQL, PgTypeCatalog, type PgTypeRow } from './types.js';
+import { SnapshotEngine } from '../../snapshot/engine.js';
+import { progressEmitter, registerSnapshotCommands } from '../../snapshot/commands.js';
+import { PostgresSnapshotSource } from './snapshot.js';
+import type { RelationMessage } from './protocol.js';
 
 export interface PostgresSourceOptions {
   readonly config: PostgresSourceConfig;
   readonly buffer: ChangeBuffer;
   readonly log: Logger;
   readonly batchEvents: number;
+  /** Commands from the hub and events to it; absent in tools that run a source without a hub. */
+  readonly control?: AgentControl | undefined;
 }
 
 export class PostgresSource implements ChangeSource {
@@ -34,9 +41,21 @@ export class PostgresSource implements ChangeSource {
   private capture: Capture | null = null;
   private lastError: string | null = null;
   private captured = 0;
+  private readonly snapshotReader: PostgresSnapshotSource;
+  /** Incremental snapshots beside the stream (agent/snapshot/): commands and progress. */
+  readonly snapshots: SnapshotEngine<RelationMessage>;
 
   constructor(private readonly options: PostgresSourceOptions) {
     this.id = options.config.id;
+    this.snapshotReader = new PostgresSnapshotSource({ client: this.clientConfig(), signalTable: options.config.snapshot.signalTable, log: options.log.child('snapshot') });
+    this.snapshots = new SnapshotEngine({
+      source: this.snapshotReader,
+      buffer: options.buffer,
+      log: options.log.child('snapshot'),
+      settings: options.config.snapshot,
+      ...(options.control ? { onProgress: progressEmitter(options.control) } : {}),
+    });
+    if (options.control) registerSnapshotCommands(options.control, this.snapshots);
   }
 
   status(): SourceStatus {
@@ -64,6 +83,16 @@ export class PostgresSource implements ChangeSource {
   }
 
   async run(signal: AbortSignal): Promise<void> {
+    const snapshots = this.snapshots.run(signal).catch((e: unknown) => this.options.log.error('snapshot engine stopped', { error: e }));
+    try {
+      await this.stream(signal);
+    } finally {
+      await snapshots;
+      await this.snapshotReader.close();
+    }
+  }
+
+  private async stream(signal: AbortSignal): Promise<void> {
     const backoff = new Backoff({ initialMs: 250, maxMs: 30_000 });
     const log = this.options.log;
     while (!signal.aborted) {
@@ -90,13 +119,15 @@ export class PostgresSource implements ChangeSource {
   }
 
   /** One ordinary connection per session: server checks, publication and slot, then the type catalog. */
-  private async prepare(): Promise<{ slot: SlotInfo; catalog: PgTypeCatalog }> {
+  private async prepare(): Promise<{ slot: SlotInfo; catalog: PgTypeCatalog; tables: string[] }> {
     const client = new pg.Client(this.clientConfig());
     try {
       await client.connect();
       const slot = await ensurePublicationAndSlot(this.options.config, client);
       const { rows } = await client.query<PgTypeRow>(PG_TYPE_CATALOG_SQL);
-      return { slot, catalog: new PgTypeCatalog(rows) };
+      const published = await client.query<{ t: string }>("SELECT schemaname || '.' || tablename AS t FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1", [this.options.config.publication]);
+      const signalTable = this.options.config.snapshot.signalTable;
+      return { slot, catalog: new PgTypeCatalog(rows), tables: published.rows.map((r) => r.t).filter((t) => t !== signalTable) };
     } catch (cause) {
       throw classify(cause);
     } finally {
@@ -106,7 +137,7 @@ export class PostgresSource implements ChangeSource {
 
   private async session(signal: AbortSignal, onStreaming: () => void): Promise<void> {
     const { config, buffer, log } = this.options;
-    const { slot, catalog } = await this.prepare();
+    const { slot, catalog, tables } = await this.prepare();
     await buffer.discardUncommitted();
     const spooled = buffer.state().committedPosition;
     if (spooled !== 0n && spooled < slot.confirmedFlush)
@@ -134,7 +165,10 @@ export class PostgresSource implements ChangeSource {
       log,
       this.options.batchEvents,
       session.signal,
+      { hooks: this.snapshots.hooks, signalTable: config.snapshot.signalTable },
     );
+    // Windows opened in an earlier session can no longer close in this one.
+    this.snapshots.hooks.sessionStarted();
     this.capture = capture;
     stream = new ReplicationStream({
       client: this.clientConfig(),
@@ -171,6 +205,7 @@ export class PostgresSource implements ChangeSource {
     this.connected = true;
     log.info('streaming', { slot: config.slot, publication: config.publication, from: formatLsn(startLsn) });
     onStreaming();
+    this.snapshots.include(tables);
     try {
       await stream.run();
     } finally {

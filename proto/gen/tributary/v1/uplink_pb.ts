@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tributary/v1/uplink.proto.
  */
 export const file_tributary_v1_uplink: GenFile = /*@__PURE__*/
-  fileDesc("Chl0cmlidXRhcnkvdjEvdXBsaW5rLnByb3RvEgx0cmlidXRhcnkudjEilgEKDEFnZW50TWVzc2FnZRIkCgVoZWxsbxgBIAEoCzITLnRyaWJ1dGFyeS52MS5IZWxsb0gAEioKBWJhdGNoGAIgASgLMhkudHJpYnV0YXJ5LnYxLkNoYW5nZUJhdGNoSAASLAoJaGVhcnRiZWF0GAMgASgLMhcudHJpYnV0YXJ5LnYxLkhlYXJ0YmVhdEgAQgYKBGJvZHkisgEKCkh1Yk1lc3NhZ2USKAoHd2VsY29tZRgBIAEoCzIVLnRyaWJ1dGFyeS52MS5XZWxjb21lSAASIAoDYWNrGAIgASgLMhEudHJpYnV0YXJ5LnYxLkFja0gAEigKB2NvbW1hbmQYAyABKAsyFS50cmlidXRhcnkudjEuQ29tbWFuZEgAEiYKBnJlamVjdBgEIAEoCzIULnRyaWJ1dGFyeS52MS5SZWplY3RIAEIGCgRib2R5IpMBCgVIZWxsbxIQCghhZ2VudF9pZBgBIAEoCRIRCglzb3VyY2VfaWQYAiABKAkSEwoLc291cmNlX2tpbmQYAyABKAkSFQoNYWdlbnRfdmVyc2lvbhgEIAEoCRIcChRzcG9vbF9maXJzdF9zZXF1ZW5jZRgFIAEoBBIbChNzcG9vbF9sYXN0X3NlcXVlbmNlGAYgASgEIjEKB1dlbGNvbWUSFgoOYWNrZWRfc2VxdWVuY2UYASABKAQSDgoGaHViX2lkGAIgASgJIhcKA0FjaxIQCghzZXF1ZW5jZRgBIAEoBCKZAQoJSGVhcnRiZWF0EhIKCnNlbnRfYXRfdXMYASABKAMSGAoQc3Bvb2xlZF9wb3NpdGlvbhgCIAEoBBIXCg9zZXJ2ZXJfcG9zaXRpb24YAyABKAQSEwoLc3Bvb2xfYnl0ZXMYBCABKAQSGQoRc3Bvb2xfbGltaXRfYnl0ZXMYBSABKAQSFQoNYmFja19wcmVzc3VyZRgGIAEoCCI0CgdDb21tYW5kEgoKAmlkGAEgASgJEgwKBGtpbmQYAiABKAkSDwoHcGF5bG9hZBgDIAEoDCI5CgZSZWplY3QSDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEhAKCHNlcXVlbmNlGAMgASgEMkwKBlVwbGluaxJCCgZTdHJlYW0SGi50cmlidXRhcnkudjEuQWdlbnRNZXNzYWdlGhgudHJpYnV0YXJ5LnYxLkh1Yk1lc3NhZ2UoATABYgZwcm90bzM", [file_tributary_v1_change]);
+  fileDesc("Chl0cmlidXRhcnkvdjEvdXBsaW5rLnByb3RvEgx0cmlidXRhcnkudjEiwQEKDEFnZW50TWVzc2FnZRIkCgVoZWxsbxgBIAEoCzITLnRyaWJ1dGFyeS52MS5IZWxsb0gAEioKBWJhdGNoGAIgASgLMhkudHJpYnV0YXJ5LnYxLkNoYW5nZUJhdGNoSAASLAoJaGVhcnRiZWF0GAMgASgLMhcudHJpYnV0YXJ5LnYxLkhlYXJ0YmVhdEgAEikKBWV2ZW50GAQgASgLMhgudHJpYnV0YXJ5LnYxLkFnZW50RXZlbnRIAEIGCgRib2R5IrIBCgpIdWJNZXNzYWdlEigKB3dlbGNvbWUYASABKAsyFS50cmlidXRhcnkudjEuV2VsY29tZUgAEiAKA2FjaxgCIAEoCzIRLnRyaWJ1dGFyeS52MS5BY2tIABIoCgdjb21tYW5kGAMgASgLMhUudHJpYnV0YXJ5LnYxLkNvbW1hbmRIABImCgZyZWplY3QYBCABKAsyFC50cmlidXRhcnkudjEuUmVqZWN0SABCBgoEYm9keSKTAQoFSGVsbG8SEAoIYWdlbnRfaWQYASABKAkSEQoJc291cmNlX2lkGAIgASgJEhMKC3NvdXJjZV9raW5kGAMgASgJEhUKDWFnZW50X3ZlcnNpb24YBCABKAkSHAoUc3Bvb2xfZmlyc3Rfc2VxdWVuY2UYBSABKAQSGwoTc3Bvb2xfbGFzdF9zZXF1ZW5jZRgGIAEoBCIxCgdXZWxjb21lEhYKDmFja2VkX3NlcXVlbmNlGAEgASgEEg4KBmh1Yl9pZBgCIAEoCSIXCgNBY2sSEAoIc2VxdWVuY2UYASABKAQimQEKCUhlYXJ0YmVhdBISCgpzZW50X2F0X3VzGAEgASgDEhgKEHNwb29sZWRfcG9zaXRpb24YAiABKAQSFwoPc2VydmVyX3Bvc2l0aW9uGAMgASgEEhMKC3Nwb29sX2J5dGVzGAQgASgEEhkKEXNwb29sX2xpbWl0X2J5dGVzGAUgASgEEhUKDWJhY2tfcHJlc3N1cmUYBiABKAgiNAoHQ29tbWFuZBIKCgJpZBgBIAEoCRIMCgRraW5kGAIgASgJEg8KB3BheWxvYWQYAyABKAwiTgoKQWdlbnRFdmVudBIMCgRraW5kGAEgASgJEg8KB3BheWxvYWQYAiABKAwSDQoFYXRfdXMYAyABKAMSEgoKY29tbWFuZF9pZBgEIAEoCSI5CgZSZWplY3QSDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEhAKCHNlcXVlbmNlGAMgASgEMkwKBlVwbGluaxJCCgZTdHJlYW0SGi50cmlidXRhcnkudjEuQWdlbnRNZXNzYWdlGhgudHJpYnV0YXJ5LnYxLkh1Yk1lc3NhZ2UoATABYgZwcm90bzM", [file_tributary_v1_change]);
 
 /**
  * @generated from message tributary.v1.AgentMessage
@@ -39,6 +39,12 @@ export type AgentMessage = Message<"tributary.v1.AgentMessage"> & {
      */
     value: Heartbeat;
     case: "heartbeat";
+  } | {
+    /**
+     * @generated from field: tributary.v1.AgentEvent event = 4;
+     */
+    value: AgentEvent;
+    case: "event";
   } | { case: undefined; value?: undefined };
 };
 
@@ -233,6 +239,9 @@ export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
 
 /**
  * Hub-to-agent commands; reserved for pipeline changes and snapshots.
+ * An instruction for the agent (start a snapshot, apply a pipeline's tables...).
+ * `payload` is UTF-8 JSON whose shape depends on `kind`. The agent answers each
+ * one with an AgentEvent of kind "command.result" carrying the same id.
  *
  * @generated from message tributary.v1.Command
  */
@@ -261,6 +270,45 @@ export const CommandSchema: GenMessage<Command> = /*@__PURE__*/
   messageDesc(file_tributary_v1_uplink, 6);
 
 /**
+ * Something the agent reports outside the change stream (snapshot progress,
+ * doctor findings, command results). Not durable: it is lost if the stream
+ * breaks before it is sent, so state that matters is re-reported periodically.
+ * `payload` is UTF-8 JSON of at most 64 KiB.
+ *
+ * @generated from message tributary.v1.AgentEvent
+ */
+export type AgentEvent = Message<"tributary.v1.AgentEvent"> & {
+  /**
+   * @generated from field: string kind = 1;
+   */
+  kind: string;
+
+  /**
+   * @generated from field: bytes payload = 2;
+   */
+  payload: Uint8Array;
+
+  /**
+   * @generated from field: int64 at_us = 3;
+   */
+  atUs: bigint;
+
+  /**
+   * For kind "command.result": the Command.id answered.
+   *
+   * @generated from field: string command_id = 4;
+   */
+  commandId: string;
+};
+
+/**
+ * Describes the message tributary.v1.AgentEvent.
+ * Use `create(AgentEventSchema)` to create a new message.
+ */
+export const AgentEventSchema: GenMessage<AgentEvent> = /*@__PURE__*/
+  messageDesc(file_tributary_v1_uplink, 7);
+
+/**
  * The hub refuses the stream or a batch; `code` is stable, `message` explains.
  *
  * @generated from message tributary.v1.Reject
@@ -287,7 +335,7 @@ export type Reject = Message<"tributary.v1.Reject"> & {
  * Use `create(RejectSchema)` to create a new message.
  */
 export const RejectSchema: GenMessage<Reject> = /*@__PURE__*/
-  messageDesc(file_tributary_v1_uplink, 7);
+  messageDesc(file_tributary_v1_uplink, 8);
 
 /**
  * One bidirectional stream per (agent, source), always opened by the agent:

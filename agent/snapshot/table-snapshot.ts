@@ -1,0 +1,127 @@
+/**
+ * One table's snapshot: chunk after chunk in key order, each inside its own
+ * watermark window, until a chunk comes back short. Between chunks it obeys
+ * pause and cancel and the rows-per-second ceiling. A chunk is retried
+ * (same starting key) when its window is abandoned — the capture session
+ * restarted, the source dropped the connection — with backoff; any other
+ * failure ends the table's snapshot as failed.
+ */
+import { Backoff, sleep } from '../backoff.js';
+import { AgentError, retryDirective } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { SnapshotRecord } from './snapshot-record.js';
+import type { Chunk, KeyedTable, SnapshotSource } from './snapshot-source.js';
+import type { OpenWindow, WindowOutcome, WindowRegistry } from './windows.js';
+
+/** What the engine lets a running table see and change. */
+export interface TableJob {
+  readonly table: string;
+  /** Set by commands; read between chunks. */
+  request: 'run' | 'pause' | 'cancel';
+  /** Resolves when `request` changes (the engine replaces it each time). */
+  changed: Promise<void>;
+  /** The latest record (in memory; durable once stored with a chunk or on its own). */
+  record: SnapshotRecord;
+}
+
+export interface TableSnapshotContext<M> {
+  readonly source: SnapshotSource<M>;
+  readonly windows: WindowRegistry<M>;
+  readonly log: Logger;
+  readonly chunkRows: number;
+  /** 0 = no ceiling. */
+  readonly maxRowsPerSecond: number;
+  readonly signal: AbortSignal;
+  /** Stores a record on its own and reports it (state changes). */
+  readonly store: (r: SnapshotRecord) => Promise<void>;
+  /** Reports a record already stored with a chunk. */
+  readonly report: (r: SnapshotRecord) => void;
+}
+
+const now = (): string => new Date().toISOString();
+
+/** Runs `job` until done, paused, cancelled, failed, or the signal aborts (then the record stays running). */
+export async function snapshotTable<M>(ctx: TableSnapshotContext<M>, job: TableJob): Promise<void> {
+  const info = await ctx.source.describe(job.table, ctx.signal);
+  if (info.kind === 'noKey') {
+    await ctx.store({ ...job.record, state: 'failed', error: info.reason, updatedAt: now() });
+    ctx.log.warn('table has no primary key: not snapshotted', { table: job.table, reason: info.reason });
+    return;
+  }
+  await ctx.store({ ...job.record, state: 'running', rowsEstimate: info.rowsEstimate, updatedAt: now() });
+  const backoff = new Backoff({ initialMs: 200, maxMs: 10_000 });
+  const started = Date.now();
+  let rowsThisRun = 0;
+  while (!ctx.signal.aborted) {
+    if (job.request === 'pause') return void (await ctx.store({ ...job.record, state: 'paused', updatedAt: now() }));
+    if (job.request === 'cancel') return void (await ctx.store({ ...job.record, state: 'cancelled', updatedAt: now() }));
+    let outcome: WindowOutcome;
+    try {
+      outcome = await chunk(ctx, job, info);
+      backoff.reset();
+    } catch (cause) {
+      const err = cause instanceof AgentError ? cause : new AgentError('internal', 'snapshot chunk failed', { cause });
+      if (ctx.signal.aborted) return;
+      if (retryDirective(err.kind) !== 'retry') throw err;
+      ctx.log.warn('snapshot chunk not completed; reading it again', { table: job.table, error: err });
+      await backoff.wait(ctx.signal);
+      continue;
+    }
+    ctx.report(job.record);
+    if (job.record.state === 'done') return;
+    rowsThisRun += outcome.rowsRead;
+    await throttle(ctx, job, started, rowsThisRun);
+  }
+}
+
+/** One DBLog window: LW, SELECT, HW, then wait until the surviving rows are durable. */
+async function chunk<M>(ctx: TableSnapshotContext<M>, job: TableJob, info: KeyedTable): Promise<WindowOutcome> {
+  const from = job.record;
+  const build = (c: Chunk<M>, _written: number): SnapshotRecord => {
+    // A short chunk is the last: the table is done with the same spool write.
+    const last = c.rows.length < ctx.chunkRows;
+    return {
+      ...from,
+      state: last ? 'done' : 'running',
+      lastKey: c.lastKey ?? from.lastKey,
+      rowsDone: from.rowsDone + c.rows.length,
+      chunksDone: from.chunksDone + 1,
+      updatedAt: now(),
+    };
+  };
+  const w: OpenWindow<M> = ctx.windows.open(job.table, build);
+  try {
+    await ctx.source.writeWatermark(w.lowId, ctx.signal);
+    const c = await ctx.source.readChunk(info, from.lastKey, ctx.chunkRows, ctx.signal);
+    w.window.setChunk(c);
+    await ctx.source.writeWatermark(w.highId, ctx.signal);
+    const outcome = await abortable(w.done, ctx.signal);
+    job.record = build(c, outcome.rowsWritten);
+    return outcome;
+  } catch (cause) {
+    ctx.windows.abandon(w, cause instanceof AgentError ? cause : new AgentError('internal', 'chunk failed', { cause }));
+    throw cause;
+  }
+}
+
+function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new AgentError('source-unavailable', 'shutting down'));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new AgentError('source-unavailable', 'shutting down'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    void p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+/** Sleeps so that rows read since `started` stay under the ceiling; wakes early on a command. */
+async function throttle<M>(ctx: TableSnapshotContext<M>, job: TableJob, started: number, rows: number): Promise<void> {
+  if (ctx.maxRowsPerSecond <= 0) return;
+  const due = started + (rows / ctx.maxRowsPerSecond) * 1000 - Date.now();
+  if (due <= 0) return;
+  const wake = new AbortController();
+  const onAbort = (): void => wake.abort();
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  void job.changed.then(() => wake.abort());
+  await sleep(due, wake.signal);
+  ctx.signal.removeEventListener('abort', onAbort);
+}

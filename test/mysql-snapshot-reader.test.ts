@@ -147,7 +147,7 @@ test('keyset chunks read every row once: composite key in declared order, edge v
       const chunk = await reader.read(conn, cursor, size);
       if (chunk.rows.length === 0) break;
       got.push(...chunk.rows.map((r) => String(r[table === 'c' ? 3 : 1])));
-      cursor = JSON.parse(JSON.stringify(chunk.last)) as ChunkCursor; // as stored in the spool
+      cursor = JSON.parse(JSON.stringify(chunk.last)) as ChunkCursor; // as the spool stores it
     }
     const [all] = await conn.query({ sql: `SELECT n FROM ${table} ORDER BY ${table === 'c' ? 'k2, k3, k1' : 'id'}`, rowsAsArray: true });
     assert.equal(got.length, total);

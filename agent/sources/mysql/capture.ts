@@ -29,6 +29,8 @@ import { advanceMariaDb, commitPosition, encodeResume, parseMySqlGtidSet, type G
 import { eventName, sameShape, tableSchema, tableShape, type TableShape } from './table-map.js';
 import type { TableMapEntry } from './types.js';
 import { SpoolWriter, type SpoolTarget } from '../../buffer/spool-writer.js';
+import { WATERMARK_PREFIX, type SnapshotEmission, type SnapshotHooks } from '../../snapshot/snapshot-source.js';
+import type { MySqlChunkMeta, VirtualWatermarks } from './snapshot.js';
 
 interface TableState {
   readonly tableKey: string;
@@ -63,9 +65,17 @@ export interface CaptureOptions {
   readonly start: ResumePosition;
   /** The MySQL-flavour executed GTID set after the current event (zongji tracks it). */
   readonly mysqlGtidSet: () => string | undefined;
+  /** Snapshot wiring (agent/snapshot/), or null without snapshots. */
+  readonly snapshots: CaptureSnapshots | null;
 }
 
-export class Capture {
+/** The engine's hooks, and the signal table when watermarks are rows in it (else read-only watermarks). */
+export interface CaptureSnapshots {
+  readonly hooks: SnapshotHooks<MySqlChunkMeta>;
+  readonly signalTable: string | null;
+}
+
+export class Capture implements VirtualWatermarks {
   private readonly tables = new Map<number, TableState>();
   private readonly byName = new Map<string, TableState>();
   private readonly versions = new Map<string, SchemaVersionRecord>();
@@ -78,6 +88,17 @@ export class Capture {
   private file: string;
   private gtid: GtidPosition | null;
   private dropped = 0;
+  /** Binlog offset just after the last transaction handed to the spool (the resume point). */
+  private endPos: number;
+  private endFile: string;
+  /** How far the binlog has been read: file number × 2^32 + end of the last event. */
+  private readPosition = 0n;
+  /** Table ids of the signal table (its rows are watermarks, never forwarded). */
+  private readonly signalIds = new Set<number>();
+  /** Read-only high watermarks waiting for the capture to reach their binlog position. */
+  private readonly highs: { id: string; position: bigint }[] = [];
+  /** Schema states for snapshot rows of tables this session has not mapped from the binlog. */
+  private readonly snapshotTables = new Map<string, TableState>();
   /** Newest position the server reported (heartbeats and events). */
   serverPosition = 0n;
   eventsCaptured = 0;
@@ -86,6 +107,8 @@ export class Capture {
     this.spooledEnd = o.buffer.state().committedPosition;
     this.file = o.start.file;
     this.gtid = o.start.gtid;
+    this.endPos = o.start.pos;
+    this.endFile = o.start.file;
     this.spool = new SpoolWriter(o.buffer, o.target, o.log, o.signal);
   }
 
@@ -103,7 +126,20 @@ export class Capture {
   }
 
   handle(e: AnyBinlogEvent): void {
-    switch (eventName(e)) {
+    const name = eventName(e);
+    this.dispatch(e, name);
+    if (name === 'rotate') {
+      const r = e as { binlogName: string; position: number };
+      this.reached(commitPosition(r.binlogName, r.position));
+    } else if (name === 'heartbeat') {
+      // Sent only when the server has nothing more: everything before it was read.
+      const h = e as { binlogName: string; nextPosition: number };
+      if (h.nextPosition > 0) this.reached(commitPosition(h.binlogName, h.nextPosition));
+    } else if (e.nextPosition > 0) this.reached(commitPosition(this.file, e.nextPosition));
+  }
+
+  private dispatch(e: AnyBinlogEvent, name: string): void {
+    switch (name) {
       case 'rotate':
         this.file = (e as { binlogName: string }).binlogName;
         return;
@@ -173,6 +209,10 @@ export class Capture {
   private onTableMap(e: TableMapEvent): void {
     const entry = e.tableMap[e.tableId] as unknown as TableMapEntry | undefined;
     if (entry === undefined) return;
+    if (this.o.snapshots?.signalTable === `${entry.parentSchema}.${entry.tableName}`) {
+      this.signalIds.add(e.tableId);
+      return;
+    }
     const prev = this.tables.get(e.tableId);
     if (prev !== undefined && sameShape(prev.shape, entry)) return;
     const shape = tableShape(entry, e.primaryKey);
@@ -218,13 +258,25 @@ export class Capture {
     if (tx === null) throw new AgentError('protocol', 'row event outside a transaction');
     if (tx.skip) return;
     const op = ROW_OPS[eventName(e)]!;
-    const t = this.table((e as { tableId: number }).tableId);
+    const tableId = (e as { tableId: number }).tableId;
+    if (this.signalIds.has(tableId)) return this.onSignalRows(op, (e as { rows: Record<string, unknown>[] }).rows);
+    const t = this.table(tableId);
     const w = this.writer;
     const c = t.converter;
+    const hooks = this.o.snapshots?.hooks;
+    const watched = hooks !== undefined && hooks.watching(t.tableKey);
     for (const row of (e as { rows: Record<string, unknown>[] }).rows) {
       const image = op === Op.UPDATE ? (row as { after: Record<string, unknown> }).after : row;
       c.writeKey(image, w.reset());
       const key = w.finish();
+      if (watched) {
+        hooks.changed(t.tableKey, key);
+        if (op === Op.UPDATE) {
+          // A key change: the old key's row is gone as of this change too.
+          c.writeKey((row as { before: Record<string, unknown> }).before, w.reset());
+          hooks.changed(t.tableKey, w.finish());
+        }
+      }
       let before: Uint8Array | null = null;
       let after: Uint8Array | null = null;
       if (op !== Op.INSERT) {
@@ -243,6 +295,7 @@ export class Capture {
     const tx = this.tx!;
     if (tx.skip) return;
     const tableKey = `${db}.${table}`;
+    this.o.snapshots?.hooks.truncated(tableKey);
     const t = this.byName.get(tableKey);
     if (t !== undefined) {
       this.markSent(t);
@@ -291,8 +344,96 @@ export class Capture {
       const set = this.o.mysqlGtidSet();
       if (set !== undefined && set !== '') this.gtid = parseMySqlGtidSet(set);
     }
+    this.endPos = endPos;
+    this.endFile = this.file;
     const resume = { gtid: this.gtid, file: this.file, pos: endPos };
     this.spool.commit(this.open, tx.position, () => encodeResume(resume), this.o.batchEvents);
+  }
+
+  /** Signal-table rows: an insert whose id is one of our watermarks is one. */
+  private onSignalRows(op: Op, rows: readonly Record<string, unknown>[]): void {
+    const hooks = this.o.snapshots?.hooks;
+    if (op !== Op.INSERT || hooks === undefined) return;
+    for (const row of rows) {
+      const id = row['id'];
+      if (typeof id !== 'string' || !id.startsWith(WATERMARK_PREFIX)) continue;
+      const emission = hooks.watermark(id);
+      if (emission !== null) this.emit(this.tx!, emission);
+    }
+  }
+
+  /** Read-only low watermark: the window opens at the capture's current point. */
+  low(id: string): void {
+    this.o.snapshots?.hooks.watermark(id);
+  }
+
+  /** Read-only high watermark: closes once the binlog is read up to `position`, between transactions. */
+  high(id: string, position: bigint): void {
+    this.highs.push({ id, position });
+    this.closeReached();
+  }
+
+  private reached(position: bigint): void {
+    if (position > this.readPosition) this.readPosition = position;
+    if (this.highs.length > 0) this.closeReached();
+  }
+
+  private closeReached(): void {
+    if (this.tx !== null || this.spool.error !== null) return;
+    while (this.highs.length > 0 && this.highs[0]!.position <= this.readPosition) {
+      const { id } = this.highs.shift()!;
+      const emission = this.o.snapshots?.hooks.watermark(id) ?? null;
+      if (emission === null) continue;
+      // Rows of its own, between the last transaction read and the next: at
+      // the read position, which lies strictly between their commit positions.
+      const tx: OpenTransaction = { position: this.readPosition, timeUs: Date.now() * 1000, gtid: null, explicit: false, skip: false, index: 0 };
+      this.emit(tx, emission);
+      const resume = { gtid: this.gtid, file: this.endFile, pos: this.endPos };
+      this.spool.commit(this.open, tx.position, () => encodeResume(resume), this.o.batchEvents);
+    }
+  }
+
+  /** Chunk rows that survived their window, as READ events in `tx`; the chunk's record goes with the batch that ends it. */
+  private emit(tx: OpenTransaction, emission: SnapshotEmission<MySqlChunkMeta>): void {
+    const t = this.snapshotState(emission.meta, tx.position);
+    if (t === null) return emission.rejected('the table changed between the chunk SELECT and its high watermark');
+    this.markSent(t);
+    for (const row of emission.rows) this.addEvent(tx, t.schema.schema, t.schema.table, t.schema.version, Op.READ, row.key, null, row.after);
+    this.spool.addSnapshot(emission.record, emission.durable);
+  }
+
+  /**
+   * The schema version for snapshot rows read with `shape`: the binlog's
+   * current one when this session mapped the table (same columns and kinds:
+   * the rows encode alike), else the spool's latest when it has the same
+   * fingerprint, else a new version. Null: the binlog's columns differ.
+   */
+  private snapshotState(meta: MySqlChunkMeta, position: bigint): TableState | null {
+    const s = meta.shape;
+    for (const t of this.tables.values()) {
+      if (t.tableKey !== s.tableKey) continue;
+      const same = t.shape.columns.length === s.columns.length && t.shape.columns.every((c, i) => c.name === s.columns[i]!.name && c.kind === s.columns[i]!.kind);
+      return same ? t : null;
+    }
+    const known = this.snapshotTables.get(s.tableKey);
+    if (known !== undefined && known.shape.fingerprint === s.fingerprint) return known;
+    let current = this.versions.get(s.tableKey) ?? this.o.buffer.schemaVersion(s.tableKey);
+    if (current === undefined || current.fingerprint !== s.fingerprint) {
+      current = { tableKey: s.tableKey, version: (current?.version ?? 0) + 1, fingerprint: s.fingerprint };
+      this.spool.addVersion(current);
+    }
+    this.versions.set(s.tableKey, current);
+    const shape: TableShape = { tableKey: s.tableKey, columns: s.columns, keyIndexes: s.keyOrder, fingerprint: s.fingerprint, names: s.columns.map((c) => c.name), types: s.columns.map((c) => c.type) };
+    const entry: TableMapEntry = { parentSchema: s.db, tableName: s.table, columns: [], columnSchemas: [] };
+    const state: TableState = {
+      tableKey: s.tableKey,
+      shape,
+      schema: tableSchema(entry, shape, current.version, 0, position),
+      converter: new RowConverter(s.tableKey, s.columns, s.keyOrder, this.o.zeroDates, () => undefined),
+      sent: this.sentSchemas.has(`${s.tableKey}@${current.version}`),
+    };
+    this.snapshotTables.set(s.tableKey, state);
+    return state;
   }
 
   /** True when nothing is open or in flight. */

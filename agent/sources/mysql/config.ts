@@ -1,5 +1,6 @@
 /** The `mysql` source's configuration (MySQL 8 / MariaDB 10.5+ binlog), parsed with the agent's FieldReader. */
 import type { FieldReader, Secret } from '../../config.js';
+import { parseSnapshotConfig, type SnapshotConfig } from '../../snapshot/config.js';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -25,11 +26,13 @@ export interface MySqlSourceConfig {
   readonly zeroDates: ZeroDatePolicy;
   /** How often the server sends a heartbeat when idle, so lag is known. */
   readonly heartbeatMs: number;
+  /** Incremental snapshots (README, "Snapshots"); `signalTable` null = read-only watermarks (MariaDB). */
+  readonly snapshot: SnapshotConfig;
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const TABLE = /^[A-Za-z0-9_$]+\.(\*|[A-Za-z0-9_$]+)$/;
-const FIELDS = ['kind', 'id', 'host', 'port', 'user', 'password', 'serverId', 'tables', 'zeroDates', 'heartbeatMs'];
+const FIELDS = ['kind', 'id', 'host', 'port', 'user', 'password', 'serverId', 'tables', 'zeroDates', 'heartbeatMs', 'snapshot'];
 
 export function parseMySqlSource(r: FieldReader, o: Record<string, Json>): MySqlSourceConfig {
   r.unknownKeys(o, FIELDS, 'source');
@@ -55,5 +58,6 @@ export function parseMySqlSource(r: FieldReader, o: Record<string, Json>): MySql
     tables,
     zeroDates: zeroDates as ZeroDatePolicy,
     heartbeatMs: r.int(o, 'heartbeatMs', 'source', 100, 60_000, 1000),
+    snapshot: parseSnapshotConfig(r, o['snapshot'], 'source.snapshot'),
   };
 }

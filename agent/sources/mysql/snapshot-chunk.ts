@@ -18,18 +18,21 @@ import { AgentError } from '../../errors.js';
 import type { SnapshotTable } from './snapshot-shape.js';
 import { MySqlType } from './types.js';
 
-/** One key column's value, as stored in the spool's progress record (JSON): bytes as hex. */
-export type CursorValue = string | number | { readonly x: string };
-/** The last key read, in the key's declared order; null before the first chunk. */
-export type ChunkCursor = readonly CursorValue[];
+/**
+ * The last key read, one text per key column in the key's declared order
+ * (the engine's ChunkKey): numbers as exact decimal text, binary values as
+ * hex, temporal values as the server's text; null before the first chunk.
+ */
+export type ChunkCursor = readonly string[];
 
-export interface Chunk {
+export interface RawChunk {
   /** Rows as values in column order. */
   readonly rows: readonly unknown[][];
   /** The cursor after this chunk (its last row's key), or the given cursor when the chunk is empty. */
   readonly last: ChunkCursor | null;
 }
 
+const NUMERIC_KINDS = new Set([ValueKind.INT16, ValueKind.INT32, ValueKind.INT64, ValueKind.DECIMAL, ValueKind.FLOAT32, ValueKind.FLOAT64]);
 const NUMERIC = /^-?\d+(\.\d+)?(e[+-]?\d+)?$/i;
 
 const ESCAPES: Readonly<Record<string, string>> = { '\0': '\\0', '\n': '\\n', '\r': '\\r', '\b': '\\b', '\t': '\\t', '\x1a': '\\Z', "'": "\\'", '"': '\\"', '\\': '\\\\' };
@@ -92,6 +95,7 @@ export class ChunkReader {
   private readonly keyIdents: readonly string[];
 
   constructor(readonly shape: SnapshotTable) {
+    if (shape.keyOrder.length === 0) throw new AgentError('source-misconfigured', `${shape.tableKey}: has no primary key to read it in chunks`);
     for (const k of shape.keyOrder) {
       const c = shape.columns[k]!;
       if (c.type === MySqlType.ENUM || c.type === MySqlType.SET)
@@ -111,7 +115,7 @@ export class ChunkReader {
     return `SELECT ${this.selectList} FROM ${this.from}${where} ORDER BY ${this.orderBy} LIMIT ${Math.max(1, Math.floor(limit))}`;
   }
 
-  async read(conn: mysql.Connection, after: ChunkCursor | null, limit: number): Promise<Chunk> {
+  async read(conn: mysql.Connection, after: ChunkCursor | null, limit: number): Promise<RawChunk> {
     const [rows] = await conn.query({ sql: this.sql(after, limit), rowsAsArray: true });
     const list = rows as unknown[][];
     const lastRow = list[list.length - 1];
@@ -122,8 +126,9 @@ export class ChunkReader {
   cursorOf(row: readonly unknown[]): ChunkCursor {
     return this.shape.keyOrder.map((k) => {
       const v = row[k];
-      if (Buffer.isBuffer(v)) return { x: v.toString('hex') };
-      if (typeof v === 'string' || typeof v === 'number') return v;
+      if (Buffer.isBuffer(v)) return v.toString('hex');
+      if (typeof v === 'string') return v;
+      if (typeof v === 'number') return String(v);
       throw new AgentError('internal', `${this.shape.tableKey}.${this.shape.columns[k]!.name}: a primary key value read as ${v === null ? 'NULL' : typeof v}`);
     });
   }
@@ -141,18 +146,14 @@ export class ChunkReader {
     return terms.join(' OR ');
   }
 
-  private literal(v: CursorValue, i: number): string {
+  private literal(v: string, i: number): string {
     const c = this.shape.columns[this.shape.keyOrder[i]!]!;
-    if (typeof v === 'object') {
-      if (!/^[0-9a-f]*$/i.test(v.x)) throw new AgentError('spool-corrupt', `${this.shape.tableKey}.${c.name}: malformed stored key bytes`);
-      return `X'${v.x}'`;
+    if (c.kind === ValueKind.BYTES) {
+      if (!/^(?:[0-9a-f]{2})*$/i.test(v)) throw new AgentError('spool-corrupt', `${this.shape.tableKey}.${c.name}: malformed stored key bytes`);
+      return `X'${v}'`;
     }
-    if (typeof v === 'number') {
-      if (!Number.isFinite(v)) throw new AgentError('spool-corrupt', `${this.shape.tableKey}.${c.name}: key value ${v} is not finite`);
-      return String(v);
-    }
-    // 64-bit integers and DECIMAL arrive as exact text: inlined as numbers, never rounded through a double.
-    if (c.kind === ValueKind.INT64 || c.kind === ValueKind.DECIMAL || c.kind === ValueKind.INT32 || c.kind === ValueKind.INT16) {
+    // Numbers are inlined as the exact text read, never rounded through a double.
+    if (NUMERIC_KINDS.has(c.kind)) {
       if (!NUMERIC.test(v)) throw new AgentError('spool-corrupt', `${this.shape.tableKey}.${c.name}: key value ${JSON.stringify(v)} is not a number`);
       return v;
     }

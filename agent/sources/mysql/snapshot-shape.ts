@@ -20,7 +20,7 @@ export interface SnapshotTable {
   readonly table: string;
   readonly tableKey: string;
   readonly columns: readonly MySqlColumn[];
-  /** Primary key columns as indexes into `columns`, in the key's declared order (the index order). */
+  /** Primary key columns as indexes into `columns`, in the key's declared order (the index order); empty without one. */
   readonly keyOrder: readonly number[];
   readonly fingerprint: string;
   /** InnoDB's row estimate (TABLE_ROWS), for progress. */
@@ -103,8 +103,7 @@ export async function readTableShape(conn: mysql.Connection, db: string, table: 
   );
   const names = columns.map((c) => c.name);
   const keyOrder = (krows as { name: string }[]).map((k) => names.indexOf(k.name));
-  if (keyOrder.length === 0 || keyOrder.includes(-1))
-    throw new AgentError('source-misconfigured', `${tableKey}: has no primary key; a snapshot reads tables in primary-key chunks (add a primary key, or exclude the table)`);
+  if (keyOrder.includes(-1)) throw new AgentError('source-unavailable', `${tableKey}: its primary key changed while it was read`);
   const [srows] = await conn.query('SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [db, table]);
   const estimate = Number((srows as { n: unknown }[])[0]?.n ?? 0);
   return {

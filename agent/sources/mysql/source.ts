@@ -19,6 +19,9 @@ import type { MySqlSourceConfig } from './config.js';
 import { checkRetained, currentEnd, preflight } from './preflight.js';
 import { commitPosition, decodeResume, encodeResume, formatGtid, type ResumePosition } from './position.js';
 import { BinlogStream, classify } from './stream.js';
+import { SnapshotEngine } from '../../snapshot/engine.js';
+import { progressEmitter, registerSnapshotCommands } from '../../snapshot/commands.js';
+import { MySqlSnapshotSource, splitTable, type MySqlChunkMeta } from './snapshot.js';
 
 export interface MySqlSourceOptions {
   readonly config: MySqlSourceConfig;
@@ -31,11 +34,11 @@ export interface MySqlSourceOptions {
 
 const SYSTEM_SCHEMAS = ['mysql', 'information_schema', 'performance_schema', 'sys'];
 
-/** zongji schema filters from `database.table` / `database.*` patterns. */
-export function schemaFilters(tables: readonly string[]): { include: Record<string, string[] | true> | undefined; exclude: Record<string, true> | undefined } {
+/** zongji schema filters from `database.table` / `database.*` patterns (plus the snapshot signal table, whose rows are watermarks). */
+export function schemaFilters(tables: readonly string[], signalTable: string | null = null): { include: Record<string, string[] | true> | undefined; exclude: Record<string, true> | undefined } {
   if (tables.length === 0) return { include: undefined, exclude: Object.fromEntries(SYSTEM_SCHEMAS.map((s) => [s, true] as const)) };
   const include: Record<string, string[] | true> = {};
-  for (const t of tables) {
+  for (const t of signalTable === null ? tables : [...tables, signalTable]) {
     const dot = t.indexOf('.');
     const db = t.slice(0, dot);
     const table = t.slice(dot + 1);
@@ -54,9 +57,28 @@ export class MySqlSource implements ChangeSource {
   private lastError: string | null = null;
   private captured = 0;
   private serverPosition = 0n;
+  private readonly snapshotReader: MySqlSnapshotSource;
+  /** Incremental snapshots beside the stream (agent/snapshot/): commands and progress. */
+  readonly snapshots: SnapshotEngine<MySqlChunkMeta>;
 
   constructor(private readonly options: MySqlSourceOptions) {
     this.id = options.config.id;
+    const log = options.log.child('snapshot');
+    this.snapshotReader = new MySqlSnapshotSource({
+      connection: this.connection(),
+      signalTable: options.config.snapshot.signalTable,
+      zeroDates: options.config.zeroDates,
+      log,
+      capture: () => (this.connected ? this.capture : null),
+    });
+    this.snapshots = new SnapshotEngine({
+      source: this.snapshotReader,
+      buffer: options.buffer,
+      log,
+      settings: options.config.snapshot,
+      ...(options.control ? { onProgress: progressEmitter(options.control) } : {}),
+    });
+    if (options.control) registerSnapshotCommands(options.control, this.snapshots);
   }
 
   status(): SourceStatus {
@@ -73,6 +95,16 @@ export class MySqlSource implements ChangeSource {
   }
 
   async run(signal: AbortSignal): Promise<void> {
+    const snapshots = this.snapshots.run(signal).catch((e: unknown) => this.options.log.error('snapshot engine stopped', { error: e }));
+    try {
+      await this.stream(signal);
+    } finally {
+      await snapshots;
+      await this.snapshotReader.close();
+    }
+  }
+
+  private async stream(signal: AbortSignal): Promise<void> {
     const backoff = new Backoff({ initialMs: 250, maxMs: 30_000 });
     const log = this.options.log;
     while (!signal.aborted) {
@@ -91,6 +123,7 @@ export class MySqlSource implements ChangeSource {
         log.warn('source session failed; retrying', { error: err });
       } finally {
         this.connected = false;
+        this.snapshots.hooks.sessionStarted();
         if (this.capture !== null) this.captured += this.capture.eventsCaptured;
         this.capture = null;
       }
@@ -103,24 +136,25 @@ export class MySqlSource implements ChangeSource {
     return { host: c.host, port: c.port, user: c.user, password: c.password?.reveal() };
   }
 
-  /** Pre-flight and the start position; a new spool first records the server's current end. */
-  private async prepare(): Promise<ResumePosition> {
+  /** Pre-flight, the start position (a new spool first records the server's current end) and the captured tables. */
+  private async prepare(): Promise<{ start: ResumePosition; tables: string[] }> {
     const { config, buffer, log } = this.options;
     let conn: mysql.Connection | null = null;
     try {
       const { password, ...c } = this.connection();
       conn = await mysql.createConnection({ ...c, ...(password !== undefined ? { password } : {}), connectTimeout: 10_000, supportBigNumbers: true, bigNumberStrings: true });
       const info = await preflight(conn, config);
+      const tables = await capturedTables(conn, config.tables, config.snapshot.signalTable);
       const stored = buffer.state().sourceState ?? null;
       if (stored !== null) {
         const start = decodeResume(stored);
         await checkRetained(conn, info, start);
-        return start;
+        return { start, tables };
       }
       const start = await currentEnd(conn, info);
       await buffer.append(new BatchBuilder().build(commitPosition(start.file, start.pos), true), commitPosition(start.file, start.pos), [], encodeResume(start));
       log.info('new spool: capturing from the server\'s current end (earlier changes need a snapshot)', { file: start.file, pos: start.pos, server: info.version });
-      return start;
+      return { start, tables };
     } catch (cause) {
       throw classify(cause);
     } finally {
@@ -134,7 +168,7 @@ export class MySqlSource implements ChangeSource {
     // server resends it whole, and a boundary appended by prepare() must not
     // make them visible.
     await buffer.discardUncommitted();
-    const start = await this.prepare();
+    const { start, tables } = await this.prepare();
     let stream: BinlogStream | null = null;
     const session = new AbortController();
     const onAbort = (): void => session.abort();
@@ -155,9 +189,12 @@ export class MySqlSource implements ChangeSource {
       signal: session.signal,
       start,
       mysqlGtidSet: () => stream?.gtidSet,
+      snapshots: { hooks: this.snapshots.hooks, signalTable: config.snapshot.signalTable },
     });
+    // Windows opened in an earlier session can no longer close in this one.
+    this.snapshots.hooks.sessionStarted();
     this.capture = capture;
-    const filters = schemaFilters(config.tables);
+    const filters = schemaFilters(config.tables, config.snapshot.signalTable);
     stream = new BinlogStream({
       connection: this.connection(),
       serverId: config.serverId,
@@ -179,6 +216,7 @@ export class MySqlSource implements ChangeSource {
     this.connected = true;
     log.info('streaming', { serverId: config.serverId, from: start.gtid !== null ? formatGtid(start.gtid) : `${start.file}:${start.pos}` });
     onStreaming();
+    this.snapshots.include(tables);
     try {
       await stream.run();
     } catch (cause) {
@@ -190,4 +228,20 @@ export class MySqlSource implements ChangeSource {
     }
     if (capture.error !== null) throw capture.error;
   }
+}
+
+/** Base tables matching `database.table` / `database.*` patterns (all outside the system databases when none), without the signal table. */
+async function capturedTables(conn: mysql.Connection, patterns: readonly string[], signalTable: string | null): Promise<string[]> {
+  const [rows] = await conn.query(
+    "SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) AS t FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN (?) ORDER BY 1",
+    [SYSTEM_SCHEMAS],
+  );
+  const all = (rows as { t: string }[]).map((r) => r.t);
+  const match = (t: string): boolean =>
+    patterns.length === 0 ||
+    patterns.some((p) => {
+      const [db, table] = splitTable(p);
+      return table === '*' ? t.startsWith(`${db}.`) : t === p;
+    });
+  return all.filter((t) => t !== signalTable && match(t));
 }

@@ -1,0 +1,127 @@
+/**
+ * `npm run bench:snapshot:mysql`: incremental snapshot throughput of the
+ * MySQL/MariaDB source into the hub log (ingesting only) while the binlog
+ * keeps streaming, beside `mariadb --batch -e 'SELECT * FROM t'` (the
+ * client's own tab-separated dump of the same table) in the same run, and the
+ * source server's extra CPU while the snapshot runs.
+ *
+ *   A table of BENCH_ROWS rows (default 1000000; id int, v bigint, note
+ *   varchar(40)) is read in chunks of BENCH_CHUNK rows (default 10000) with
+ *   read-only watermarks (BENCH_MODE=signal: a signal table), while a writer
+ *   commits about 50 small transactions per second to another table. Rows/s
+ *   is counted from the agent's streaming start until the hub log holds
+ *   every snapshot row. Extra CPU: mariadbd's CPU seconds during the
+ *   snapshot minus its CPU seconds during as long a stretch with the writer
+ *   alone, over the snapshot's wall time.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type mysql from 'mysql2/promise';
+import { binlogStreaming, startMySqlE2E, type MySqlE2E } from '../test/support/mysql-e2e.js';
+import { apiFetch, waitFor } from '../test/support/pipeline.js';
+
+const ROWS = Number(process.env['BENCH_ROWS'] ?? 1_000_000);
+const CHUNK = Number(process.env['BENCH_CHUNK'] ?? 10_000);
+const MODE = process.env['BENCH_MODE'] === 'signal' ? 'signal' : 'read-only';
+
+function log(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+async function ingested(e: MySqlE2E): Promise<number> {
+  const text = await (await apiFetch(e.httpPort, '/metrics')).text();
+  return Number(/tributary_hub_events_ingested_total\{source="agent-1\/shop"\} (\d+)/.exec(text)?.[1] ?? 0);
+}
+
+/** CPU seconds (user + system) of the private mariadbd so far. */
+function serverCpuSeconds(e: MySqlE2E): number {
+  const pid = readFileSync(join(dirname(e.mdb.dataDir), 'mariadbd.pid'), 'utf8').trim();
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
+/** ~50 single-row transactions per second on `side`, counting committed rows. */
+function startWriter(c: mysql.Connection): { stop(): Promise<void>; rows(): number } {
+  let running = true;
+  let n = 0;
+  const loop = (async () => {
+    while (running) {
+      await c.query('INSERT INTO side (v) VALUES (?)', [n]);
+      n++;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+    },
+    rows: () => n,
+  };
+}
+
+/** Seconds for the mariadb client to print the whole table as tab-separated text. */
+async function baseline(e: MySqlE2E): Promise<number> {
+  const t0 = performance.now();
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn('mariadb', ['--host=127.0.0.1', `--port=${e.mdb.port}`, '--user=root', '--batch', '--quick', '-e', 'SELECT * FROM shop.bench'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`mariadb exited ${code}: ${err}`))));
+  });
+  return (performance.now() - t0) / 1000;
+}
+
+async function main(): Promise<void> {
+  const e = await startMySqlE2E({ name: 'mysql-snapshot-bench', batchEvents: 2000, mariadbArgs: ['--innodb-flush-log-at-trx-commit=2', '--innodb-buffer-pool-size=512M'] });
+  try {
+    await e.src.query('CREATE TABLE bench (id int PRIMARY KEY, v bigint NOT NULL, note varchar(40))');
+    await e.src.query('CREATE TABLE side (id int AUTO_INCREMENT PRIMARY KEY, v int)');
+    await e.src.query('SET SESSION max_recursive_iterations = 100000000');
+    for (let first = 1; first <= ROWS; first += 100_000) {
+      const last = Math.min(ROWS, first + 99_999);
+      await e.src.query(`INSERT INTO bench WITH RECURSIVE g(n) AS (SELECT ${first} UNION ALL SELECT n + 1 FROM g WHERE n < ${last}) SELECT n, n * 7, CONCAT('row ', n) FROM g`);
+    }
+    await e.src.query('ANALYZE TABLE bench');
+    // Warm the buffer pool once so neither side pays for the first read from disk.
+    await baseline(e);
+    const baseSeconds = await baseline(e);
+    if (MODE === 'signal')
+      await e.mdb.exec('CREATE DATABASE tributary', 'CREATE TABLE tributary.signal (id varchar(64) PRIMARY KEY)', "GRANT INSERT, DELETE ON tributary.signal TO 'tributary'@'%'");
+    const snapshot = { initial: true, chunkRows: CHUNK, ...(MODE === 'signal' ? { signalTable: 'tributary.signal' } : {}) };
+    const agent = e.agentWith({ tables: ['shop.bench', 'shop.side'], snapshot }, 'agent-bench');
+    e.hubLogOnly.start();
+    const writerConn = await e.mdb.connect('shop');
+    const writer = startWriter(writerConn);
+    // The writer alone, for the CPU baseline.
+    const idle0 = serverCpuSeconds(e);
+    await new Promise((r) => setTimeout(r, 5000));
+    const idlePerSecond = (serverCpuSeconds(e) - idle0) / 5;
+    const before = await ingested(e);
+    const sideBefore = writer.rows();
+    agent.start();
+    await binlogStreaming(e);
+    const t0 = performance.now();
+    const cpu0 = serverCpuSeconds(e);
+    await waitFor('the hub log to hold every snapshot row', async () => (await ingested(e)) - before - (writer.rows() - sideBefore) >= ROWS, 1_800_000, 20);
+    const seconds = (performance.now() - t0) / 1000;
+    const extraCpu = (serverCpuSeconds(e) - cpu0 - idlePerSecond * seconds) / seconds;
+    await writer.stop();
+    await writerConn.end();
+    await agent.stop();
+    agent.close();
+    await e.hubLogOnly.stop();
+    const rate = ROWS / seconds;
+    const baseRate = ROWS / baseSeconds;
+    log(`snapshot: ${ROWS} rows in chunks of ${CHUNK}, ${MODE} watermarks, streaming ${writer.rows() - sideBefore} writer rows meanwhile`);
+    log(`  mariadb --batch SELECT *       ${baseRate.toFixed(0).padStart(8)} rows/s   (baseline, same table)`);
+    log(`  agent → hub log (durable)      ${rate.toFixed(0).padStart(8)} rows/s   ${((100 * rate) / baseRate).toFixed(0)}% of the baseline`);
+    log(`  mariadbd extra CPU while the snapshot ran: ${(extraCpu * 100).toFixed(0)}% of one core (writer alone: ${(idlePerSecond * 100).toFixed(0)}%)`);
+  } finally {
+    await e.close();
+  }
+}
+
+await main();

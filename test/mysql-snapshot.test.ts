@@ -92,11 +92,12 @@ describe('MariaDB incremental snapshots', { timeout: 900_000 }, () => {
     // 200k rows (the larger table), throttled so that every kill lands mid-snapshot.
     const ROWS = 200_000;
     await fill(e.src, 'churn', ROWS);
-    const agent = e.agentWith({ snapshot: { initial: true, chunkRows: 2000, maxRowsPerSecond: 8000 } }, 'agent-readonly');
+    const agent = e.agentWith({ snapshot: { initial: true, chunkRows: 2000, maxRowsPerSecond: 8000 } }, 'agent-snap');
+    let writer: ReturnType<typeof startWriter> | null = null;
     try {
       agent.start();
       await binlogStreaming(e);
-      const writer = startWriter(e.src, 'churn', ROWS + 500);
+      writer = startWriter(e.src, 'churn', ROWS + 500);
       for (let i = 0; i < KILLS; i++) {
         // Killed only once this run has resumed its snapshot, then after some chunks.
         const starts = i;
@@ -115,6 +116,7 @@ describe('MariaDB incremental snapshots', { timeout: 900_000 }, () => {
       const resumed = snapshotStarts(agent, 'churn').filter((s) => s.from !== null);
       assert.ok(resumed.length >= KILLS - 1, `the snapshot resumed from a stored key after the restarts (${resumed.length} times)`);
     } finally {
+      await writer?.stop().catch(() => 0);
       await agent.stop();
       agent.close();
     }
@@ -123,10 +125,12 @@ describe('MariaDB incremental snapshots', { timeout: 900_000 }, () => {
   it('signal-table watermarks: churn and kills, then equal row for row', async () => {
     await e.mdb.exec('CREATE DATABASE tributary', 'CREATE TABLE tributary.signal (id varchar(64) PRIMARY KEY)', "GRANT INSERT, DELETE ON tributary.signal TO 'tributary'@'%'");
     await fill(e.src, 'sig', 20_000);
-    const agent = e.agentWith({ snapshot: { initial: true, chunkRows: 500, maxRowsPerSecond: 5000, signalTable: 'tributary.signal' } }, 'agent-signal');
+    // The same spool as the agent above (one source id per hub log), now with a signal table.
+    const agent = e.agentWith({ snapshot: { initial: true, chunkRows: 500, maxRowsPerSecond: 5000, signalTable: 'tributary.signal' } }, 'agent-snap');
+    let writer: ReturnType<typeof startWriter> | null = null;
     try {
       agent.start();
-      const writer = startWriter(e.src, 'sig', 20_500);
+      writer = startWriter(e.src, 'sig', 20_500);
       for (let i = 0; i < 3; i++) {
         await new Promise((r) => setTimeout(r, randomBetween(800, 1500)));
         await agent.kill9();
@@ -139,6 +143,7 @@ describe('MariaDB incremental snapshots', { timeout: 900_000 }, () => {
       const [left] = await e.src.query('SELECT COUNT(*) AS n FROM tributary.signal');
       assert.equal(Number((left as { n: unknown }[])[0]?.n), 0, 'every watermark pair was deleted');
     } finally {
+      await writer?.stop().catch(() => 0);
       await agent.stop();
       agent.close();
     }

@@ -17,28 +17,19 @@
  * arrive (the end offset of the commit event is not).
  */
 import type { AnyBinlogEvent, MariadbGtidEvent, QueryEvent, TableMapEvent } from '@vlasky/zongji';
-import { Op, type TableSchema } from '../../../proto/gen/tributary/v1/change_pb.js';
+import { Op } from '../../../proto/gen/tributary/v1/change_pb.js';
 import { RowWriter } from '../../../proto/tributary/v1/row-codec.js';
 import { BatchBuilder, encodeEvent } from '../../buffer/batch-builder.js';
-import type { ChangeBuffer, SchemaVersionRecord } from '../../buffer/change-buffer.js';
+import type { ChangeBuffer } from '../../buffer/change-buffer.js';
 import { AgentError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { ZeroDatePolicy } from './config.js';
-import { RowConverter } from './convert.js';
 import { advanceMariaDb, commitPosition, encodeResume, parseMySqlGtidSet, type GtidPosition, type MariaDbGtid, type ResumePosition } from './position.js';
-import { eventName, sameShape, tableSchema, tableShape, type TableShape } from './table-map.js';
-import type { TableMapEntry } from './types.js';
+import { eventName } from './table-map.js';
 import { SpoolWriter, type SpoolTarget } from '../../buffer/spool-writer.js';
+import { CaptureTables, type TableState } from './capture-tables.js';
 import { WATERMARK_PREFIX, type SnapshotEmission, type SnapshotHooks } from '../../snapshot/snapshot-source.js';
 import type { MySqlChunkMeta, VirtualWatermarks } from './snapshot.js';
-
-interface TableState {
-  readonly tableKey: string;
-  readonly shape: TableShape;
-  readonly schema: TableSchema;
-  readonly converter: RowConverter;
-  sent: boolean;
-}
 
 interface OpenTransaction {
   readonly position: bigint;
@@ -76,10 +67,7 @@ export interface CaptureSnapshots {
 }
 
 export class Capture implements VirtualWatermarks {
-  private readonly tables = new Map<number, TableState>();
-  private readonly byName = new Map<string, TableState>();
-  private readonly versions = new Map<string, SchemaVersionRecord>();
-  private readonly sentSchemas = new Set<string>();
+  private readonly t: CaptureTables;
   private readonly writer = new RowWriter(4096);
   private readonly open = new BatchBuilder();
   private readonly spool: SpoolWriter;
@@ -93,12 +81,8 @@ export class Capture implements VirtualWatermarks {
   private endFile: string;
   /** How far the binlog has been read: file number × 2^32 + end of the last event. */
   private readPosition = 0n;
-  /** Table ids of the signal table (its rows are watermarks, never forwarded). */
-  private readonly signalIds = new Set<number>();
   /** Read-only high watermarks waiting for the capture to reach their binlog position. */
   private readonly highs: { id: string; position: bigint }[] = [];
-  /** Schema states for snapshot rows of tables this session has not mapped from the binlog. */
-  private readonly snapshotTables = new Map<string, TableState>();
   /** Newest position the server reported (heartbeats and events). */
   serverPosition = 0n;
   eventsCaptured = 0;
@@ -110,6 +94,7 @@ export class Capture implements VirtualWatermarks {
     this.endPos = o.start.pos;
     this.endFile = o.start.file;
     this.spool = new SpoolWriter(o.buffer, o.target, o.log, o.signal);
+    this.t = new CaptureTables({ buffer: o.buffer, log: o.log, zeroDates: o.zeroDates, signalTable: o.snapshots?.signalTable ?? null, addVersion: (v) => this.spool.addVersion(v) });
   }
 
   get error(): AgentError | null {
@@ -156,7 +141,7 @@ export class Capture implements VirtualWatermarks {
       case 'anonymousgtid':
         return this.begin(e.nextPosition, e.timestamp, null, false);
       case 'tablemap':
-        return this.onTableMap(e as TableMapEvent);
+        return this.t.map(e as TableMapEvent, this.tx?.position ?? 0n);
       case 'writerows':
       case 'updaterows':
       case 'deleterows':
@@ -196,7 +181,7 @@ export class Capture implements VirtualWatermarks {
     // statement); it commits implicitly. The next TABLE_MAP of an altered table
     // carries its new columns, so rows after this point decode with them.
     if (this.tx === null) this.begin(e.nextPosition, e.timestamp, null, false);
-    this.tables.clear();
+    this.t.forgetIds();
     const t = TRUNCATE.exec(q);
     if (t !== null) {
       const db = t[3] !== undefined || t[4] !== undefined ? (t[1] ?? t[2]) : e.schema;
@@ -206,51 +191,8 @@ export class Capture implements VirtualWatermarks {
     if (!this.tx!.explicit) this.commit(e.nextPosition);
   }
 
-  private onTableMap(e: TableMapEvent): void {
-    const entry = e.tableMap[e.tableId] as unknown as TableMapEntry | undefined;
-    if (entry === undefined) return;
-    if (this.o.snapshots?.signalTable === `${entry.parentSchema}.${entry.tableName}`) {
-      this.signalIds.add(e.tableId);
-      return;
-    }
-    const prev = this.tables.get(e.tableId);
-    if (prev !== undefined && sameShape(prev.shape, entry)) return;
-    const shape = tableShape(entry, e.primaryKey);
-    const tableKey = shape.tableKey;
-    let current = this.versions.get(tableKey) ?? this.o.buffer.schemaVersion(tableKey);
-    if (current === undefined || current.fingerprint !== shape.fingerprint) {
-      current = { tableKey, version: (current?.version ?? 0) + 1, fingerprint: shape.fingerprint };
-      this.spool.addVersion(current);
-    }
-    this.versions.set(tableKey, current);
-    if (shape.keyIndexes.length === 0) this.o.log.warn('table has no primary key; updates and deletes cannot be applied by key', { table: tableKey });
-    const converter = new RowConverter(tableKey, shape.columns, shape.keyIndexes, this.o.zeroDates, (column) =>
-      this.o.log.warn('zero date landed as NULL (source.zeroDates is "null")', { table: tableKey, column }),
-    );
-    const state: TableState = {
-      tableKey,
-      shape,
-      schema: tableSchema(entry, shape, current.version, e.tableId, this.tx?.position ?? 0n),
-      converter,
-      sent: this.sentSchemas.has(`${tableKey}@${current.version}`),
-    };
-    this.tables.set(e.tableId, state);
-    this.byName.set(tableKey, state);
-  }
-
   private table(tableId: number): TableState {
-    const t = this.tables.get(tableId);
-    if (t === undefined) throw new AgentError('protocol', `row event for table id ${tableId} arrived before its TABLE_MAP event`);
-    return this.markSent(t);
-  }
-
-  private markSent(t: TableState): TableState {
-    if (!t.sent) {
-      t.sent = true;
-      this.sentSchemas.add(`${t.tableKey}@${t.schema.version}`);
-      this.open.addSchema(t.schema);
-    }
-    return t;
+    return this.t.markSent(this.t.table(tableId), this.open);
   }
 
   private onRows(e: AnyBinlogEvent): void {
@@ -259,7 +201,7 @@ export class Capture implements VirtualWatermarks {
     if (tx.skip) return;
     const op = ROW_OPS[eventName(e)]!;
     const tableId = (e as { tableId: number }).tableId;
-    if (this.signalIds.has(tableId)) return this.onSignalRows(op, (e as { rows: Record<string, unknown>[] }).rows);
+    if (this.t.isSignal(tableId)) return this.onSignalRows(op, (e as { rows: Record<string, unknown>[] }).rows);
     const t = this.table(tableId);
     const w = this.writer;
     const c = t.converter;
@@ -296,14 +238,14 @@ export class Capture implements VirtualWatermarks {
     if (tx.skip) return;
     const tableKey = `${db}.${table}`;
     this.o.snapshots?.hooks.truncated(tableKey);
-    const t = this.byName.get(tableKey);
+    const t = this.t.named(tableKey);
     if (t !== undefined) {
-      this.markSent(t);
+      this.t.markSent(t, this.open);
       return this.addEvent(tx, db, table, t.schema.version, Op.TRUNCATE, new Uint8Array(0), null, null);
     }
     // Not seen in this session (after a restart, say): the hub already holds the
     // version the spool recorded, and a truncate needs only the table's name.
-    const v = this.versions.get(tableKey) ?? this.o.buffer.schemaVersion(tableKey);
+    const v = this.t.latest(tableKey);
     if (v === undefined) {
       this.o.log.info('TRUNCATE of a table with no captured rows: nothing to truncate downstream', { table: tableKey });
       return;
@@ -395,45 +337,11 @@ export class Capture implements VirtualWatermarks {
 
   /** Chunk rows that survived their window, as READ events in `tx`; the chunk's record goes with the batch that ends it. */
   private emit(tx: OpenTransaction, emission: SnapshotEmission<MySqlChunkMeta>): void {
-    const t = this.snapshotState(emission.meta, tx.position);
+    const t = this.t.forSnapshot(emission.meta.shape, tx.position);
     if (t === null) return emission.rejected('the table changed between the chunk SELECT and its high watermark');
-    this.markSent(t);
+    this.t.markSent(t, this.open);
     for (const row of emission.rows) this.addEvent(tx, t.schema.schema, t.schema.table, t.schema.version, Op.READ, row.key, null, row.after);
     this.spool.addSnapshot(emission.record, emission.durable);
-  }
-
-  /**
-   * The schema version for snapshot rows read with `shape`: the binlog's
-   * current one when this session mapped the table (same columns and kinds:
-   * the rows encode alike), else the spool's latest when it has the same
-   * fingerprint, else a new version. Null: the binlog's columns differ.
-   */
-  private snapshotState(meta: MySqlChunkMeta, position: bigint): TableState | null {
-    const s = meta.shape;
-    for (const t of this.tables.values()) {
-      if (t.tableKey !== s.tableKey) continue;
-      const same = t.shape.columns.length === s.columns.length && t.shape.columns.every((c, i) => c.name === s.columns[i]!.name && c.kind === s.columns[i]!.kind);
-      return same ? t : null;
-    }
-    const known = this.snapshotTables.get(s.tableKey);
-    if (known !== undefined && known.shape.fingerprint === s.fingerprint) return known;
-    let current = this.versions.get(s.tableKey) ?? this.o.buffer.schemaVersion(s.tableKey);
-    if (current === undefined || current.fingerprint !== s.fingerprint) {
-      current = { tableKey: s.tableKey, version: (current?.version ?? 0) + 1, fingerprint: s.fingerprint };
-      this.spool.addVersion(current);
-    }
-    this.versions.set(s.tableKey, current);
-    const shape: TableShape = { tableKey: s.tableKey, columns: s.columns, keyIndexes: s.keyOrder, fingerprint: s.fingerprint, names: s.columns.map((c) => c.name), types: s.columns.map((c) => c.type) };
-    const entry: TableMapEntry = { parentSchema: s.db, tableName: s.table, columns: [], columnSchemas: [] };
-    const state: TableState = {
-      tableKey: s.tableKey,
-      shape,
-      schema: tableSchema(entry, shape, current.version, 0, position),
-      converter: new RowConverter(s.tableKey, s.columns, s.keyOrder, this.o.zeroDates, () => undefined),
-      sent: this.sentSchemas.has(`${s.tableKey}@${current.version}`),
-    };
-    this.snapshotTables.set(s.tableKey, state);
-    return state;
   }
 
   /** True when nothing is open or in flight. */

@@ -2,8 +2,9 @@
  * `npm run bench:snapshot:mysql`: incremental snapshot throughput of the
  * MySQL/MariaDB source into the hub log (ingesting only) while the binlog
  * keeps streaming, beside `mariadb --batch -e 'SELECT * FROM t'` (the
- * client's own tab-separated dump of the same table) in the same run, and the
- * source server's extra CPU while the snapshot runs.
+ * client's own tab-separated dump of the same table) and the same keyset
+ * pages read by mysql2 in this process without conversion, in the same run,
+ * and the source server's extra CPU while the snapshot runs.
  *
  *   A table of BENCH_ROWS rows (default 1000000; id int, v bigint, note
  *   varchar(40)) is read in chunks of BENCH_CHUNK rows (default 10000) with
@@ -18,6 +19,8 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type mysql from 'mysql2/promise';
+import { ChunkReader, openSnapshotConnection, type ChunkCursor } from '../agent/sources/mysql/snapshot-chunk.js';
+import { readTableShape } from '../agent/sources/mysql/snapshot-shape.js';
 import { binlogStreaming, startMySqlE2E, type MySqlE2E } from '../test/support/mysql-e2e.js';
 import { apiFetch, waitFor } from '../test/support/pipeline.js';
 
@@ -74,6 +77,24 @@ async function baseline(e: MySqlE2E): Promise<number> {
   return (performance.now() - t0) / 1000;
 }
 
+/** Seconds to read the table in keyset pages of CHUNK rows with mysql2 (the agent's own reader, values not converted). */
+async function keysetPages(e: MySqlE2E): Promise<number> {
+  const conn = await openSnapshotConnection({ host: e.mdb.host, port: e.mdb.port, user: 'root', password: undefined });
+  try {
+    const reader = new ChunkReader(await readTableShape(conn, 'shop', 'bench'));
+    const t0 = performance.now();
+    let cursor: ChunkCursor | null = null;
+    for (;;) {
+      const chunk = await reader.read(conn, cursor, CHUNK);
+      if (chunk.rows.length === 0) break;
+      cursor = chunk.last;
+    }
+    return (performance.now() - t0) / 1000;
+  } finally {
+    await conn.end();
+  }
+}
+
 async function main(): Promise<void> {
   const e = await startMySqlE2E({ name: 'mysql-snapshot-bench', batchEvents: 2000, mariadbArgs: ['--innodb-flush-log-at-trx-commit=2', '--innodb-buffer-pool-size=512M'] });
   try {
@@ -88,6 +109,7 @@ async function main(): Promise<void> {
     // Warm the buffer pool once so neither side pays for the first read from disk.
     await baseline(e);
     const baseSeconds = await baseline(e);
+    const pagesSeconds = await keysetPages(e);
     if (MODE === 'signal')
       await e.mdb.exec('CREATE DATABASE tributary', 'CREATE TABLE tributary.signal (id varchar(64) PRIMARY KEY)', "GRANT INSERT, DELETE ON tributary.signal TO 'tributary'@'%'");
     const snapshot = { initial: true, chunkRows: CHUNK, ...(MODE === 'signal' ? { signalTable: 'tributary.signal' } : {}) };
@@ -117,6 +139,7 @@ async function main(): Promise<void> {
     const baseRate = ROWS / baseSeconds;
     log(`snapshot: ${ROWS} rows in chunks of ${CHUNK}, ${MODE} watermarks, streaming ${writer.rows() - sideBefore} writer rows meanwhile`);
     log(`  mariadb --batch SELECT *       ${baseRate.toFixed(0).padStart(8)} rows/s   (baseline, same table)`);
+    log(`  mysql2 keyset pages (no conv.) ${(ROWS / pagesSeconds).toFixed(0).padStart(8)} rows/s   (in process, same chunks)`);
     log(`  agent → hub log (durable)      ${rate.toFixed(0).padStart(8)} rows/s   ${((100 * rate) / baseRate).toFixed(0)}% of the baseline`);
     log(`  mariadbd extra CPU while the snapshot ran: ${(extraCpu * 100).toFixed(0)}% of one core (writer alone: ${(idlePerSecond * 100).toFixed(0)}%)`);
   } finally {

@@ -66,25 +66,30 @@ after(async () => {
 });
 
 test(`initial snapshot under churn, agent killed -9 ${KILLS} times mid-snapshot: destination equals source`, async () => {
-  // Throttled so the snapshot outlasts the kills; small chunks so many complete between them.
-  let agent = agentWith('throttled', { initial: true, chunkRows: 500, maxRowsPerSecond: 1500 });
+  // Throttled so the snapshot outlasts the kills; small chunks so several complete between them.
+  const settings = { initial: true, chunkRows: 250, maxRowsPerSecond: 1000 };
+  const churnStarts = (): Array<Record<string, unknown>> => logRecords('snapshot started').filter((r) => r['table'] === 'public.churn');
+  let agent = agentWith('throttled', settings);
   agent.start();
-  await waitFor('the snapshot to start', () => logRecords('snapshot started').length > 0, 120_000);
+  await waitFor('the snapshot to start', () => churnStarts().length > 0, 120_000);
   const writer = startWriter(e.src, { keys: CHURN_ROWS + 2000, pauseMs: 1 });
   for (let i = 0; i < KILLS; i++) {
-    await new Promise((r) => setTimeout(r, randomBetween(700, 1800)));
+    // Each kill lands while this agent is snapshotting (it logged its start), at a random point.
+    const seen = churnStarts().length;
+    await waitFor(`agent #${i + 1} to snapshot`, () => churnStarts().length > seen || i === 0, 120_000, 50);
+    await new Promise((r) => setTimeout(r, randomBetween(300, 1200)));
+    assert.ok(!logRecords('snapshot ended').some((r) => r['table'] === 'public.churn'), `the snapshot was still running at kill ${i + 1}`);
     await agent.kill9();
-    await new Promise((r) => setTimeout(r, randomBetween(50, 300)));
-    agent = agentWith('throttled', { initial: true, chunkRows: 500, maxRowsPerSecond: 1500 });
+    agent = agentWith('throttled', settings);
     agent.start();
   }
   await waitFor('the churn snapshot to finish', () => logRecords('snapshot ended').some((r) => r['table'] === 'public.churn' && r['state'] === 'done'), 240_000, 500);
   await writer.stop();
   await converged(e, 'churn', WRITER_COLUMNS, 180_000);
   const starts = logRecords('snapshot started').filter((r) => r['table'] === 'public.churn');
-  assert.ok(starts.length > KILLS / 2, `the snapshot was interrupted and resumed (${starts.length} starts)`);
+  assert.equal(starts.length, KILLS + 1, 'every agent killed mid-snapshot resumed it');
   const resumed = starts.filter((r) => Number(r['rowsDone']) > 0);
-  assert.ok(resumed.length >= KILLS / 2, `restarts resumed after the last durable chunk, not from the first key (${resumed.length} of ${starts.length})`);
+  assert.ok(resumed.length >= KILLS - 1, `restarts resumed after the last durable chunk, not from the first key (${resumed.length} of ${starts.length})`);
   const rowsDone = resumed.map((r) => Number(r['rowsDone']));
   assert.deepEqual(rowsDone, [...rowsDone].sort((a, b) => a - b), 'progress never went backwards across restarts');
   // The table without a primary key is not snapshotted, loudly (README: "Tables without a primary key").

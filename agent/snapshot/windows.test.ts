@@ -75,3 +75,23 @@ test('a high watermark whose low one was never seen fails the chunk', async () =
   assert.equal(reg.watermark(w.highId), null);
   await assert.rejects(w.done, /while the window was written/);
 });
+
+test('when a chunk fails, the later chunk of the same table already in flight fails with it; other tables are untouched', async () => {
+  const reg = new WindowRegistry<string>();
+  const first = reg.open('public.t', record('public.t'));
+  reg.watermark(first.lowId);
+  first.window.setChunk(chunk(1));
+  const second = reg.open('public.t', record('public.t'));
+  const other = reg.open('public.u', record('public.u'));
+  reg.watermark(second.lowId);
+  second.window.setChunk(chunk(2));
+  reg.watermark(first.highId)?.rejected('schema changed');
+  await assert.rejects(first.done, /schema changed/);
+  await assert.rejects(second.done, /schema changed/);
+  assert.equal(reg.watermark(second.highId), null, 'its high watermark no longer emits anything');
+  assert.equal(reg.watching('public.u'), true);
+  reg.watermark(other.lowId);
+  other.window.setChunk(chunk(3));
+  reg.watermark(other.highId)?.durable();
+  assert.deepEqual(await other.done, { rowsRead: 1, rowsWritten: 1 });
+});

@@ -115,14 +115,18 @@ export class WindowRegistry<M> implements SnapshotHooks<M> {
         if (this.emitted.delete(p)) p.resolve({ rowsRead, rowsWritten });
       },
       rejected: (reason) => {
-        if (this.emitted.delete(p)) p.reject(new AgentError('source-unavailable', `${p.window.table}: ${reason}`));
+        if (this.emitted.has(p)) this.settle(p, new AgentError('source-unavailable', `${p.window.table}: ${reason}`));
       },
     };
   }
 
   sessionStarted(): void {
     const err = new AgentError('source-unavailable', 'the capture session restarted while a chunk window was open');
-    for (const p of [...this.byHigh.values(), ...this.emitted]) this.settle(p, err);
+    for (const p of [...this.byHigh.values(), ...this.emitted]) {
+      this.forget(p);
+      this.emitted.delete(p);
+      p.reject(err);
+    }
   }
 
   /** Open windows and emissions awaiting durability (tests and metrics). */
@@ -130,10 +134,19 @@ export class WindowRegistry<M> implements SnapshotHooks<M> {
     return this.byHigh.size + this.emitted.size;
   }
 
+  /**
+   * Fails a window, and every other window of its table: a later chunk must
+   * never reach the spool (its record naming a later key) when an earlier
+   * one did not.
+   */
   private settle(p: Pending<M>, err: AgentError): void {
-    this.forget(p);
-    this.emitted.delete(p);
-    p.reject(err);
+    const table = p.window.table;
+    for (const q of [p, ...this.byHigh.values(), ...this.emitted]) {
+      if (q !== p && q.window.table !== table) continue;
+      this.forget(q);
+      this.emitted.delete(q);
+      q.reject(err);
+    }
   }
 
   private forget(p: Pending<M>): void {

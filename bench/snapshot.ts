@@ -54,6 +54,18 @@ function serverCpu(e: E2E): Map<number, number> {
   return out;
 }
 
+/** CPU seconds used so far by one process. */
+function processCpu(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return (Number(rest[11]) + Number(rest[12])) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+
 function cpuDelta(a: Map<number, number>, b: Map<number, number>): number {
   let s = 0;
   for (const [pid, t] of b) s += t - (a.get(pid) ?? 0);
@@ -113,9 +125,13 @@ try {
   await waitFor('the snapshot to start', () => snapshotLog(e, 'snapshot started').length > 0, 120_000, 20);
   const idleCpu = cpuDelta(idle0, serverCpu(e)) / ((performance.now() - idleT0) / 1000);
   const cpu0 = serverCpu(e);
+  const agentCpu0 = processCpu(agent.pid);
+  const hubCpu0 = processCpu(e.hubLogOnly.pid);
   const started = Date.parse(snapshotLog(e, 'snapshot started')[0]?.ts ?? '');
   await waitFor('the snapshot to end', () => snapshotLog(e, 'snapshot ended').length > 0, 1_800_000, 20);
   const cpu1 = serverCpu(e);
+  const agentCpu = processCpu(agent.pid) - agentCpu0;
+  const hubCpu = processCpu(e.hubLogOnly.pid) - hubCpu0;
   const ended = snapshotLog(e, 'snapshot ended')[0];
   const streamedAtEnd = streamed;
   // Everything the snapshot wrote, plus what the stream carried meanwhile, durable in the hub log.
@@ -126,9 +142,13 @@ try {
   const seconds = (done - started) / 1000;
   const rate = ROWS / seconds;
   const snapCpu = cpuDelta(cpu0, cpu1) / ((Date.parse(ended?.ts ?? '') - started) / 1000);
-  log(`snapshot of ${ROWS} rows (state ${ended?.state}) while the stream carried ${streamedAtEnd} inserts`);
+  const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  log(`snapshot of ${ROWS} rows (state ${ended?.state}) while the stream carried ${streamedAtEnd} inserts; load average ${load}`);
   log(`  psql \\copy snap TO /dev/null       ${copyRate.toFixed(0).padStart(8)} rows/s   (baseline, same table, same run)`);
   log(`  snapshot → hub log (durable)      ${rate.toFixed(0).padStart(8)} rows/s   ${((100 * rate) / copyRate).toFixed(0)}% of \\copy  (${seconds.toFixed(1)} s)`);
+  const span = (Date.parse(ended?.ts ?? '') - started) / 1000;
+  log(`  snapshot chunks read and durable in the agent's spool: ${(ROWS / span).toFixed(0)} rows/s (${span.toFixed(1)} s)`);
+  log(`  while snapshotting: agent ${((100 * agentCpu) / span).toFixed(0)}% of a core, hub ${((100 * hubCpu) / span).toFixed(0)}% of a core (the agent's process includes its tsx loader)`);
   log(`  PostgreSQL CPU: ${(100 * idleCpu).toFixed(0)}% of a core streaming only, ${(100 * snapCpu).toFixed(0)}% while snapshotting (extra ${(100 * (snapCpu - idleCpu)).toFixed(0)}% of a core)`);
 } finally {
   await agent?.stop();

@@ -40,6 +40,9 @@ export interface TableSnapshotContext<M> {
 
 const now = (): string => new Date().toISOString();
 
+/** Chunks read but not yet durable, at most (memory: this many chunks of rows). */
+const CHUNKS_IN_FLIGHT = 4;
+
 /** Runs `job` until done, paused, cancelled, failed, or the signal aborts (then the record stays running). */
 export async function snapshotTable<M>(ctx: TableSnapshotContext<M>, job: TableJob): Promise<void> {
   const info = await ctx.source.describe(job.table, ctx.signal);
@@ -51,47 +54,48 @@ export async function snapshotTable<M>(ctx: TableSnapshotContext<M>, job: TableJ
   await ctx.store({ ...job.record, state: 'running', rowsEstimate: info.rowsEstimate, updatedAt: now() });
   const backoff = new Backoff({ initialMs: 200, maxMs: 10_000 });
   const started = Date.now();
-  let rowsThisRun = 0;
-  // Two chunks in flight at most: the next chunk is read while the previous
-  // one's high watermark travels through the log to the spool. Its window
-  // opens only after the previous HW was written, so windows never overlap;
-  // its record follows the previous one in the spool; and if the previous
-  // one fails, the registry abandons it too (windows.ts), so no chunk is
-  // ever stored ahead of one that is missing.
+  // Up to CHUNKS_IN_FLIGHT chunks between their high watermark and the
+  // spool: the next chunk is read while earlier high watermarks travel
+  // through the log (the round trip, not the SELECT, bounds a one-at-a-time
+  // loop). Each window opens only after the previous HW was written, so
+  // windows never overlap; records reach the spool in chunk order; and when
+  // one chunk fails the registry fails the later ones with it (windows.ts),
+  // so no record ever names a key past a chunk that is missing.
   let cursor = job.record;
-  let inFlight: ReadWindow | null = null;
-  const settle = async (): Promise<void> => {
-    if (inFlight === null) return;
-    const f = inFlight;
-    inFlight = null;
-    const outcome = await abortable(f.done, ctx.signal);
+  const firstRows = cursor.rowsDone;
+  const inFlight: ReadWindow[] = [];
+  const settleOne = async (): Promise<void> => {
+    const f = inFlight.shift();
+    if (f === undefined) return;
+    await abortable(f.done, ctx.signal);
     job.record = f.record;
     ctx.report(f.record);
-    rowsThisRun += outcome.rowsRead;
   };
   while (!ctx.signal.aborted) {
     try {
       if (job.request !== 'run' || cursor.state === 'done') {
-        await settle();
+        while (inFlight.length > 0) await settleOne();
         if (job.request === 'run') return;
         return void (await ctx.store({ ...job.record, state: job.request === 'pause' ? 'paused' : 'cancelled', updatedAt: now() }));
       }
-      const next = await readWindow(ctx, job.table, info, cursor);
-      await settle();
-      inFlight = next;
-      cursor = next.record;
+      inFlight.push(await readWindow(ctx, job.table, info, cursor));
+      cursor = inFlight.at(-1)?.record ?? cursor;
+      while (inFlight.length >= CHUNKS_IN_FLIGHT) await settleOne();
       backoff.reset();
     } catch (cause) {
       const err = cause instanceof AgentError ? cause : new AgentError('internal', 'snapshot chunk failed', { cause });
       if (ctx.signal.aborted) return;
       if (retryDirective(err.kind) !== 'retry') throw err;
       ctx.log.warn('snapshot chunk not completed; reading again from the last durable chunk', { table: job.table, error: err });
-      inFlight = null;
+      // Later chunks failed with the first (windows.ts); their rows may still
+      // reach the spool, harmlessly: rows at later positions, records behind.
+      inFlight.length = 0;
       cursor = job.record;
       await backoff.wait(ctx.signal);
       continue;
     }
-    await throttle(ctx, job, started, rowsThisRun);
+    // The ceiling is on rows read from the source.
+    await throttle(ctx, job, started, cursor.rowsDone - firstRows);
   }
 }
 

@@ -95,3 +95,15 @@ test('when a chunk fails, the later chunk of the same table already in flight fa
   reg.watermark(other.highId)?.durable();
   assert.deepEqual(await other.done, { rowsRead: 1, rowsWritten: 1 });
 });
+
+test('a later chunk that fails leaves the earlier one in flight alone', async () => {
+  const reg = new WindowRegistry<string>();
+  const first = reg.open('public.t', record('public.t'));
+  reg.watermark(first.lowId);
+  first.window.setChunk(chunk(1));
+  const second = reg.open('public.t', record('public.t'));
+  reg.abandon(second, new AgentError('source-unavailable', 'connection lost'));
+  await assert.rejects(second.done, /connection lost/);
+  reg.watermark(first.highId)?.durable();
+  assert.deepEqual(await first.done, { rowsRead: 1, rowsWritten: 1 });
+});

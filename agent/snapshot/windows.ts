@@ -28,6 +28,8 @@ export interface OpenWindow<M> {
 }
 
 interface Pending<M> {
+  /** Opening order: a failure fails this window and the later ones of its table. */
+  readonly seq: number;
   readonly window: ChunkWindow<M>;
   readonly record: (chunk: Chunk<M>, rowsWritten: number) => SnapshotRecord;
   readonly resolve: (o: WindowOutcome) => void;
@@ -46,6 +48,7 @@ export class WindowRegistry<M> implements SnapshotHooks<M> {
   /** Windows closed at their high watermark whose rows are not durable yet. */
   private readonly emitted = new Set<Pending<M>>();
   private readonly watched = new Map<TableName, number>();
+  private opened = 0;
 
   /**
    * Opens a window on `table`. `record` builds the progress record stored
@@ -62,7 +65,7 @@ export class WindowRegistry<M> implements SnapshotHooks<M> {
     });
     // The chunk loop may give up on a window before awaiting `done`.
     done.catch(() => undefined);
-    const p: Pending<M> = { window, record, resolve, reject };
+    const p: Pending<M> = { seq: ++this.opened, window, record, resolve, reject };
     this.byLow.set(lowId, p);
     this.byHigh.set(highId, p);
     this.watched.set(table, (this.watched.get(table) ?? 0) + 1);
@@ -135,14 +138,14 @@ export class WindowRegistry<M> implements SnapshotHooks<M> {
   }
 
   /**
-   * Fails a window, and every other window of its table: a later chunk must
+   * Fails a window, and every later window of its table: a later chunk must
    * never reach the spool (its record naming a later key) when an earlier
    * one did not.
    */
   private settle(p: Pending<M>, err: AgentError): void {
     const table = p.window.table;
     for (const q of [p, ...this.byHigh.values(), ...this.emitted]) {
-      if (q !== p && q.window.table !== table) continue;
+      if (q !== p && (q.window.table !== table || q.seq < p.seq)) continue;
       this.forget(q);
       this.emitted.delete(q);
       q.reject(err);

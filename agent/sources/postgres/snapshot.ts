@@ -72,9 +72,10 @@ export class PostgresSnapshotSource implements SnapshotSource<RelationMessage> {
 
   private async connection(): Promise<pg.Client> {
     if (this.client !== null) return this.client;
-    // Watermarks need no commit fsync: one lost in a server crash ends the
-    // replication session too, and the engine reads that chunk again.
-    const settings = { ...REPLICATION_SESSION_SETTINGS, standard_conforming_strings: 'on', client_encoding: 'UTF8', synchronous_commit: 'off' };
+    // synchronous_commit stays as the server has it: a walsender sends WAL
+    // only once flushed, so an asynchronous commit would hold each watermark
+    // back by up to three wal_writer_delay periods.
+    const settings = { ...REPLICATION_SESSION_SETTINGS, standard_conforming_strings: 'on', client_encoding: 'UTF8' };
     const client = new pg.Client({ ...this.options.client, options: optionsString(settings), application_name: `${this.options.client.application_name ?? 'tributary'}-snapshot` });
     client.on('error', () => undefined); // a dropped connection fails the running query; the next call reconnects
     try {

@@ -10,7 +10,7 @@ import { Backoff, sleep } from '../backoff.js';
 import { AgentError, retryDirective } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { SnapshotRecord } from './snapshot-record.js';
-import type { Chunk, KeyedTable, SnapshotSource } from './snapshot-source.js';
+import type { KeyedTable, SnapshotSource } from './snapshot-source.js';
 import type { OpenWindow, WindowOutcome, WindowRegistry } from './windows.js';
 
 /** What the engine lets a running table see and change. */
@@ -40,6 +40,9 @@ export interface TableSnapshotContext<M> {
 
 const now = (): string => new Date().toISOString();
 
+/** Chunks read but not yet durable, at most (memory: this many chunks of rows). */
+const CHUNKS_IN_FLIGHT = 4;
+
 /** Runs `job` until done, paused, cancelled, failed, or the signal aborts (then the record stays running). */
 export async function snapshotTable<M>(ctx: TableSnapshotContext<M>, job: TableJob): Promise<void> {
   const info = await ctx.source.describe(job.table, ctx.signal);
@@ -51,53 +54,77 @@ export async function snapshotTable<M>(ctx: TableSnapshotContext<M>, job: TableJ
   await ctx.store({ ...job.record, state: 'running', rowsEstimate: info.rowsEstimate, updatedAt: now() });
   const backoff = new Backoff({ initialMs: 200, maxMs: 10_000 });
   const started = Date.now();
-  let rowsThisRun = 0;
+  // Up to CHUNKS_IN_FLIGHT chunks between their high watermark and the
+  // spool: the next chunk is read while earlier high watermarks travel
+  // through the log (the round trip, not the SELECT, bounds a one-at-a-time
+  // loop). Each window opens only after the previous HW was written, so
+  // windows never overlap; records reach the spool in chunk order; and when
+  // one chunk fails the registry fails the later ones with it (windows.ts),
+  // so no record ever names a key past a chunk that is missing.
+  let cursor = job.record;
+  const firstRows = cursor.rowsDone;
+  const inFlight: ReadWindow[] = [];
+  const settleOne = async (): Promise<void> => {
+    const f = inFlight.shift();
+    if (f === undefined) return;
+    await abortable(f.done, ctx.signal);
+    job.record = f.record;
+    ctx.report(f.record);
+  };
   while (!ctx.signal.aborted) {
-    if (job.request === 'pause') return void (await ctx.store({ ...job.record, state: 'paused', updatedAt: now() }));
-    if (job.request === 'cancel') return void (await ctx.store({ ...job.record, state: 'cancelled', updatedAt: now() }));
-    let outcome: WindowOutcome;
     try {
-      outcome = await chunk(ctx, job, info);
+      if (job.request !== 'run' || cursor.state === 'done') {
+        while (inFlight.length > 0) await settleOne();
+        if (job.request === 'run') return;
+        return void (await ctx.store({ ...job.record, state: job.request === 'pause' ? 'paused' : 'cancelled', updatedAt: now() }));
+      }
+      inFlight.push(await readWindow(ctx, job.table, info, cursor));
+      cursor = inFlight.at(-1)?.record ?? cursor;
+      while (inFlight.length >= CHUNKS_IN_FLIGHT) await settleOne();
       backoff.reset();
     } catch (cause) {
       const err = cause instanceof AgentError ? cause : new AgentError('internal', 'snapshot chunk failed', { cause });
       if (ctx.signal.aborted) return;
       if (retryDirective(err.kind) !== 'retry') throw err;
-      ctx.log.warn('snapshot chunk not completed; reading it again', { table: job.table, error: err });
+      ctx.log.warn('snapshot chunk not completed; reading again from the last durable chunk', { table: job.table, error: err });
+      // Later chunks failed with the first (windows.ts); their rows may still
+      // reach the spool, harmlessly: rows at later positions, records behind.
+      inFlight.length = 0;
+      cursor = job.record;
       await backoff.wait(ctx.signal);
       continue;
     }
-    ctx.report(job.record);
-    if (job.record.state === 'done') return;
-    rowsThisRun += outcome.rowsRead;
-    await throttle(ctx, job, started, rowsThisRun);
+    // The ceiling is on rows read from the source.
+    await throttle(ctx, job, started, cursor.rowsDone - firstRows);
   }
 }
 
-/** One DBLog window: LW, SELECT, HW, then wait until the surviving rows are durable. */
-async function chunk<M>(ctx: TableSnapshotContext<M>, job: TableJob, info: KeyedTable): Promise<WindowOutcome> {
-  const from = job.record;
-  const build = (c: Chunk<M>, _written: number): SnapshotRecord => {
+interface ReadWindow {
+  /** Settles once the chunk's rows and record are durable in the spool. */
+  readonly done: Promise<WindowOutcome>;
+  /** The record stored with the chunk's rows. */
+  readonly record: SnapshotRecord;
+}
+
+/** One DBLog window up to its high watermark: LW, SELECT, HW. */
+async function readWindow<M>(ctx: TableSnapshotContext<M>, table: string, info: KeyedTable, from: SnapshotRecord): Promise<ReadWindow> {
+  let record: SnapshotRecord = from;
+  const w: OpenWindow<M> = ctx.windows.open(table, () => record);
+  try {
+    await ctx.source.writeWatermark(w.lowId, ctx.signal);
+    const c = await ctx.source.readChunk(info, from.lastKey, ctx.chunkRows, ctx.signal);
     // A short chunk is the last: the table is done with the same spool write.
-    const last = c.rows.length < ctx.chunkRows;
-    return {
+    record = {
       ...from,
-      state: last ? 'done' : 'running',
+      state: c.rows.length < ctx.chunkRows ? 'done' : 'running',
       lastKey: c.lastKey ?? from.lastKey,
       rowsDone: from.rowsDone + c.rows.length,
       chunksDone: from.chunksDone + 1,
       updatedAt: now(),
     };
-  };
-  const w: OpenWindow<M> = ctx.windows.open(job.table, build);
-  try {
-    await ctx.source.writeWatermark(w.lowId, ctx.signal);
-    const c = await ctx.source.readChunk(info, from.lastKey, ctx.chunkRows, ctx.signal);
     w.window.setChunk(c);
     await ctx.source.writeWatermark(w.highId, ctx.signal);
-    const outcome = await abortable(w.done, ctx.signal);
-    job.record = build(c, outcome.rowsWritten);
-    return outcome;
+    return { done: w.done, record };
   } catch (cause) {
     ctx.windows.abandon(w, cause instanceof AgentError ? cause : new AgentError('internal', 'chunk failed', { cause }));
     throw cause;

@@ -28,6 +28,8 @@ export interface OpenWindow<M> {
 }
 
 interface Pending<M> {
+  /** Opening order: a failure fails this window and the later ones of its table. */
+  readonly seq: number;
   readonly window: ChunkWindow<M>;
   readonly record: (chunk: Chunk<M>, rowsWritten: number) => SnapshotRecord;
   readonly resolve: (o: WindowOutcome) => void;
@@ -46,6 +48,7 @@ export class WindowRegistry<M> implements SnapshotHooks<M> {
   /** Windows closed at their high watermark whose rows are not durable yet. */
   private readonly emitted = new Set<Pending<M>>();
   private readonly watched = new Map<TableName, number>();
+  private opened = 0;
 
   /**
    * Opens a window on `table`. `record` builds the progress record stored
@@ -62,7 +65,7 @@ export class WindowRegistry<M> implements SnapshotHooks<M> {
     });
     // The chunk loop may give up on a window before awaiting `done`.
     done.catch(() => undefined);
-    const p: Pending<M> = { window, record, resolve, reject };
+    const p: Pending<M> = { seq: ++this.opened, window, record, resolve, reject };
     this.byLow.set(lowId, p);
     this.byHigh.set(highId, p);
     this.watched.set(table, (this.watched.get(table) ?? 0) + 1);
@@ -115,14 +118,18 @@ export class WindowRegistry<M> implements SnapshotHooks<M> {
         if (this.emitted.delete(p)) p.resolve({ rowsRead, rowsWritten });
       },
       rejected: (reason) => {
-        if (this.emitted.delete(p)) p.reject(new AgentError('source-unavailable', `${p.window.table}: ${reason}`));
+        if (this.emitted.has(p)) this.settle(p, new AgentError('source-unavailable', `${p.window.table}: ${reason}`));
       },
     };
   }
 
   sessionStarted(): void {
     const err = new AgentError('source-unavailable', 'the capture session restarted while a chunk window was open');
-    for (const p of [...this.byHigh.values(), ...this.emitted]) this.settle(p, err);
+    for (const p of [...this.byHigh.values(), ...this.emitted]) {
+      this.forget(p);
+      this.emitted.delete(p);
+      p.reject(err);
+    }
   }
 
   /** Open windows and emissions awaiting durability (tests and metrics). */
@@ -130,10 +137,19 @@ export class WindowRegistry<M> implements SnapshotHooks<M> {
     return this.byHigh.size + this.emitted.size;
   }
 
+  /**
+   * Fails a window, and every later window of its table: a later chunk must
+   * never reach the spool (its record naming a later key) when an earlier
+   * one did not.
+   */
   private settle(p: Pending<M>, err: AgentError): void {
-    this.forget(p);
-    this.emitted.delete(p);
-    p.reject(err);
+    const table = p.window.table;
+    for (const q of [p, ...this.byHigh.values(), ...this.emitted]) {
+      if (q !== p && (q.window.table !== table || q.seq < p.seq)) continue;
+      this.forget(q);
+      this.emitted.delete(q);
+      q.reject(err);
+    }
   }
 
   private forget(p: Pending<M>): void {

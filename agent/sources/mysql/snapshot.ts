@@ -27,7 +27,7 @@ import type mysql from 'mysql2/promise';
 import { RowWriter } from '../../../proto/tributary/v1/row-codec.js';
 import { AgentError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import type { Chunk, ChunkKey, ChunkRow, KeyedTable, SnapshotSource, TableInfo } from '../../snapshot/snapshot-source.js';
+import { WATERMARK_PREFIX, type Chunk, type ChunkKey, type ChunkRow, type KeyedTable, type SnapshotSource, type TableInfo } from '../../snapshot/snapshot-source.js';
 import { RowConverter } from './convert.js';
 import type { ZeroDatePolicy } from './config.js';
 import { commitPosition } from './position.js';
@@ -141,8 +141,10 @@ export class MySqlSnapshotSource implements SnapshotSource<MySqlChunkMeta> {
     const ident = `${quoteIdent(db)}.${quoteIdent(name)}`;
     await this.use(async (c) => {
       await c.query(`INSERT INTO ${ident} (id) VALUES (${escapeString(id)})`);
-      // The pair has served once the high watermark is in the binlog.
-      if (id.endsWith(':high')) await c.query(`DELETE FROM ${ident} WHERE id IN (${escapeString(id)}, ${escapeString(id.replace(/:high$/, ':low'))})`);
+      // A watermark serves by its INSERT in the binlog; the row itself is
+      // never read, so every committed one may go (those left by an agent
+      // killed mid-chunk too, and another agent's: theirs are in the binlog).
+      if (id.endsWith(':high')) await c.query(`DELETE FROM ${ident} WHERE id LIKE ${escapeString(`${WATERMARK_PREFIX}:%`)}`);
     });
   }
 

@@ -37,11 +37,20 @@ async function ingested(e: MySqlE2E): Promise<number> {
   return Number(/tributary_hub_events_ingested_total\{source="agent-1\/shop"\} (\d+)/.exec(text)?.[1] ?? 0);
 }
 
-/** CPU seconds (user + system) of the private mariadbd so far. */
+/** CPU seconds (user + system) of a process so far; 0 when it is gone. */
+function processCpu(pid: number | string | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds of the private mariadbd so far. */
 function serverCpuSeconds(e: MySqlE2E): number {
-  const pid = readFileSync(join(dirname(e.mdb.dataDir), 'mariadbd.pid'), 'utf8').trim();
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  return processCpu(readFileSync(join(dirname(e.mdb.dataDir), 'mariadbd.pid'), 'utf8').trim());
 }
 
 /** ~50 single-row transactions per second on `side`, counting committed rows. */
@@ -127,9 +136,14 @@ async function main(): Promise<void> {
     await binlogStreaming(e);
     const t0 = performance.now();
     const cpu0 = serverCpuSeconds(e);
+    const agentCpu0 = processCpu(agent.pid);
+    const hubCpu0 = processCpu(e.hubLogOnly.pid);
     await waitFor('the hub log to hold every snapshot row', async () => (await ingested(e)) - before - (writer.rows() - sideBefore) >= ROWS, 1_800_000, 20);
     const seconds = (performance.now() - t0) / 1000;
     const extraCpu = (serverCpuSeconds(e) - cpu0 - idlePerSecond * seconds) / seconds;
+    const agentCpu = (processCpu(agent.pid) - agentCpu0) / seconds;
+    const hubCpu = (processCpu(e.hubLogOnly.pid) - hubCpu0) / seconds;
+    const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
     await writer.stop();
     await writerConn.end();
     await agent.stop();
@@ -142,6 +156,7 @@ async function main(): Promise<void> {
     log(`  mysql2 keyset pages (no conv.) ${(ROWS / pagesSeconds).toFixed(0).padStart(8)} rows/s   (in process, same chunks)`);
     log(`  agent → hub log (durable)      ${rate.toFixed(0).padStart(8)} rows/s   ${((100 * rate) / baseRate).toFixed(0)}% of the baseline`);
     log(`  mariadbd extra CPU while the snapshot ran: ${(extraCpu * 100).toFixed(0)}% of one core (writer alone: ${(idlePerSecond * 100).toFixed(0)}%)`);
+    log(`  agent CPU ${(agentCpu * 100).toFixed(0)}%, hub CPU ${(hubCpu * 100).toFixed(0)}% of one core; load average ${load}`);
   } finally {
     await e.close();
   }

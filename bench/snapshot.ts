@@ -5,19 +5,25 @@
  * the source's extra CPU while the snapshot runs at its ceiling (unlimited:
  * as fast as it goes), from /proc of the PostgreSQL server processes.
  *
- * Set BENCH_ROWS to scale the table (default 1000000) and BENCH_CHUNK the
- * chunk size (default 10000).
+ * Set BENCH_ROWS to scale the table (default 1000000), BENCH_CHUNK the
+ * chunk size (default 10000) and BENCH_CEILING the rows-per-second ceiling
+ * (default 0, unlimited).
  */
 import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { fromBinary } from '@bufbuild/protobuf';
+import { open } from 'lmdb';
+import { ChangeBatchSchema, Op } from '../proto/gen/tributary/v1/change_pb.js';
 import { startE2E, type E2E } from '../test/support/e2e.js';
 import { ManagedProcess, apiFetch, waitFor } from '../test/support/pipeline.js';
 
 const run = promisify(execFile);
 const ROWS = Number(process.env['BENCH_ROWS'] ?? 1_000_000);
 const CHUNK = Number(process.env['BENCH_CHUNK'] ?? 10_000);
+/** `source.snapshot.maxRowsPerSecond` for the run; 0 = unlimited. */
+const CEILING = Number(process.env['BENCH_CEILING'] ?? 0);
 const CLOCK_TICKS = 100;
 
 function log(line: string): void {
@@ -88,10 +94,28 @@ function snapshotLog(e: E2E, msg: string): Array<{ ts: string; rowsDone?: number
     .map((l) => JSON.parse(l) as { ts: string; rowsDone?: number; state?: string });
 }
 
+/** Commit → durable in the hub log, for the streamed table's rows committed between `fromMs` and `toMs`. */
+async function streamLatency(e: E2E, fromMs: number, toMs: number): Promise<string> {
+  const root = open({ path: join(e.dir, 'hub', 'log'), maxDbs: 8, compression: false, readOnly: true });
+  const entries = root.openDB<{ bytes: Uint8Array; ingestedAtUs: number }, number>({ name: 'entries', encoding: 'msgpack' });
+  const lat: number[] = [];
+  for (const { value } of entries.getRange({})) {
+    const batch = fromBinary(ChangeBatchSchema, value.bytes);
+    for (const ev of batch.events) {
+      const commitMs = Number(ev.commitTimeUs) / 1000;
+      if (ev.table === 'stream' && ev.op !== Op.READ && commitMs >= fromMs && commitMs <= toMs) lat.push(value.ingestedAtUs / 1000 - commitMs);
+    }
+  }
+  await root.close();
+  lat.sort((a, b) => a - b);
+  const q = (p: number): string => (lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? NaN).toFixed(0);
+  return `p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${q(1)} ms (${lat.length} rows)`;
+}
+
 const e = await startE2E({ name: 'bench_snapshot', batchEvents: 2000 });
 let agent: ManagedProcess | null = null;
 try {
-  log(`machine: ${(await run('nproc')).stdout.trim()} cores; PostgreSQL from ${e.pgi.binDir}; ${ROWS} rows, chunks of ${CHUNK}`);
+  log(`machine: ${(await run('nproc')).stdout.trim()} cores; PostgreSQL from ${e.pgi.binDir}; ${ROWS} rows, chunks of ${CHUNK}, ceiling ${CEILING === 0 ? 'none' : `${CEILING} rows/s`}`);
   await e.src.query('CREATE TABLE snap (id bigint PRIMARY KEY, v int NOT NULL, label text NOT NULL, at timestamptz NOT NULL)');
   await e.src.query(`INSERT INTO snap SELECT g, g % 1000, 'row-' || g, '2024-01-01'::timestamptz + g * interval '1 ms' FROM generate_series(1, ${ROWS}) g`);
   await e.src.query('CREATE TABLE stream (id bigserial PRIMARY KEY, v int)');
@@ -118,7 +142,7 @@ try {
       await new Promise((r) => setTimeout(r, 10));
     }
   })();
-  agent = agentWith(e, { initial: true, chunkRows: CHUNK, maxRowsPerSecond: 0 });
+  agent = agentWith(e, { initial: true, chunkRows: CHUNK, maxRowsPerSecond: CEILING });
   const idle0 = serverCpu(e);
   const idleT0 = performance.now();
   agent.start();
@@ -149,6 +173,8 @@ try {
   const span = (Date.parse(ended?.ts ?? '') - started) / 1000;
   log(`  snapshot chunks read and durable in the agent's spool: ${(ROWS / span).toFixed(0)} rows/s (${span.toFixed(1)} s)`);
   log(`  while snapshotting: agent ${((100 * agentCpu) / span).toFixed(0)}% of a core, hub ${((100 * hubCpu) / span).toFixed(0)}% of a core (the agent's process includes its tsx loader)`);
+  await e.hubLogOnly.stop();
+  log(`  the stream's own latency meanwhile (commit → durable in the hub log): ${await streamLatency(e, started, Date.parse(ended?.ts ?? ''))}`);
   log(`  PostgreSQL CPU: ${(100 * idleCpu).toFixed(0)}% of a core streaming only, ${(100 * snapCpu).toFixed(0)}% while snapshotting (extra ${(100 * (snapCpu - idleCpu)).toFixed(0)}% of a core)`);
 } finally {
   await agent?.stop();

@@ -139,3 +139,25 @@ test(`a ${BIG_ROWS.toLocaleString('en')}-row table with a composite key, under c
   await agent.stop();
   agent.close();
 });
+
+test('watermarks through a signal table: the snapshot lands, the signal rows never do', async () => {
+  await e.src.query('CREATE TABLE tributary_signal (id text PRIMARY KEY, at timestamptz DEFAULT now())');
+  await e.src.query('CREATE TABLE sig_t (id int PRIMARY KEY, v text)');
+  await e.src.query("INSERT INTO sig_t SELECT g, 'v' || g FROM generate_series(1, 5000) g");
+  const agent = agentWith('signal', { initial: true, chunkRows: 1000, signalTable: 'public.tributary_signal' });
+  agent.start();
+  await waitFor('the sig_t snapshot to finish', () => logRecords('snapshot ended').some((r) => r['table'] === 'public.sig_t' && r['state'] === 'done'), 180_000, 500);
+  await converged(e, 'sig_t', ['id', 'v']);
+  const signals = await e.src.query<{ n: string }>('SELECT count(*)::text AS n FROM tributary_signal');
+  assert.ok(Number(signals.rows[0]?.n) >= 12, `two watermark rows per chunk: 5 full chunks and the empty last one (${signals.rows[0]?.n})`);
+  // The rows' last write at the destination is the snapshot's READ (op "r"), written after the streamed inserts.
+  await waitFor('the snapshot rows to be applied', async () => {
+    const r = await e.dst.query<{ n: string }>("SELECT count(*)::text AS n FROM sig_t WHERE _tributary_op = 'r'");
+    return r.rows[0]?.n === '5000';
+  });
+  const leaked = await e.dst.query<{ n: string }>("SELECT count(*)::text AS n FROM information_schema.tables WHERE table_name = 'tributary_signal'");
+  assert.equal(leaked.rows[0]?.n, '0', 'watermark rows are not forwarded');
+  assert.ok(!logRecords('snapshot ended').some((r) => r['table'] === 'public.tributary_signal'), 'the signal table itself is not snapshotted');
+  await agent.stop();
+  agent.close();
+});

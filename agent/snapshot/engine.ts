@@ -61,11 +61,15 @@ export class SnapshotEngine<M> {
     return [...this.records.values()].map((r) => progressOf(this.jobs.get(r.table)?.record ?? r));
   }
 
-  /** The source's included tables: queue those never snapshotted (when `initial`) and those interrupted by a restart. */
-  include(tables: readonly TableName[]): void {
+  /**
+   * The source's included tables: queues those never snapshotted (when
+   * `initial`; a table newly added to a running pipeline passes true) and
+   * those interrupted by a restart.
+   */
+  include(tables: readonly TableName[], initial = this.options.settings.initial): void {
     for (const t of tables) {
       const r = this.records.get(t);
-      if (r === undefined ? this.options.settings.initial : isActive(r.state)) this.enqueue(t, r ?? null);
+      if (r === undefined ? initial : isActive(r.state)) this.enqueue(t, r ?? null);
     }
   }
 

@@ -8,7 +8,11 @@
  * - the resume position (GTID set, binlog file/position) after a transaction
  *   is stored in the same spool write as the batch that ends it;
  * - a transaction at or below the spool's last commit position is dropped
- *   (the server may resend it when resuming by file/position).
+ *   (the server may resend it when resuming by file/position);
+ * - snapshot chunk rows (agent/snapshot/) enter as READ events at their high
+ *   watermark: inside the signal-table transaction that is one, or (read-only
+ *   watermarks) alone between two transactions at the read position, with
+ *   the chunk's progress record in the same spool write as their end.
  *
  * commit_position: `file number × 2^32 + end offset of the transaction's
  * first event` (its GTID event, or BEGIN). The server writes a transaction's
@@ -28,7 +32,8 @@ import { advanceMariaDb, commitPosition, encodeResume, parseMySqlGtidSet, type G
 import { eventName } from './table-map.js';
 import { SpoolWriter, type SpoolTarget } from '../../buffer/spool-writer.js';
 import { CaptureTables, type TableState } from './capture-tables.js';
-import { WATERMARK_PREFIX, type SnapshotEmission, type SnapshotHooks } from '../../snapshot/snapshot-source.js';
+import type { SnapshotEmission, SnapshotHooks } from '../../snapshot/snapshot-source.js';
+import { CaptureWatermarks } from './capture-watermarks.js';
 import type { MySqlChunkMeta, VirtualWatermarks } from './snapshot.js';
 
 interface OpenTransaction {
@@ -79,10 +84,7 @@ export class Capture implements VirtualWatermarks {
   /** Binlog offset just after the last transaction handed to the spool (the resume point). */
   private endPos: number;
   private endFile: string;
-  /** How far the binlog has been read: file number × 2^32 + end of the last event. */
-  private readPosition = 0n;
-  /** Read-only high watermarks waiting for the capture to reach their binlog position. */
-  private readonly highs: { id: string; position: bigint }[] = [];
+  private readonly w: CaptureWatermarks;
   /** Newest position the server reported (heartbeats and events). */
   serverPosition = 0n;
   eventsCaptured = 0;
@@ -94,6 +96,7 @@ export class Capture implements VirtualWatermarks {
     this.endPos = o.start.pos;
     this.endFile = o.start.file;
     this.spool = new SpoolWriter(o.buffer, o.target, o.log, o.signal);
+    this.w = new CaptureWatermarks(o.snapshots?.hooks ?? null);
     this.t = new CaptureTables({ buffer: o.buffer, log: o.log, zeroDates: o.zeroDates, signalTable: o.snapshots?.signalTable ?? null, addVersion: (v) => this.spool.addVersion(v) });
   }
 
@@ -201,7 +204,10 @@ export class Capture implements VirtualWatermarks {
     if (tx.skip) return;
     const op = ROW_OPS[eventName(e)]!;
     const tableId = (e as { tableId: number }).tableId;
-    if (this.t.isSignal(tableId)) return this.onSignalRows(op, (e as { rows: Record<string, unknown>[] }).rows);
+    if (this.t.isSignal(tableId)) {
+      if (op === Op.INSERT) for (const emission of this.w.signalRows((e as { rows: Record<string, unknown>[] }).rows)) this.emit(tx, emission);
+      return;
+    }
     const t = this.table(tableId);
     const w = this.writer;
     const c = t.converter;
@@ -292,43 +298,28 @@ export class Capture implements VirtualWatermarks {
     this.spool.commit(this.open, tx.position, () => encodeResume(resume), this.o.batchEvents);
   }
 
-  /** Signal-table rows: an insert whose id is one of our watermarks is one. */
-  private onSignalRows(op: Op, rows: readonly Record<string, unknown>[]): void {
-    const hooks = this.o.snapshots?.hooks;
-    if (op !== Op.INSERT || hooks === undefined) return;
-    for (const row of rows) {
-      const id = row['id'];
-      if (typeof id !== 'string' || !id.startsWith(WATERMARK_PREFIX)) continue;
-      const emission = hooks.watermark(id);
-      if (emission !== null) this.emit(this.tx!, emission);
-    }
-  }
-
   /** Read-only low watermark: the window opens at the capture's current point. */
   low(id: string): void {
-    this.o.snapshots?.hooks.watermark(id);
+    this.w.low(id);
   }
 
   /** Read-only high watermark: closes once the binlog is read up to `position`, between transactions. */
   high(id: string, position: bigint): void {
-    this.highs.push({ id, position });
-    this.closeReached();
+    this.w.high(id, position);
+    this.closeDue();
   }
 
   private reached(position: bigint): void {
-    if (position > this.readPosition) this.readPosition = position;
-    if (this.highs.length > 0) this.closeReached();
+    this.w.reached(position);
+    this.closeDue();
   }
 
-  private closeReached(): void {
+  private closeDue(): void {
     if (this.tx !== null || this.spool.error !== null) return;
-    while (this.highs.length > 0 && this.highs[0]!.position <= this.readPosition) {
-      const { id } = this.highs.shift()!;
-      const emission = this.o.snapshots?.hooks.watermark(id) ?? null;
-      if (emission === null) continue;
-      // Rows of its own, between the last transaction read and the next: at
+    for (const emission of this.w.due()) {
+      // Rows of their own, between the last transaction read and the next: at
       // the read position, which lies strictly between their commit positions.
-      const tx: OpenTransaction = { position: this.readPosition, timeUs: Date.now() * 1000, gtid: null, explicit: false, skip: false, index: 0 };
+      const tx: OpenTransaction = { position: this.w.position, timeUs: Date.now() * 1000, gtid: null, explicit: false, skip: false, index: 0 };
       this.emit(tx, emission);
       const resume = { gtid: this.gtid, file: this.endFile, pos: this.endPos };
       this.spool.commit(this.open, tx.position, () => encodeResume(resume), this.o.batchEvents);

@@ -46,6 +46,8 @@ interface OpenTransaction {
   readonly explicit: boolean;
   readonly skip: boolean;
   index: number;
+  /** Server clock of a heartbeat row written in this transaction (µs; 0 = none). */
+  heartbeatUs: number;
 }
 
 const ROW_OPS: Readonly<Record<string, Op>> = { writerows: Op.INSERT, updaterows: Op.UPDATE, deleterows: Op.DELETE };
@@ -63,10 +65,14 @@ export interface CaptureOptions {
   readonly start: ResumePosition;
   /** The MySQL-flavour executed GTID set after the current event (zongji tracks it). */
   readonly mysqlGtidSet: () => string | undefined;
+  /** `database.table` of the agent's heartbeat table: its rows are freshness, never changes. */
+  readonly heartbeatTable?: string | null;
 }
 
 export class Capture {
   private readonly tables = new Map<number, TableState>();
+  /** Table ids the binlog maps to the heartbeat table. */
+  private readonly heartbeatIds = new Set<number>();
   private readonly byName = new Map<string, TableState>();
   private readonly versions = new Map<string, SchemaVersionRecord>();
   private readonly sentSchemas = new Set<string>();
@@ -142,7 +148,7 @@ export class Capture {
 
   private begin(endPos: number, timestampMs: number, gtid: MariaDbGtid | null, explicit: boolean): void {
     const position = commitPosition(this.file, endPos);
-    this.tx = { position, timeUs: timestampMs * 1000, gtid, explicit, skip: position <= this.spooledEnd, index: 0 };
+    this.tx = { position, timeUs: timestampMs * 1000, gtid, explicit, skip: position <= this.spooledEnd, index: 0, heartbeatUs: 0 };
     if (position > this.serverPosition) this.serverPosition = position;
   }
 
@@ -161,6 +167,7 @@ export class Capture {
     // carries its new columns, so rows after this point decode with them.
     if (this.tx === null) this.begin(e.nextPosition, e.timestamp, null, false);
     this.tables.clear();
+    this.heartbeatIds.clear();
     const t = TRUNCATE.exec(q);
     if (t !== null) {
       const db = t[3] !== undefined || t[4] !== undefined ? (t[1] ?? t[2]) : e.schema;
@@ -173,6 +180,10 @@ export class Capture {
   private onTableMap(e: TableMapEvent): void {
     const entry = e.tableMap[e.tableId] as unknown as TableMapEntry | undefined;
     if (entry === undefined) return;
+    if (this.o.heartbeatTable != null && `${entry.parentSchema}.${entry.tableName}` === this.o.heartbeatTable) {
+      this.heartbeatIds.add(e.tableId);
+      return;
+    }
     const prev = this.tables.get(e.tableId);
     if (prev !== undefined && sameShape(prev.shape, entry)) return;
     const shape = tableShape(entry, e.primaryKey);
@@ -217,6 +228,8 @@ export class Capture {
     const tx = this.tx;
     if (tx === null) throw new AgentError('protocol', 'row event outside a transaction');
     if (tx.skip) return;
+    const tableId = (e as { tableId: number }).tableId;
+    if (this.heartbeatIds.has(tableId)) return this.onHeartbeat(tx, e);
     const op = ROW_OPS[eventName(e)]!;
     const t = this.table((e as { tableId: number }).tableId);
     const w = this.writer;
@@ -236,6 +249,15 @@ export class Capture {
         after = w.finish();
       }
       this.addEvent(tx, t.schema.schema, t.schema.table, t.schema.version, op, key, before, after);
+    }
+  }
+
+  /** A heartbeat row (heartbeat.ts): its server-clock `beat_us` becomes the transaction's source time. */
+  private onHeartbeat(tx: OpenTransaction, e: AnyBinlogEvent): void {
+    for (const row of (e as { rows: Record<string, unknown>[] }).rows) {
+      const image = (row as { after?: Record<string, unknown> }).after ?? row;
+      const us = Number(image['beat_us']);
+      if (Number.isSafeInteger(us) && us > tx.heartbeatUs) tx.heartbeatUs = us;
     }
   }
 
@@ -292,7 +314,8 @@ export class Capture {
       if (set !== undefined && set !== '') this.gtid = parseMySqlGtidSet(set);
     }
     const resume = { gtid: this.gtid, file: this.file, pos: endPos };
-    this.spool.commit(this.open, tx.position, () => encodeResume(resume), this.o.batchEvents);
+    // Source time: the commit's binlog timestamp (whole seconds), or the heartbeat's server clock (µs).
+    this.spool.commit(this.open, tx.position, () => encodeResume(resume), this.o.batchEvents, Math.max(tx.timeUs, tx.heartbeatUs));
   }
 
   /** True when nothing is open or in flight. */

@@ -8,6 +8,7 @@
  */
 import type { AgentControl } from '../../uplink/control.js';
 import mysql from 'mysql2/promise';
+import { CapturedTables } from '../../pipeline/captured-tables.js';
 import { BatchBuilder } from '../../buffer/batch-builder.js';
 import type { ChangeBuffer } from '../../buffer/change-buffer.js';
 import { Backoff } from '../../backoff.js';
@@ -19,6 +20,8 @@ import type { MySqlSourceConfig } from './config.js';
 import { checkRetained, currentEnd, preflight } from './preflight.js';
 import { commitPosition, decodeResume, encodeResume, formatGtid, type ResumePosition } from './position.js';
 import { BinlogStream, classify } from './stream.js';
+import { HeartbeatTimer } from '../heartbeat-timer.js';
+import { MySqlHeartbeatWriter } from './heartbeat.js';
 
 export interface MySqlSourceOptions {
   readonly config: MySqlSourceConfig;
@@ -27,15 +30,17 @@ export interface MySqlSourceOptions {
   readonly batchEvents: number;
   /** Commands from the hub and events to it; absent in tools that run a source without a hub. */
   readonly control?: AgentControl | undefined;
+  /** The tables captured, changed at run time by `pipeline.apply`; absent: `config.tables`. */
+  readonly tables?: CapturedTables | undefined;
 }
 
 const SYSTEM_SCHEMAS = ['mysql', 'information_schema', 'performance_schema', 'sys'];
 
-/** zongji schema filters from `database.table` / `database.*` patterns. */
-export function schemaFilters(tables: readonly string[]): { include: Record<string, string[] | true> | undefined; exclude: Record<string, true> | undefined } {
+/** zongji schema filters from `database.table` / `database.*` patterns (plus the heartbeat table, whose rows are freshness). */
+export function schemaFilters(tables: readonly string[], heartbeatTable: string | null = null): { include: Record<string, string[] | true> | undefined; exclude: Record<string, true> | undefined } {
   if (tables.length === 0) return { include: undefined, exclude: Object.fromEntries(SYSTEM_SCHEMAS.map((s) => [s, true] as const)) };
   const include: Record<string, string[] | true> = {};
-  for (const t of tables) {
+  for (const t of heartbeatTable === null ? tables : [...tables, heartbeatTable]) {
     const dot = t.indexOf('.');
     const db = t.slice(0, dot);
     const table = t.slice(dot + 1);
@@ -52,11 +57,38 @@ export class MySqlSource implements ChangeSource {
   private confirmed = 0n;
   private capture: Capture | null = null;
   private lastError: string | null = null;
+  /** The running session's heartbeat timer, if any. */
+  private heartbeat: HeartbeatTimer | null = null;
   private captured = 0;
   private serverPosition = 0n;
+  readonly tables: CapturedTables;
+  /** Ends the current binlog session (the run loop starts the next one at once, from the spool's position). */
+  private endSession: (() => void) | null = null;
 
   constructor(private readonly options: MySqlSourceOptions) {
     this.id = options.config.id;
+    this.tables = options.tables ?? CapturedTables.fromConfig(options.config.tables);
+  }
+
+  /**
+   * `pipeline.apply`: the binlog reader's schema filters are fixed per
+   * session, so the session is ended and the next one starts with the new
+   * set from the last spooled transaction (as after any reconnect: nothing
+   * spooled is read twice, nothing after it is missed).
+   */
+  async applyTables(patterns: readonly string[]): Promise<{ mode: 'filter' }> {
+    this.tables.replace(patterns);
+    this.endSession?.();
+    return { mode: 'filter' };
+  }
+
+  /** zongji filters for the current set: none named means nothing included. */
+  private filters(): ReturnType<typeof schemaFilters> {
+    const t = this.tables.current;
+    const heartbeat = this.options.config.heartbeatTable;
+    if (t.all) return schemaFilters(this.options.config.tables, heartbeat);
+    if (t.patterns.length > 0) return schemaFilters(t.patterns, heartbeat);
+    return heartbeat === null ? { include: {}, exclude: undefined } : schemaFilters([heartbeat]);
   }
 
   status(): SourceStatus {
@@ -69,6 +101,7 @@ export class MySqlSource implements ChangeSource {
       backPressure: this.capture?.backPressure ?? false,
       eventsCaptured: this.captured + (this.capture?.eventsCaptured ?? 0),
       lastError: this.lastError,
+      heartbeatIntervalMs: this.heartbeat?.stopped === false ? this.heartbeat.intervalMs : 0,
     };
   }
 
@@ -95,6 +128,20 @@ export class MySqlSource implements ChangeSource {
         this.capture = null;
       }
       await backoff.wait(signal);
+    }
+  }
+
+  /** Heartbeat rows while the session streams, when a heartbeat table is configured. */
+  private async heartbeats(capture: Capture, signal: AbortSignal): Promise<void> {
+    const { config, log } = this.options;
+    if (config.heartbeatTable === null || config.heartbeatIntervalMs === 0) return;
+    const writer = new MySqlHeartbeatWriter(this.connection(), config.heartbeatTable, config.id, config.user);
+    const timer = new HeartbeatTimer({ intervalMs: config.heartbeatIntervalMs, writer, log, paused: () => capture.backPressure });
+    this.heartbeat = timer;
+    try {
+      await timer.run(signal);
+    } finally {
+      if (this.heartbeat === timer) this.heartbeat = null;
     }
   }
 
@@ -155,9 +202,10 @@ export class MySqlSource implements ChangeSource {
       signal: session.signal,
       start,
       mysqlGtidSet: () => stream?.gtidSet,
+      heartbeatTable: config.heartbeatTable,
     });
     this.capture = capture;
-    const filters = schemaFilters(config.tables);
+    const filters = this.filters();
     stream = new BinlogStream({
       connection: this.connection(),
       serverId: config.serverId,
@@ -171,6 +219,7 @@ export class MySqlSource implements ChangeSource {
     });
     const current = stream;
     session.signal.addEventListener('abort', () => current.stop(), { once: true });
+    this.endSession = () => session.abort();
     if (signal.aborted) {
       signal.removeEventListener('abort', onAbort);
       return;
@@ -179,6 +228,7 @@ export class MySqlSource implements ChangeSource {
     this.connected = true;
     log.info('streaming', { serverId: config.serverId, from: start.gtid !== null ? formatGtid(start.gtid) : `${start.file}:${start.pos}` });
     onStreaming();
+    const heartbeats = this.heartbeats(capture, session.signal);
     try {
       await stream.run();
     } catch (cause) {
@@ -187,6 +237,7 @@ export class MySqlSource implements ChangeSource {
       signal.removeEventListener('abort', onAbort);
       session.abort();
       await capture.drain();
+      await heartbeats;
     }
     if (capture.error !== null) throw capture.error;
   }

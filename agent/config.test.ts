@@ -96,6 +96,20 @@ describe('parseAgentConfig', () => {
     assert.equal(c.source.password, null);
     assert.deepEqual(c.source.tables, []);
     assert.equal(c.source.kind === 'postgres' && c.source.createPublication, true);
+    assert.equal(c.source.kind === 'postgres' && c.source.heartbeatIntervalMs, 10_000);
+  });
+
+  it('reads the heartbeat interval: 0 switches heartbeats off, below 100 ms is refused by name', () => {
+    const at = (v: unknown): unknown =>
+      withEdit((c) => {
+        (c['source'] as Record<string, unknown>)['heartbeatIntervalMs'] = v;
+      });
+    const off = parseAgentConfig(at(0), { PG_PASSWORD: PASSWORD });
+    assert.equal(off.source.kind === 'postgres' && off.source.heartbeatIntervalMs, 0);
+    const fast = parseAgentConfig(at(500), { PG_PASSWORD: PASSWORD });
+    assert.equal(fast.source.kind === 'postgres' && fast.source.heartbeatIntervalMs, 500);
+    assertProblem(at(50), 'source.heartbeatIntervalMs', /0 \(off\) or at least 100/);
+    assertProblem(at('10s'), 'source.heartbeatIntervalMs', /integer/);
   });
 
   it('accepts a literal password and IPv6 hub addresses', () => {

@@ -46,6 +46,8 @@ export interface PostgresSourceConfig {
   readonly tables: readonly string[];
   /** Create the publication when missing (needs table ownership or superuser). */
   readonly createPublication: boolean;
+  /** How often a heartbeat is written into the WAL (pg_logical_emit_message) so lag is measured when idle; 0 = off. */
+  readonly heartbeatIntervalMs: number;
   /** Incremental snapshots (README, "Snapshots"). */
   readonly snapshot: SnapshotConfig;
 }
@@ -57,6 +59,8 @@ export interface AgentConfig {
   readonly hub: { readonly address: string; readonly plaintext: boolean } & HubTlsConfig;
   readonly spool: { readonly path: string; readonly maxBytes: number; readonly batchEvents: number; readonly encryptionKey: Secret | null };
   readonly source: SourceConfig;
+  /** The continuous doctor: seconds between source checks; 0 = off. */
+  readonly doctor: { readonly intervalSeconds: number };
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -143,14 +147,14 @@ export class FieldReader {
 
 const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
-const TABLE = /^[A-Za-z_][A-Za-z0-9_$]*\.(\*|[A-Za-z_][A-Za-z0-9_$]*)$/;
+export const TABLE = /^[A-Za-z_][A-Za-z0-9_$]*\.(\*|[A-Za-z_][A-Za-z0-9_$]*)$/;
 
 function parseSource(r: FieldReader, v: Json | undefined): SourceConfig {
   const o = r.object(v, 'source');
   const kind = r.string(o, 'kind', 'source');
   if (kind === 'mysql') return parseMySqlSource(r, o);
   if (kind !== 'postgres' && kind !== '') r.errors.push(`source.kind: "${kind}" is not supported (expected "postgres" or "mysql")`);
-  r.unknownKeys(o, ['kind', 'id', 'host', 'port', 'database', 'user', 'password', 'slot', 'publication', 'tables', 'createPublication', 'snapshot'], 'source');
+  r.unknownKeys(o, ['kind', 'id', 'host', 'port', 'database', 'user', 'password', 'slot', 'publication', 'tables', 'createPublication', 'heartbeatIntervalMs', 'snapshot'], 'source');
   const tablesRaw = o['tables'] ?? [];
   const tables: string[] = [];
   if (!Array.isArray(tablesRaw)) r.errors.push('source.tables: expected an array of "schema.table" or "schema.*"');
@@ -171,15 +175,25 @@ function parseSource(r: FieldReader, v: Json | undefined): SourceConfig {
     publication: r.string(o, 'publication', 'source', { pattern: IDENT, hint: 'a lower-case identifier (a-z, 0-9, _; max 63)' }),
     tables,
     createPublication: r.bool(o, 'createPublication', 'source', true),
+    heartbeatIntervalMs: heartbeatInterval(r, o),
     snapshot: parseSnapshotConfig(r, o['snapshot'], 'source.snapshot'),
   };
+}
+
+/** `source.heartbeatIntervalMs`: 0 (off) or 100 ms to 1 hour; default 10 s. */
+export function heartbeatInterval(r: FieldReader, o: Record<string, Json>): number {
+  const v = r.int(o, 'heartbeatIntervalMs', 'source', 0, 3_600_000, 10_000);
+  if (v > 0 && v < 100) r.errors.push(`source.heartbeatIntervalMs: expected 0 (off) or at least 100, got ${v}`);
+  return v;
 }
 
 /** Validates parsed JSON; throws AgentError('config') listing every problem. */
 export function parseAgentConfig(json: unknown, env: NodeJS.ProcessEnv = process.env): AgentConfig {
   const r = new FieldReader(env);
   const root = r.object(json as Json, 'config');
-  r.unknownKeys(root, ['agentId', 'hub', 'spool', 'source', 'logLevel'], 'config');
+  r.unknownKeys(root, ['agentId', 'hub', 'spool', 'source', 'doctor', 'logLevel'], 'config');
+  const doctor = r.object(root['doctor'] ?? {}, 'doctor');
+  r.unknownKeys(doctor, ['intervalSeconds'], 'doctor');
   const hub = r.object(root['hub'], 'hub');
   r.unknownKeys(hub, ['address', 'plaintext', ...HUB_TLS_FIELDS], 'hub');
   const plaintext = r.bool(hub, 'plaintext', 'hub', false);
@@ -202,6 +216,7 @@ export function parseAgentConfig(json: unknown, env: NodeJS.ProcessEnv = process
       encryptionKey: spoolKey,
     },
     source: parseSource(r, root['source']),
+    doctor: { intervalSeconds: r.int(doctor, 'intervalSeconds', 'doctor', 0, 86_400, 60) },
     logLevel: logLevel as AgentConfig['logLevel'],
   };
   if (r.errors.length > 0) throw new AgentError('config', `invalid agent configuration:\n  ${r.errors.join('\n  ')}`);

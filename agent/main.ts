@@ -4,12 +4,16 @@
  * side by side until SIGTERM/SIGINT, on which both stop and the spool is
  * flushed and closed.
  */
-import { loadAgentConfig, type AgentConfig } from './config.js';
+import { loadAgentConfig, TABLE as PG_TABLE, type AgentConfig } from './config.js';
+import { registerPipelineApply } from './pipeline/apply-handler.js';
+import { initialTables } from './pipeline/tables-file.js';
+import { TABLE as MYSQL_TABLE } from './sources/mysql/config.js';
 import { LmdbChangeBuffer } from './buffer/lmdb-change-buffer.js';
 import type { ChangeBuffer } from './buffer/change-buffer.js';
 import { EncryptedChangeBuffer, parseSpoolKey } from './buffer/encrypted-change-buffer.js';
 import * as grpc from '@grpc/grpc-js';
 import { AgentTls } from './enroll/agent-tls.js';
+import { runDoctorMonitor } from './doctor/monitor.js';
 import { AgentError } from './errors.js';
 import { StatusFile } from './health/status-file.js';
 import { createLogger, type Logger } from './log.js';
@@ -33,9 +37,11 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
   const buffer: ChangeBuffer = spoolKey === null ? spool : new EncryptedChangeBuffer(spool, spoolKey);
   try {
     const control = new AgentControl(log.child('control'));
-    const sourceOptions = { buffer, log: log.child('source'), batchEvents: config.spool.batchEvents, control };
+    const tables = initialTables(config.spool.path, config.source.tables);
+    const sourceOptions = { buffer, log: log.child('source'), batchEvents: config.spool.batchEvents, control, tables };
     const source =
       config.source.kind === 'mysql' ? new MySqlSource({ ...sourceOptions, config: config.source }) : new PostgresSource({ ...sourceOptions, config: config.source });
+    registerPipelineApply({ control, source, dir: config.spool.path, pattern: config.source.kind === 'mysql' ? MYSQL_TABLE : PG_TABLE, log: log.child('pipeline') });
     const uplink = new Uplink({
       address: config.hub.address,
       agentId: config.agentId,
@@ -64,6 +70,11 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
       source.run(stop.signal).finally(() => stop.abort()),
       uplink.run(stop.signal).finally(() => stop.abort()),
       ...(tls === null ? [] : [tls.rotate(stop.signal, (c) => uplink.useCredentials(c)).finally(() => stop.abort())]),
+      // The doctor only reports: its end never stops the agent.
+      ...(config.doctor.intervalSeconds === 0 ? [] : [runDoctorMonitor({
+        config: config.source, intervalMs: config.doctor.intervalSeconds * 1000, log: log.child('doctor'),
+        emit: (report) => void control.emit('doctor.findings', report), position: () => source.status().confirmedPosition, streaming: () => source.status().connected,
+      }, stop.signal).catch((e: unknown) => log.warn('the continuous doctor stopped', { error: e }))]),
     ]);
     signal.removeEventListener('abort', onAbort);
     for (const r of results) if (r.status === 'rejected') throw r.reason;

@@ -143,6 +143,8 @@ describe('parseHubConfig', () => {
       ['pipelines[0].sinks', (c) => (c.pipelines[0]!.sinks = 'warehouse' as never), /expected an array/],
       ['pipelines[0].sinks[0]', (c) => (c.pipelines[0]!.sinks = ['nowhere']), /not a configured sink/],
       ['pipelines[1].sinks[1]', (c) => (c.pipelines[1]!.sinks = ['replica', 5]), /not a configured sink/],
+      ['pipelines[0].tables', (c) => (c.pipelines[0]!['tables'] = 'public.*'), /expected an array/],
+      ['pipelines[0].tables[1]', (c) => (c.pipelines[0]!['tables'] = ['public.*', 'nodot']), /expected "schema.table" or "schema.\*"/],
     ];
     for (const [path, edit, also] of cases) assertProblem(withEdit(edit), path, also);
   });

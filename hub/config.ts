@@ -4,8 +4,10 @@
  * never print.
  */
 import { readFileSync } from 'node:fs';
+import { parseAlertsConfig, type AlertsConfig } from './alerts/config.js';
 import { parseSecurityConfig, WORKSPACE, type SecurityConfig } from './auth/config.js';
 import { HubError } from './errors.js';
+import { TABLE_PATTERN } from './pipelines/pipeline.js';
 import { parseKafkaLogConfig, type KafkaLogConfig } from './log/kafka/config.js';
 import { parseDuckDbSinkConfig, type DuckDbSinkConfig } from './sinks/duckdb/config.js';
 import { MERGE_OPTION_FIELDS, parseMergeOptions, type MergeOptions } from './sinks/merge/options.js';
@@ -53,6 +55,8 @@ export interface PipelineConfig {
   readonly agent: string;
   readonly source: string;
   readonly sinks: readonly string[];
+  /** Tables pushed to the agent (`schema.table`, `schema.*`); absent: the agent's own `source.tables`. */
+  readonly tables?: readonly string[];
 }
 
 export interface HubConfig {
@@ -63,6 +67,7 @@ export interface HubConfig {
   readonly sinks: readonly SinkConfig[];
   readonly pipelines: readonly PipelineConfig[];
   readonly security: SecurityConfig;
+  readonly alerts: AlertsConfig;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -145,17 +150,21 @@ function parseSink(r: Reader, v: unknown, path: string): SinkConfig {
 }
 
 function parsePipeline(r: Reader, v: unknown, path: string, sinkNames: ReadonlySet<string>): PipelineConfig {
-  const o = r.obj(v, path, ['name', 'workspace', 'agent', 'source', 'sinks']);
+  const o = r.obj(v, path, ['name', 'workspace', 'agent', 'source', 'sinks', 'tables']);
   const sinks = r.list(o['sinks'], `${path}.sinks`).map((s, i) => {
     if (typeof s !== 'string' || !sinkNames.has(s)) r.errors.push(`${path}.sinks[${i}]: ${JSON.stringify(s)} is not a configured sink (${[...sinkNames].join(', ') || 'none configured'})`);
     return String(s);
   });
-  return { name: r.str(o, 'name', path, NAME, 'a name'), workspace: r.str(o, 'workspace', path, WORKSPACE, 'a workspace name (a-z, 0-9, "_", "-")', 'default'), agent: r.str(o, 'agent', path, NAME, 'an agent id'), source: r.str(o, 'source', path, NAME, 'a source id'), sinks };
+  const tables = o['tables'] === undefined ? undefined : r.list(o['tables'], `${path}.tables`).map((t, i) => {
+    if (typeof t !== 'string' || !TABLE_PATTERN.test(t)) r.errors.push(`${path}.tables[${i}]: expected "schema.table" or "schema.*", got ${JSON.stringify(t)}`);
+    return String(t);
+  });
+  return { name: r.str(o, 'name', path, NAME, 'a name'), workspace: r.str(o, 'workspace', path, WORKSPACE, 'a workspace name (a-z, 0-9, "_", "-")', 'default'), agent: r.str(o, 'agent', path, NAME, 'an agent id'), source: r.str(o, 'source', path, NAME, 'a source id'), sinks, ...(tables === undefined ? {} : { tables }) };
 }
 
 export function parseHubConfig(json: unknown, env: NodeJS.ProcessEnv = process.env): HubConfig {
   const r = new Reader(env);
-  const root = r.obj(json, 'config', ['hubId', 'grpc', 'http', 'log', 'sinks', 'pipelines', 'security', 'logLevel']);
+  const root = r.obj(json, 'config', ['hubId', 'grpc', 'http', 'log', 'sinks', 'pipelines', 'security', 'alerts', 'logLevel']);
   const grpc = r.obj(root['grpc'] ?? {}, 'grpc', ['listen', 'maxMessageBytes']);
   const http = r.obj(root['http'] ?? {}, 'http', ['listen']);
   const rawKind = (root['log'] as Obj | undefined)?.['kind'];
@@ -180,6 +189,7 @@ export function parseHubConfig(json: unknown, env: NodeJS.ProcessEnv = process.e
     sinks,
     pipelines,
     security: parseSecurityConfig(root['security'], logPath, env, r.errors),
+    alerts: parseAlertsConfig(r, root['alerts']),
     logLevel: r.str(root, 'logLevel', 'config', /^(debug|info|warn|error)$/, 'one of debug, info, warn, error', 'info') as HubConfig['logLevel'],
   };
   config.pipelines.forEach((p, i) =>

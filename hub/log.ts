@@ -1,6 +1,7 @@
 /** Structured JSON logs on stderr, one object per line, with component context. */
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+const ENVELOPE = new Set(['time', 'level', 'component', 'msg']);
 
 export interface Logger {
   child(component: string): Logger;
@@ -26,8 +27,10 @@ export function createLogger(level: Level, base: Record<string, unknown> = {}, w
   const min = ORDER[level];
   const emit = (lvl: Level, msg: string, fields?: Record<string, unknown>): void => {
     if (ORDER[lvl] < min) return;
-    const rec: Record<string, unknown> = { ts: new Date().toISOString(), level: lvl, ...base, msg };
-    if (fields) for (const [k, v] of Object.entries(fields)) rec[k] = render(v);
+    // Every line: time, level, component (the process's own lines say "main"), then context and fields.
+    const rec: Record<string, unknown> = { time: new Date().toISOString(), level: lvl, component: 'main', ...base, msg };
+    // A field never overwrites the envelope (a field named "level" lands as "field.level").
+    if (fields) for (const [k, v] of Object.entries(fields)) rec[ENVELOPE.has(k) ? `field.${k}` : k] = render(v);
     write(JSON.stringify(rec) + '\n');
   };
   return {

@@ -34,14 +34,17 @@ export class HubMetrics {
   readonly rejected = new Counter('tributary_hub_rejected_total', 'Streams or batches refused, by code.');
   readonly sinkOffset = new Counter('tributary_sink_offset', 'Hub log offset each sink has applied durably.', 'gauge');
   readonly sinkLagEntries = new Counter('tributary_sink_lag_batches', 'Log batches not yet applied by each sink.', 'gauge');
-  readonly sinkLagSeconds = new Counter('tributary_sink_lag_seconds', 'Now minus the commit time of the newest change each sink applied.', 'gauge');
+  readonly sinkLagSeconds = new Counter('tributary_sink_lag_seconds', 'Freshness of each sink per source: now minus the source time of the newest commit or heartbeat it applied.', 'gauge');
+  readonly sinkLagBytes = new Counter('tributary_sink_lag_bytes', 'Source log bytes between the source server\'s log end and the newest position each sink applied, per source.', 'gauge');
+  readonly sourceLagSeconds = new Counter('tributary_source_lag_seconds', 'Now minus the source time of the newest commit or heartbeat durable in the hub log, per source.', 'gauge');
+  readonly sourceLagBytes = new Counter('tributary_source_lag_bytes', 'Source log bytes between the source server\'s log end and the newest position durable in the hub log, per source.', 'gauge');
   readonly sinkEvents = new Counter('tributary_sink_events_applied_total', 'Change events applied by each sink.');
   readonly sinkErrors = new Counter('tributary_sink_errors_total', 'Failed sink writes, by sink and error kind.');
   readonly logHead = new Counter('tributary_hub_log_head_offset', 'Newest offset in the hub log.', 'gauge');
 
   render(): string {
     return (
-      [this.eventsIn, this.batchesIn, this.duplicates, this.rejected, this.logHead, this.sinkOffset, this.sinkLagEntries, this.sinkLagSeconds, this.sinkEvents, this.sinkErrors]
+      [this.eventsIn, this.batchesIn, this.duplicates, this.rejected, this.logHead, this.sourceLagSeconds, this.sourceLagBytes, this.sinkOffset, this.sinkLagEntries, this.sinkLagSeconds, this.sinkLagBytes, this.sinkEvents, this.sinkErrors]
         .map((c) => c.render())
         .join('\n') + '\n'
     );

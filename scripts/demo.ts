@@ -154,11 +154,11 @@ process.once('SIGINT', () => (stopping = true));
 process.once('SIGTERM', () => (stopping = true));
 while (!stopping && (Date.now() - started) / 1000 < seconds) {
   await new Promise((r) => setTimeout(r, 1000));
-  const p = (await (await fetch(`http://${hubConfig.http.listen}/v1/pipelines`, { headers: api })).json()) as { pipelines: { sinks: { lagSeconds: number; lagBatches: number }[] }[] };
+  const p = (await (await fetch(`http://${hubConfig.http.listen}/v1/pipelines`, { headers: api })).json()) as { pipelines: { sinks: { lagSeconds: number | null; lagBatches: number }[] }[] };
   const sink = p.pipelines[0]?.sinks[0];
   process.stdout.write(
     `[${Math.round((Date.now() - started) / 1000)}s] source    ${await counts(shop)}\n` +
-      `      warehouse ${await counts(null)}   lag ${sink?.lagSeconds.toFixed(2) ?? '?'} s (${sink?.lagBatches ?? '?'} batches)   API http://${hubConfig.http.listen}/v1/pipelines\n`,
+      `      warehouse ${await counts(null)}   lag ${sink?.lagSeconds?.toFixed(2) ?? '?'} s (${sink?.lagBatches ?? '?'} batches)   API http://${hubConfig.http.listen}/v1/pipelines\n`,
   );
 }
 writing = false;

@@ -34,7 +34,7 @@ let running: Promise<void>;
 const idleSource: ChangeSource = {
   id: 'orders-db',
   run: (signal) => new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true })),
-  status: () => ({ connected: true, confirmedPosition: 0n, serverPosition: 0n, backPressure: false, eventsCaptured: 0, lastError: null }),
+  status: () => ({ connected: true, confirmedPosition: 0n, serverPosition: 0n, backPressure: false, eventsCaptured: 0, lastError: null, heartbeatIntervalMs: 0 }),
 };
 
 function nextEvent(kind: string): Promise<HubEvent> {

@@ -153,7 +153,7 @@ describe('BatchBuilder', () => {
     const events = [fields(), fields({ indexInTx: 9 })];
     b.addSchema(s);
     for (const e of events) b.addEvent(encodeEvent(e));
-    const ours = withSequence(b.build(99n, true), 300);
+    const ours = withSequence(b.build(99n, true, 1_700_000_000_123_456), 300);
     const theirs = toBinary(
       ChangeBatchSchema,
       create(ChangeBatchSchema, {
@@ -162,9 +162,18 @@ describe('BatchBuilder', () => {
         events: events.map((e) => fromBinary(ChangeEventSchema, generated(e))),
         sourcePosition: 99n,
         commitBoundary: true,
+        sourceTimeUs: 1_700_000_000_123_456n,
       }),
     );
     assert.deepEqual(ours, theirs);
+  });
+
+  it('carries a heartbeat alone: no events, a position, a commit boundary and the source time', () => {
+    const batch = fromBinary(ChangeBatchSchema, withSequence(new BatchBuilder().build(0x16b3748n, true, 1_764_000_000_000_001), 5));
+    assert.equal(batch.events.length, 0);
+    assert.equal(batch.sourcePosition, 0x16b3748n);
+    assert.equal(batch.commitBoundary, true);
+    assert.equal(batch.sourceTimeUs, 1_764_000_000_000_001n);
   });
 
   it('resets after build', () => {

@@ -143,13 +143,17 @@ export class BatchBuilder {
     this.bytes += encoded.length + 4;
   }
 
-  /** ChangeBatch fields 2..5; the spool prefixes field 1 (sequence). Resets the builder. */
-  build(sourcePosition: bigint, commitBoundary: boolean): Uint8Array {
+  /**
+   * ChangeBatch fields 2..6; the spool prefixes field 1 (sequence). Resets the builder.
+   * `sourceTimeUs`: the source clock at the newest commit the batch completes (0 = unknown).
+   */
+  build(sourcePosition: bigint, commitBoundary: boolean, sourceTimeUs = 0): Uint8Array {
     const w = new BinaryWriter();
     for (const s of this.schemas) w.tag(2, WireType.LengthDelimited).bytes(toBinary(TableSchemaSchema, s));
     for (const e of this.events) w.tag(3, WireType.LengthDelimited).bytes(e);
     if (sourcePosition !== 0n) w.tag(4, WireType.Varint).uint64(sourcePosition);
     if (commitBoundary) w.tag(5, WireType.Varint).bool(true);
+    if (sourceTimeUs !== 0) w.tag(6, WireType.Varint).int64(sourceTimeUs);
     this.events = [];
     this.schemas = [];
     this.bytes = 0;

@@ -42,6 +42,8 @@ export class SpoolWriter {
   private openSnapshots: PendingSnapshot[] = [];
   private lastPosition = 0n;
   private lastState: (() => string) | undefined = undefined;
+  /** Source clock at the newest gathered commit (freshness, ChangeBatch.source_time_us). */
+  private lastSourceTimeUs = 0;
   private pendingCommit = false;
   private flushScheduled = false;
   private inFlight = 0;
@@ -84,9 +86,11 @@ export class SpoolWriter {
 
   /**
    * The open transaction ended at `position`; `state`, for sources that keep
-   * one, gives its resume state (computed only when written).
+   * one, gives its resume state (computed only when written). `sourceTimeUs`
+   * is the source's clock at that commit (a heartbeat's commit included),
+   * carried with the batch so every reader knows how fresh it is.
    */
-  commit(open: BatchBuilder, position: bigint, state: (() => string) | undefined, batchEvents: number): void {
+  commit(open: BatchBuilder, position: bigint, state: (() => string) | undefined, batchEvents: number, sourceTimeUs = 0): void {
     this.committed.absorb(open);
     this.committedVersions.push(...this.openVersions);
     this.openVersions = [];
@@ -94,6 +98,7 @@ export class SpoolWriter {
     this.openSnapshots = [];
     this.lastPosition = position;
     this.lastState = state;
+    if (sourceTimeUs > this.lastSourceTimeUs) this.lastSourceTimeUs = sourceTimeUs;
     this.pendingCommit = true;
     if (this.committed.eventCount >= batchEvents) this.flush();
     else if (!this.flushScheduled) {
@@ -116,9 +121,11 @@ export class SpoolWriter {
     this.pendingCommit = false;
     const versions = this.committedVersions;
     this.committedVersions = [];
+    const sourceTimeUs = this.lastSourceTimeUs;
+    this.lastSourceTimeUs = 0;
     const snapshots = this.committedSnapshots;
     this.committedSnapshots = [];
-    this.write(this.committed.build(this.lastPosition, true), this.lastPosition, versions, this.lastState?.(), snapshots);
+    this.write(this.committed.build(this.lastPosition, true, sourceTimeUs), this.lastPosition, versions, this.lastState?.(), snapshots);
   }
 
   private write(body: Uint8Array, end: bigint | null, versions: SchemaVersionRecord[], state: string | undefined, snapshots: PendingSnapshot[]): void {

@@ -9,6 +9,8 @@ export interface SourceStatus {
   readonly backPressure: boolean;
   readonly eventsCaptured: number;
   readonly lastError: string | null;
+  /** How often a heartbeat is written into the source log; 0 when off (not configured, or refused by the source). */
+  readonly heartbeatIntervalMs: number;
 }
 
 /**

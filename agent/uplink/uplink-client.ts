@@ -263,6 +263,7 @@ export class Uplink {
             sentAtUs: BigInt(Date.now()) * 1000n,
             spooledPosition: s.confirmedPosition,
             serverPosition: s.serverPosition,
+            sourceHeartbeatIntervalMs: s.heartbeatIntervalMs,
             spoolBytes: BigInt(Math.max(0, b.bytes)),
             spoolLimitBytes: BigInt(b.maxBytes),
             backPressure: s.backPressure,

@@ -74,6 +74,7 @@ describe('hub HTTP API', () => {
       connectedAt,
       lastSeen,
       connected: true,
+      freshUntilUs: Date.now() * 1000 - 2_000_000,
       lastHeartbeat: create(HeartbeatSchema, {
         sentAtUs: 1n,
         spooledPosition: 0x16_b374_d848n,
@@ -81,6 +82,7 @@ describe('hub HTTP API', () => {
         spoolBytes: 12_345n,
         spoolLimitBytes: 1_073_741_824n,
         backPressure: false,
+        sourceHeartbeatIntervalMs: 10_000,
       }),
     });
     sessions.set('edge-02/crm', {
@@ -93,11 +95,23 @@ describe('hub HTTP API', () => {
       lastSeen,
       connected: false,
       lastHeartbeat: null,
+      freshUntilUs: 0,
     });
     const nowUs = Date.now() * 1000;
     sinks = [
-      { sink: 'warehouse', offset: 4, lastCommitTimeUs: nowUs - 60_000_000, appliedAt: Date.parse('2024-05-01T10:04:00.000Z'), failing: false, lastError: null },
-      { sink: 'replica', offset: 1, lastCommitTimeUs: nowUs - 30_000_000, appliedAt: Date.parse('2024-05-01T10:01:00.000Z'), failing: true, lastError: 'connection refused' },
+      {
+        sink: 'warehouse', offset: 4, lastCommitTimeUs: nowUs - 60_000_000, appliedAt: Date.parse('2024-05-01T10:04:00.000Z'), failing: false, lastError: null,
+        lagSeconds: 1.5, lagBytes: 0,
+        sources: [{ source: 'edge-01/orders-db', freshUntilUs: Date.parse('2024-05-01T10:04:00.000Z') * 1000, appliedPosition: 0x16_b374_e848n, lagSeconds: 1.5, lagBytes: 0 }],
+      },
+      {
+        sink: 'replica', offset: 1, lastCommitTimeUs: nowUs - 30_000_000, appliedAt: Date.parse('2024-05-01T10:01:00.000Z'), failing: true, lastError: 'connection refused',
+        lagSeconds: 30.25, lagBytes: 8192,
+        sources: [
+          { source: 'edge-01/orders-db', freshUntilUs: Date.parse('2024-05-01T10:00:30.000Z') * 1000, appliedPosition: 0x16_b374_c848n, lagSeconds: 30.25, lagBytes: 8192 },
+          { source: 'edge-02/crm', freshUntilUs: 0, appliedPosition: 0n, lagSeconds: null, lagBytes: null },
+        ],
+      },
     ];
     metrics.batchesIn.inc({ source: 'edge-01/orders-db' }, 3);
     metrics.eventsIn.inc({ source: 'edge-01/orders-db' }, 10);
@@ -134,6 +148,9 @@ describe('hub HTTP API', () => {
       'tributary_sink_offset',
       'tributary_sink_lag_batches',
       'tributary_sink_lag_seconds',
+      'tributary_sink_lag_bytes',
+      'tributary_source_lag_seconds',
+      'tributary_source_lag_bytes',
       'tributary_sink_events_applied_total',
       'tributary_sink_errors_total',
     ];
@@ -174,17 +191,20 @@ describe('hub HTTP API', () => {
       sourceKind: 'postgres',
       version: '0.1.0',
       connected: true,
+      status: 'connected',
       connectedAt: '2024-05-01T10:00:00.000Z',
       lastSeen: '2024-05-01T10:05:00.000Z',
       ackedSequence: 3,
       spool: { bytes: 12_345, limitBytes: 1_073_741_824, backPressure: false },
       sourcePosition: { spooled: '16/B374D848', server: '16/B374E848', lagBytes: 4096 },
+      sourceHeartbeatIntervalMs: 10_000,
     });
     const crm = body.agents.find((a) => a['sourceId'] === 'crm');
     assert.equal(crm?.['connected'], false);
     assert.equal(crm?.['ackedSequence'], 1);
     assert.equal(crm?.['spool'], null);
     assert.equal(crm?.['sourcePosition'], null);
+    assert.equal(crm?.['sourceHeartbeatIntervalMs'], null);
   });
 
   it('GET /v1/pipelines reports ingest positions and per-sink lag', async () => {
@@ -201,33 +221,62 @@ describe('hub HTTP API', () => {
     assert.equal(orders?.['agent'], 'edge-01');
     assert.equal(orders?.['source'], 'orders-db');
     assert.equal(orders?.['connected'], true);
-    assert.deepEqual(orders?.ingest, { ackedSequence: 3, sourcePosition: '16/B374D848', logOffset: 4 });
+    // the hub log holds the source up to 2 s ago; 4096 bytes of WAL behind the server's end
+    const ingest = orders?.ingest as Json;
+    assert.deepEqual({ ...ingest, lagSeconds: undefined }, { ackedSequence: 3, sourcePosition: '16/B374D848', logOffset: 4, lagSeconds: undefined, lagBytes: 4096 });
+    const ingestLag = ingest['lagSeconds'] as number;
+    assert.ok(ingestLag >= 2 && ingestLag < 10, `ingest lagSeconds ${ingestLag}`);
 
     const [warehouse, replica, idle] = orders?.sinks ?? [];
-    // caught up: no lag at all
-    assert.deepEqual(warehouse, { name: 'warehouse', offset: 4, lagBatches: 0, lagSeconds: 0, lastAppliedAt: '2024-05-01T10:04:00.000Z', failing: false, lastError: null });
-    // behind: lag in batches and seconds since its newest applied commit
+    // fresh: the sink's own measured lag for this source
+    assert.deepEqual(warehouse, {
+      name: 'warehouse', offset: 4, lagBatches: 0, lagSeconds: 1.5, lagBytes: 0, freshUntil: '2024-05-01T10:04:00.000Z',
+      lastAppliedAt: '2024-05-01T10:04:00.000Z', failing: false, lastError: null,
+    });
+    // behind: lag in batches, and this source's seconds and bytes as the sink measured them
     assert.equal(replica?.['offset'], 1);
     assert.equal(replica?.['lagBatches'], 3);
-    const lagSeconds = replica?.['lagSeconds'] as number;
-    assert.ok(lagSeconds >= 29 && lagSeconds < 60, `lagSeconds ${lagSeconds}`);
+    assert.equal(replica?.['lagSeconds'], 30.25);
+    assert.equal(replica?.['lagBytes'], 8192);
+    assert.equal(replica?.['freshUntil'], '2024-05-01T10:00:30.000Z');
     assert.equal(replica?.['failing'], true);
     assert.equal(replica?.['lastError'], 'connection refused');
     assert.equal(replica?.['lastAppliedAt'], '2024-05-01T10:01:00.000Z');
-    // no worker status: everything is lag, nothing applied yet
-    assert.deepEqual(idle, { name: 'idle', offset: 0, lagBatches: 4, lagSeconds: 0, lastAppliedAt: null, failing: false, lastError: null });
+    // no worker status: nothing measured yet
+    assert.deepEqual(idle, { name: 'idle', offset: 0, lagBatches: 4, lagSeconds: null, lagBytes: null, freshUntil: null, lastAppliedAt: null, failing: false, lastError: null });
+    // the pipeline is as fresh as its stalest measured sink
+    assert.equal(orders?.['lagSeconds'], 30.25);
+    assert.equal(orders?.['lagBytes'], 8192);
 
     const crm = body.pipelines[1];
     assert.equal(crm?.['connected'], false);
-    assert.deepEqual(crm?.ingest, { ackedSequence: 1, sourcePosition: '0/42', logOffset: 3 });
+    assert.deepEqual(crm?.ingest, { ackedSequence: 1, sourcePosition: '0/42', logOffset: 3, lagSeconds: null, lagBytes: null });
     assert.equal(crm?.sinks.length, 1);
+    assert.equal(crm?.['lagSeconds'], null);
   });
 
   it('GET /v1/pipelines shows a pipeline whose source never connected', async () => {
     const cfg = parseHubConfig({ log: { path: '/unused' }, pipelines: [{ name: 'new', agent: 'edge-09', source: 'db', sinks: [] }] }, {});
     const res = await createApi({ config: cfg, log, metrics, sessions: () => new Map(), sinks: () => [], security }).request('/v1/pipelines', { headers: auth });
     const body = (await res.json()) as { pipelines: Json[] };
-    assert.deepEqual(body.pipelines, [{ name: 'new', agent: 'edge-09', source: 'db', connected: false, ingest: { ackedSequence: 0, sourcePosition: null, logOffset: 0 }, sinks: [] }]);
+    const [p] = body.pipelines;
+    assert.equal(typeof p?.['createdAt'], 'string');
+    assert.deepEqual({ ...p, createdAt: undefined, updatedAt: undefined }, {
+      name: 'new',
+      agent: 'edge-09',
+      source: 'db',
+      state: 'active',
+      tables: null,
+      origin: 'config',
+      createdAt: undefined,
+      updatedAt: undefined,
+      connected: false,
+      agentTables: null,
+      lagSeconds: null,
+      lagBytes: null,
+      ingest: { ackedSequence: 0, sourcePosition: null, logOffset: 0, lagSeconds: null, lagBytes: null },
+      sinks: [],
+    });
   });
 
   it('answers unknown routes and methods with a 404 JSON error', async () => {

@@ -6,7 +6,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { PipelineConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import type { StreamSecurity } from '../ingest/stream-identity.js';
 import { AgentRegistry } from './agent-registry.js';
@@ -23,13 +22,13 @@ export interface HubSecurity extends AsyncDisposable {
   readonly stream: StreamSecurity;
 }
 
-export function openHubSecurity(config: SecurityConfig, hubId: string, pipelines: readonly PipelineConfig[], logger: Logger): HubSecurity {
+/** `pipelineWorkspaces`: agent id → workspaces of the pipelines naming it, read at every connection (pipelines change at run time). */
+export function openHubSecurity(config: SecurityConfig, hubId: string, pipelineWorkspaces: (agentId: string) => readonly string[], logger: Logger): HubSecurity {
   mkdirSync(config.path, { recursive: true, mode: 0o700 });
   const store = new HubStateStore(join(config.path, 'state'));
   const ca = CertificateAuthority.open(config.path, config.ca, hubId);
   const registry = new AgentRegistry(store, ca, { certificateTtlMs: config.certificateTtlSeconds * 1000, enrollmentTtlMs: config.enrollmentTokenTtlSeconds * 1000 });
   const apiTokens = new ApiTokens(store, config.adminTokens);
-  const pipelineWorkspaces = (agentId: string): string[] => pipelines.filter((p) => p.agent === agentId).map((p) => p.workspace);
   if (config.plaintext)
     logger.warn('PLAINTEXT gRPC listener (security.plaintext = true): agents are NOT authenticated and traffic is NOT encrypted; development only', { path: config.path });
   else logger.info('gRPC listener uses mutual TLS', { caFingerprint: ca.fingerprint, ca: config.ca === null ? join(config.path, 'ca.pem') : config.ca.certFile });

@@ -29,6 +29,8 @@ export interface AgentSession {
   lastSeen: Date;
   lastHeartbeat: Heartbeat | null;
   connected: boolean;
+  /** Source clock at the newest commit or heartbeat durable in the hub log from this stream (µs; 0 = none yet). */
+  freshUntilUs: number;
 }
 
 export interface IngestOptions {
@@ -164,7 +166,7 @@ export class IngestServer {
             this.reject(call, code, code === 'REVOKED' ? `agent ${h.agentId} was revoked` : `the client certificate of agent ${h.agentId} expired; the agent must renew it before expiry or enroll again`);
           },
         });
-        session = { agentId: h.agentId, workspace: who.ok.workspace, sourceId: h.sourceId, sourceKind: h.sourceKind, agentVersion: h.agentVersion, connectedAt: new Date(), lastSeen: new Date(), lastHeartbeat: null, connected: true };
+        session = { agentId: h.agentId, workspace: who.ok.workspace, sourceId: h.sourceId, sourceKind: h.sourceKind, agentVersion: h.agentVersion, connectedAt: new Date(), lastSeen: new Date(), lastHeartbeat: null, connected: true, freshUntilUs: 0 };
         this.sessions.set(sourceKey, session);
         const claimed = sourceKey;
         const welcome = (): void => {
@@ -212,6 +214,7 @@ export class IngestServer {
       if (m.case !== 'batch') return;
       const { header, bytes } = m;
       const key = sourceKey;
+      const current = session;
       // A log that takes concurrent appends gets each batch at once (it groups them into one write); acks stay in order.
       const early = log.concurrentAppends === true ? log.append(key, header.sequence, header.sourcePosition, bytes, header.schemas) : null;
       early?.catch(() => undefined);
@@ -223,6 +226,7 @@ export class IngestServer {
             metrics.eventsIn.inc({ source: key }, header.eventCount);
             metrics.batchesIn.inc({ source: key });
           } else metrics.duplicates.inc({ source: key });
+          if (header.commitBoundary && header.sourceTimeUs > current.freshUntilUs) current.freshUntilUs = header.sourceTimeUs;
           this.send(call, create(HubMessageSchema, { body: { case: 'ack', value: create(AckSchema, { sequence: BigInt(header.sequence) }) } }));
         } catch (e) {
           failed = true;

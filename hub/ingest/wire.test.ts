@@ -89,7 +89,12 @@ describe('parseBatch', () => {
 
   it('reads a non-boundary batch without events or schemas', () => {
     const h = parseBatch(withSequence(new BatchBuilder().build(0n, false), Number.MAX_SAFE_INTEGER));
-    assert.deepEqual(h, { sequence: Number.MAX_SAFE_INTEGER, sourcePosition: 0n, commitBoundary: false, schemas: [], eventCount: 0 });
+    assert.deepEqual(h, { sequence: Number.MAX_SAFE_INTEGER, sourcePosition: 0n, commitBoundary: false, schemas: [], eventCount: 0, sourceTimeUs: 0 });
+  });
+
+  it('reads the source time of a heartbeat batch (no events)', () => {
+    const h = parseBatch(withSequence(new BatchBuilder().build(0x16b3748n, true, 1_764_000_000_123_456), 9));
+    assert.deepEqual(h, { sequence: 9, sourcePosition: 0x16b3748n, commitBoundary: true, schemas: [], eventCount: 0, sourceTimeUs: 1_764_000_000_123_456 });
   });
 
   it('reads the largest uint64 source position', () => {
@@ -151,7 +156,7 @@ describe('parseBatch', () => {
     assertMalformed([...field(1, 0), 0x80], 'truncated varint');
   });
 
-  it('refuses ChangeBatch fields 1..5 with the wrong wire type', () => {
+  it('refuses ChangeBatch fields 1..6 with the wrong wire type', () => {
     const seq = [...field(1, 0), 1];
     assertMalformed([...field(1, 2), 1, 0], 'sequence as bytes');
     assertMalformed([...seq, ...field(2, 0), 1], 'schemas as varint');
@@ -160,6 +165,7 @@ describe('parseBatch', () => {
     assertMalformed([...seq, ...lenDelimited(4, [1])], 'position as bytes');
     assertMalformed([...seq, ...field(4, 1), 1, 0, 0, 0, 0, 0, 0, 0], 'position as fixed64');
     assertMalformed([...seq, ...lenDelimited(5, [1])], 'boundary as bytes');
+    assertMalformed([...seq, ...lenDelimited(6, [1])], 'source time as bytes');
   });
 
   it('refuses events whose known fields have the wrong wire type', () => {

@@ -18,6 +18,8 @@ export interface BatchHeader {
   readonly commitBoundary: boolean;
   readonly schemas: readonly TableSchema[];
   readonly eventCount: number;
+  /** ChangeBatch.source_time_us: the source clock at the newest commit the batch completes (0 = not sent). */
+  readonly sourceTimeUs: number;
 }
 
 export type IncomingAgentMessage =
@@ -73,6 +75,7 @@ export function parseBatch(bytes: Uint8Array): BatchHeader {
   let sourcePosition = 0n;
   let commitBoundary = false;
   let eventCount = 0;
+  let sourceTimeUs = 0;
   const schemas: TableSchema[] = [];
   try {
     while (r.pos < r.len) {
@@ -84,14 +87,15 @@ export function parseBatch(bytes: Uint8Array): BatchHeader {
         eventCount++;
       } else if (field === 4 && type === WireType.Varint) sourcePosition = BigInt(r.uint64());
       else if (field === 5 && type === WireType.Varint) commitBoundary = r.bool();
-      else if (field <= 5) throw malformed(`ChangeBatch field ${field} has wire type ${type}`);
+      else if (field === 6 && type === WireType.Varint) sourceTimeUs = Number(r.int64());
+      else if (field <= 6) throw malformed(`ChangeBatch field ${field} has wire type ${type}`);
       else r.skip(type, field); // a newer agent's field: ignored, kept in the stored bytes
     }
   } catch (cause) {
     throw cause instanceof HubError ? cause : malformed('ChangeBatch is not valid protobuf', cause);
   }
   if (sequence < 1n || sequence > BigInt(Number.MAX_SAFE_INTEGER)) throw malformed(`ChangeBatch.sequence ${sequence} out of range`);
-  return { sequence: Number(sequence), sourcePosition, commitBoundary, schemas, eventCount };
+  return { sequence: Number(sequence), sourcePosition, commitBoundary, schemas, eventCount, sourceTimeUs };
 }
 
 export function parseAgentMessage(b: Uint8Array): IncomingAgentMessage {

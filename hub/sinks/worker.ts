@@ -12,6 +12,8 @@ import { HubError, retryDirective } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ChangeLog, LogEntry } from '../log/change-log.js';
 import type { HubMetrics } from '../metrics.js';
+import { freshnessStatus, NO_SERVER_POSITIONS, SinkFreshness, sourceTimeOf, updateFreshnessMetrics, type FreshnessMark, type ServerPositions, type SourceLag } from './freshness.js';
+import type { SinkRoutes } from './routes.js';
 import type { ChangeOp, Sink, SinkChange } from './sink.js';
 
 const OPS: Partial<Record<Op, ChangeOp>> = {
@@ -29,6 +31,11 @@ export interface SinkWorkerStatus {
   readonly appliedAt: number;
   readonly failing: boolean;
   readonly lastError: string | null;
+  /** Worst freshness over the sink's sources (freshness.ts), seconds; null until measured. */
+  readonly lagSeconds: number | null;
+  /** Worst source-log bytes behind over the sink's sources; null until measured. */
+  readonly lagBytes: number | null;
+  readonly sources: readonly SourceLag[];
 }
 
 export class SinkWorker {
@@ -37,26 +44,42 @@ export class SinkWorker {
   private appliedAt = 0;
   private failing = false;
   private lastError: string | null = null;
+  private readonly freshness: SinkFreshness;
+  /** Set by gather: the next entry belongs to a paused source, so the sink waits right before it. */
+  private held = false;
 
   constructor(
     private readonly sink: Sink,
     private readonly log: ChangeLog,
-    /** Source keys routed to this sink. */
-    private readonly sources: ReadonlySet<string>,
+    /** Sources routed to this sink, read on every batch (pipelines change at run time). */
+    private readonly sources: SinkRoutes,
     private readonly metrics: HubMetrics,
     private readonly logger: Logger,
     private readonly maxEventsPerWrite = 20_000,
-  ) {}
-
-  status(): SinkWorkerStatus {
-    return { sink: this.sink.name, offset: this.offset, lastCommitTimeUs: this.lastCommitTimeUs, appliedAt: this.appliedAt, failing: this.failing, lastError: this.lastError };
+    private readonly serverPositions: ServerPositions = NO_SERVER_POSITIONS,
+  ) {
+    this.freshness = new SinkFreshness(() => sources.list());
   }
 
-  decode(entries: readonly LogEntry[]): SinkChange[] {
+  status(): SinkWorkerStatus {
+    return {
+      sink: this.sink.name,
+      offset: this.offset,
+      lastCommitTimeUs: this.lastCommitTimeUs,
+      appliedAt: this.appliedAt,
+      failing: this.failing,
+      lastError: this.lastError,
+      ...freshnessStatus(this.freshness, this.serverPositions),
+    };
+  }
+
+  /** Decodes the entries routed to this sink; `marks` receives each batch's freshness. */
+  decode(entries: readonly LogEntry[], marks: FreshnessMark[] = []): SinkChange[] {
     const out: SinkChange[] = [];
     for (const entry of entries) {
       if (!this.sources.has(entry.sourceKey)) continue;
       const batch = fromBinary(ChangeBatchSchema, entry.bytes);
+      if (batch.commitBoundary) marks.push({ sourceKey: entry.sourceKey, position: batch.sourcePosition, sourceTimeUs: sourceTimeOf(batch) });
       for (const e of batch.events) {
         const schema = this.log.schema(entry.sourceKey, e.schema, e.table, e.schemaVersion);
         if (schema === undefined)
@@ -94,6 +117,10 @@ export class SinkWorker {
     }
     while (!signal.aborted) {
       const entries = await this.gather(signal);
+      if (entries.length === 0 && this.held) {
+        await this.sources.changed(signal);
+        continue;
+      }
       if (entries.length === 0) {
         await this.log.waitFor(this.offset, signal);
         // The log may count an entry before a read can see it (its write commits on a later turn of
@@ -103,10 +130,12 @@ export class SinkWorker {
       }
       const last = entries[entries.length - 1] as LogEntry;
       try {
-        const changes = this.decode(entries);
+        const marks: FreshnessMark[] = [];
+        const changes = this.decode(entries, marks);
         if (changes.length > 0) await this.sink.write({ changes, lastOffset: BigInt(last.offset) }, signal);
         await this.log.commitSinkOffset(name, last.offset);
         this.offset = last.offset;
+        for (const m of marks) this.freshness.applied(m.sourceKey, m.position, m.sourceTimeUs);
         const newest = changes[changes.length - 1];
         if (newest !== undefined) this.lastCommitTimeUs = Number(newest.commitTimeUs);
         this.appliedAt = Date.now();
@@ -134,9 +163,15 @@ export class SinkWorker {
     const maxEvents = Math.min(this.sink.flush?.maxEvents ?? this.maxEventsPerWrite, this.maxEventsPerWrite);
     const out: LogEntry[] = [];
     let approxEvents = 0;
+    this.held = false;
     const take = (): boolean => {
       const from = (out[out.length - 1]?.offset ?? this.offset) + 1;
       for (const e of this.log.read(from, 256)) {
+        // A paused pipeline's source: stop right before it, so its changes are applied from here on resume.
+        if (this.sources.has(e.sourceKey) && this.sources.held(e.sourceKey)) {
+          this.held = true;
+          return true;
+        }
         out.push(e);
         approxEvents += e.bytes.length / 64;
         if (approxEvents >= maxEvents) return true;
@@ -168,7 +203,6 @@ export class SinkWorker {
     const name = this.sink.name;
     this.metrics.sinkOffset.set({ sink: name }, this.offset);
     this.metrics.sinkLagEntries.set({ sink: name }, Math.max(0, this.log.headOffset() - this.offset));
-    const lag = this.lastCommitTimeUs === 0 ? 0 : Math.max(0, Date.now() / 1000 - this.lastCommitTimeUs / 1e6);
-    this.metrics.sinkLagSeconds.set({ sink: name }, this.log.headOffset() === this.offset ? 0 : lag);
+    updateFreshnessMetrics(this.metrics, name, this.freshness.sources(Date.now(), this.serverPositions));
   }
 }

@@ -2,7 +2,8 @@
  * The hub's log on a real single-node Kafka (4.x, KRaft): exactly once into
  * topics through kill -9s of the hub and a broker restart, the envelope as
  * Kafka's own console consumer reads it, agent failover between two hubs on
- * one cluster, and the PostgreSQL sink fed from Kafka converging exactly.
+ * one cluster, and the PostgreSQL sink fed from Kafka converging exactly
+ * and kept fresh by the agent's heartbeats while the source is idle.
  * One broker and one PostgreSQL are shared by the whole file.
  */
 import assert from 'node:assert/strict';
@@ -57,7 +58,7 @@ before(async () => {
   hubB = hub('hub-b', ports.b, ports.httpB);
   proxy = new SwitchProxy(ports.a);
   await proxy.start();
-  agent = agentProcess({ dir: join(dir, 'agent'), hubPort: proxy.port, sourcePort: pgi.port, sourceDatabase: 'src', agentId: 'agent-1', sourceId: 'src', slot: 'tributary_kafka', batchEvents: 200 });
+  agent = agentProcess({ dir: join(dir, 'agent'), hubPort: proxy.port, sourcePort: pgi.port, sourceDatabase: 'src', agentId: 'agent-1', sourceId: 'src', slot: 'tributary_kafka', batchEvents: 200, source: { heartbeatIntervalMs: 1000 } });
   hubA.start();
   agent.start();
   await waitFor(
@@ -190,4 +191,31 @@ test('agent failover between two hubs on one cluster, and back to a hub that is 
   committed += writer.committedChanges();
   await checkExactlyOnce();
   await hubB.stop();
+});
+
+test('freshness through Kafka: with the source idle, heartbeats keep the sink fed from Kafka fresh', async () => {
+  type Sink = { lagSeconds: number | null; freshUntil: string | null };
+  const sink = async (): Promise<Sink> => {
+    const body = (await (await apiFetch(ports.httpA, '/v1/pipelines')).json()) as { pipelines: { sinks: Sink[] }[] };
+    const s = body.pipelines[0]?.sinks[0];
+    assert.ok(s !== undefined, 'the sink is listed');
+    return s;
+  };
+  const first = await waitFor('a measured sink lag', async () => {
+    const s = await sink();
+    return s.lagSeconds !== null && s.lagSeconds < 5 && s.freshUntil !== null ? s : undefined;
+  }, 60_000, 250);
+  const samples: number[] = [];
+  for (let i = 0; i < 12; i++) {
+    await sleep(500);
+    const s = await sink();
+    assert.ok(s.lagSeconds !== null);
+    samples.push(s.lagSeconds);
+  }
+  const last = await sink();
+  const moved = Date.parse(last.freshUntil ?? '') - Date.parse(first.freshUntil ?? '');
+  assert.ok(moved >= 3_000, `fresh-until moved ${moved} ms in 6 s with the source idle`);
+  assert.ok(Math.max(...samples) < 5, `idle lag stays small through Kafka (samples ${samples.map((v) => v.toFixed(2)).join(', ')})`);
+  const metrics = await (await apiFetch(ports.httpA, '/metrics')).text();
+  assert.match(metrics, /^tributary_sink_lag_seconds\{sink="dest",source="agent-1\/src"\} [0-9.e+-]+$/m);
 });

@@ -37,7 +37,31 @@ const ROUTES: ReadonlyArray<{ method: string; path: string; body?: unknown }> = 
   { method: 'GET', path: '/v1/tokens' },
   { method: 'POST', path: '/v1/tokens', body: { name: 'ci', scope: 'read' } },
   { method: 'POST', path: '/v1/tokens/:token/revoke' },
+  { method: 'GET', path: '/v1/sources' },
+  { method: 'GET', path: '/v1/sinks' },
+  { method: 'GET', path: '/v1/snapshots' },
+  { method: 'POST', path: '/v1/pipelines', body: { name: 'acme-new', agent: 'edge-acme', source: 'db2', sinks: [] } },
+  { method: 'GET', path: '/v1/pipelines/:name' },
+  { method: 'PATCH', path: '/v1/pipelines/:name', body: { tables: ['public.orders'] } },
+  { method: 'DELETE', path: '/v1/pipelines/:name' },
+  { method: 'POST', path: '/v1/pipelines/:name/pause' },
+  { method: 'POST', path: '/v1/pipelines/:name/resume' },
+  { method: 'POST', path: '/v1/pipelines/:name/snapshots', body: { table: 'public.orders' } },
+  { method: 'POST', path: '/v1/snapshots/:source/:table/pause' },
+  { method: 'POST', path: '/v1/snapshots/:source/:table/resume' },
+  { method: 'POST', path: '/v1/snapshots/:source/:table/cancel' },
 ];
+
+/** A route's path with acme's ids, or with ids that exist nowhere. */
+function fill(path: string, ids: 'acme' | 'none', tokenId: string): string {
+  const acme = ids === 'acme';
+  return path
+    .replace(':agent', acme ? 'edge-acme' : 'edge-none')
+    .replace(':token', acme ? tokenId : '0123456789abcdef')
+    .replace(':name', acme ? 'acme-orders' : 'none-such')
+    .replace(':source', acme ? 'edge-acme%2Fdb' : 'edge-none%2Fdb')
+    .replace(':table', 'public.orders');
+}
 
 describe('API: tokens, scopes, workspaces and hostile bodies', () => {
   const cases = new CaseLog();
@@ -79,7 +103,7 @@ describe('API: tokens, scopes, workspaces and hostile bodies', () => {
 
   async function call(name: string, method: string, path: string, token: string | null, body?: unknown, headers?: Record<string, string>): Promise<Response> {
     const init: RequestInit = { method, ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }), ...(headers ? { headers } : {}) };
-    const res = await hub.http(path.replace(':agent', 'edge-acme').replace(':token', acmeReadId), token, init);
+    const res = await hub.http(fill(path, 'acme', acmeReadId), token, init);
     cases.record(name, String(res.status), res.status);
     if ((await hub.http('/healthz', null)).status !== 200) cases.crashes++;
     return res;
@@ -91,7 +115,9 @@ describe('API: tokens, scopes, workspaces and hostile bodies', () => {
     const log = new LmdbChangeLog(join(dir, 'log'));
     const registry = new AgentRegistry(store, CertificateAuthority.open(dir, null, 'x'), { certificateTtlMs: 1000, enrollmentTtlMs: 1000 });
     const app = createApi({ config: parseHubConfig({ log: { path: join(dir, 'log') } }, {}), log, metrics: new HubMetrics(), sessions: () => new Map(), sinks: () => [], security: { registry, apiTokens: new ApiTokens(store, []) } });
-    const served = app.routes.filter((r) => r.method !== 'ALL' && r.path !== '/healthz').map((r) => `${r.method} ${r.path.replace(/:id/g, r.path.startsWith('/v1/tokens') ? ':token' : ':agent')}`);
+    // /healthz and the OpenAPI document are open by design (neither holds workspace data).
+    assert.equal((await app.request('/v1/openapi.json')).status, 200);
+    const served = app.routes.filter((r) => r.method !== 'ALL' && r.path !== '/healthz' && r.path !== '/v1/openapi.json').map((r) => `${r.method} ${r.path.replace(/:id/g, r.path.startsWith('/v1/tokens') ? ':token' : ':agent')}`);
     assert.deepEqual([...new Set(served)].sort(), ROUTES.map((r) => `${r.method} ${r.path}`).sort());
     await log[Symbol.asyncDispose]();
     await store[Symbol.asyncDispose]();
@@ -128,9 +154,9 @@ describe('API: tokens, scopes, workspaces and hostile bodies', () => {
       if (r.path.includes(':')) {
         // Indistinguishable from an id that exists nowhere.
         assert.equal(res.status, 404, `${r.method} ${r.path}`);
-        const missing = await hub.http(r.path.replace(':agent', 'edge-none').replace(':token', '0123456789abcdef'), GLOBEX, { method: r.method });
-        assert.equal(text.replace(/edge-acme|[0-9a-f]{16}/g, 'ID'), (await missing.text()).replace(/edge-none|[0-9a-f]{16}/g, 'ID'));
-      } else for (const secret of ['edge-acme', 'acme-orders', acmeReadId]) assert.equal(text.includes(secret), false, `${r.method} ${r.path} leaked ${secret}: ${text}`);
+        const missing = await hub.http(fill(r.path, 'none', acmeReadId), GLOBEX, { method: r.method, ...(r.body === undefined ? {} : { body: JSON.stringify(r.body) }) });
+        assert.equal(text.replace(/edge-acme|acme-orders|[0-9a-f]{16}/g, 'ID'), (await missing.text()).replace(/edge-none|none-such|[0-9a-f]{16}/g, 'ID'));
+      } else for (const secret of ['edge-acme', 'acme-orders', acmeReadId, 'edge-acme/db']) assert.equal(text.includes(secret), false, `${r.method} ${r.path} leaked ${secret}: ${text}`);
     }
     // acme's agent and read token are intact.
     const agent = (await (await hub.http('/v1/agents/edge-acme', ACME)).json()) as { agent: { revokedAt: string | null } };

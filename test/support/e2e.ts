@@ -26,6 +26,8 @@ export interface E2EOptions {
   readonly spoolMaxBytes?: number;
   readonly batchEvents?: number;
   readonly settings?: Record<string, string>;
+  /** Fields merged into the agent's `source` section. */
+  readonly source?: Record<string, unknown>;
 }
 
 export async function startE2E(o: E2EOptions): Promise<E2E> {
@@ -49,6 +51,7 @@ export async function startE2E(o: E2EOptions): Promise<E2E> {
     slot,
     ...(o.spoolMaxBytes !== undefined ? { spoolMaxBytes: o.spoolMaxBytes } : {}),
     ...(o.batchEvents !== undefined ? { batchEvents: o.batchEvents } : {}),
+    ...(o.source !== undefined ? { source: o.source } : {}),
   });
   const src = new pg.Pool({ connectionString: pgi.connectionString('src'), max: 4 });
   const dst = new pg.Pool({ connectionString: pgi.connectionString('dst'), max: 2 });

@@ -114,6 +114,8 @@ export interface HubSetup {
   readonly security?: Record<string, unknown>;
   /** Workspace of the test pipeline and sink (default "default"). */
   readonly workspace?: string;
+  /** The hub's `alerts` section. */
+  readonly alerts?: Record<string, unknown>;
 }
 
 /** Admin API token of the "default" workspace in every test hub (the hub keeps only its hash). */
@@ -140,6 +142,7 @@ export function hubProcess(s: HubSetup): ManagedProcess {
     sinks: withSink ? [{ name: 'dest', kind: 'postgres', workspace: s.workspace ?? 'default', host: '127.0.0.1', port: s.sinkPort, database: s.sinkDatabase, user: 'postgres', schema: s.sinkSchema ?? 'public' }] : [],
     pipelines: [{ name: 'main', workspace: s.workspace ?? 'default', agent: s.agentId, source: s.sourceId, sinks: withSink ? ['dest'] : [] }],
     security: s.security ?? { plaintext: true, adminTokens: [{ workspace: 'default', token: TEST_ADMIN_TOKEN }] },
+    ...(s.alerts === undefined ? {} : { alerts: s.alerts }),
     logLevel: 'info',
   };
   const path = join(s.dir, withSink ? 'hub.json' : 'hub-log-only.json');
@@ -165,6 +168,8 @@ export interface AgentSetup {
   readonly source?: Record<string, unknown>;
   /** Fields merged into the agent's `spool` section (e.g. encryptionKey). */
   readonly spool?: Record<string, unknown>;
+  /** The agent's `doctor` section. */
+  readonly doctor?: Record<string, unknown>;
 }
 
 export function agentProcess(s: AgentSetup): ManagedProcess {
@@ -174,6 +179,7 @@ export function agentProcess(s: AgentSetup): ManagedProcess {
     hub: { address: `127.0.0.1:${s.hubPort}`, ...(s.hub ?? { plaintext: true }) },
     spool: { path: join(s.dir, 'spool'), maxBytes: s.spoolMaxBytes ?? 1 << 30, batchEvents: s.batchEvents ?? 2000, ...s.spool },
     source: { kind: 'postgres', id: s.sourceId, host: '127.0.0.1', port: s.sourcePort, database: s.sourceDatabase, user: 'postgres', slot: s.slot, publication: s.slot, ...s.source },
+    ...(s.doctor === undefined ? {} : { doctor: s.doctor }),
     logLevel: 'info',
   };
   const path = join(s.dir, 'agent.json');

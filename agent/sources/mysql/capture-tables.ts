@@ -31,6 +31,8 @@ export interface CaptureTablesOptions {
   readonly zeroDates: ZeroDatePolicy;
   /** `database.table` whose rows are snapshot watermarks, or null. */
   readonly signalTable: string | null;
+  /** `database.table` of the agent's heartbeat table (its rows are freshness, never changes), or null. */
+  readonly heartbeatTable: string | null;
   /** Records a new schema version with the open transaction. */
   readonly addVersion: (v: SchemaVersionRecord) => void;
 }
@@ -42,6 +44,8 @@ export class CaptureTables {
   private readonly sentSchemas = new Set<string>();
   /** Table ids of the signal table (its rows are watermarks, never forwarded). */
   private readonly signalIds = new Set<number>();
+  /** Table ids of the heartbeat table. */
+  private readonly heartbeatIds = new Set<number>();
   /** States for snapshot rows of tables this session has not mapped from the binlog. */
   private readonly snapshotTables = new Map<string, TableState>();
 
@@ -50,6 +54,11 @@ export class CaptureTables {
   /** A DDL statement: table ids are mapped again before their next rows. */
   forgetIds(): void {
     this.tables.clear();
+    this.heartbeatIds.clear();
+  }
+
+  isHeartbeat(tableId: number): boolean {
+    return this.heartbeatIds.has(tableId);
   }
 
   isSignal(tableId: number): boolean {
@@ -59,10 +68,9 @@ export class CaptureTables {
   map(e: TableMapEvent, txPosition: bigint): void {
     const entry = e.tableMap[e.tableId] as unknown as TableMapEntry | undefined;
     if (entry === undefined) return;
-    if (this.o.signalTable === `${entry.parentSchema}.${entry.tableName}`) {
-      this.signalIds.add(e.tableId);
-      return;
-    }
+    const name = `${entry.parentSchema}.${entry.tableName}`;
+    if (name === this.o.heartbeatTable) return void this.heartbeatIds.add(e.tableId);
+    if (name === this.o.signalTable) return void this.signalIds.add(e.tableId);
     const prev = this.tables.get(e.tableId);
     if (prev !== undefined && sameShape(prev.shape, entry)) return;
     const shape = tableShape(entry, e.primaryKey);

@@ -44,6 +44,8 @@ interface OpenTransaction {
   readonly explicit: boolean;
   readonly skip: boolean;
   index: number;
+  /** Server clock of a heartbeat row written in this transaction (µs; 0 = none). */
+  heartbeatUs: number;
 }
 
 const ROW_OPS: Readonly<Record<string, Op>> = { writerows: Op.INSERT, updaterows: Op.UPDATE, deleterows: Op.DELETE };
@@ -63,6 +65,8 @@ export interface CaptureOptions {
   readonly mysqlGtidSet: () => string | undefined;
   /** Snapshot wiring (agent/snapshot/), or null without snapshots. */
   readonly snapshots: CaptureSnapshots | null;
+  /** `database.table` of the agent's heartbeat table: its rows are freshness, never changes. */
+  readonly heartbeatTable?: string | null;
 }
 
 /** The engine's hooks, and the signal table when watermarks are rows in it (else read-only watermarks). */
@@ -97,7 +101,14 @@ export class Capture implements VirtualWatermarks {
     this.endFile = o.start.file;
     this.spool = new SpoolWriter(o.buffer, o.target, o.log, o.signal);
     this.w = new CaptureWatermarks(o.snapshots?.hooks ?? null);
-    this.t = new CaptureTables({ buffer: o.buffer, log: o.log, zeroDates: o.zeroDates, signalTable: o.snapshots?.signalTable ?? null, addVersion: (v) => this.spool.addVersion(v) });
+    this.t = new CaptureTables({
+      buffer: o.buffer,
+      log: o.log,
+      zeroDates: o.zeroDates,
+      signalTable: o.snapshots?.signalTable ?? null,
+      heartbeatTable: o.heartbeatTable ?? null,
+      addVersion: (v) => this.spool.addVersion(v),
+    });
   }
 
   get error(): AgentError | null {
@@ -166,7 +177,7 @@ export class Capture implements VirtualWatermarks {
 
   private begin(endPos: number, timestampMs: number, gtid: MariaDbGtid | null, explicit: boolean): void {
     const position = commitPosition(this.file, endPos);
-    this.tx = { position, timeUs: timestampMs * 1000, gtid, explicit, skip: position <= this.spooledEnd, index: 0 };
+    this.tx = { position, timeUs: timestampMs * 1000, gtid, explicit, skip: position <= this.spooledEnd, index: 0, heartbeatUs: 0 };
     if (position > this.serverPosition) this.serverPosition = position;
   }
 
@@ -202,8 +213,9 @@ export class Capture implements VirtualWatermarks {
     const tx = this.tx;
     if (tx === null) throw new AgentError('protocol', 'row event outside a transaction');
     if (tx.skip) return;
-    const op = ROW_OPS[eventName(e)]!;
     const tableId = (e as { tableId: number }).tableId;
+    if (this.t.isHeartbeat(tableId)) return this.onHeartbeat(tx, e);
+    const op = ROW_OPS[eventName(e)]!;
     if (this.t.isSignal(tableId)) {
       if (op === Op.INSERT) for (const emission of this.w.signalRows((e as { rows: Record<string, unknown>[] }).rows)) this.emit(tx, emission);
       return;
@@ -236,6 +248,15 @@ export class Capture implements VirtualWatermarks {
         after = w.finish();
       }
       this.addEvent(tx, t.schema.schema, t.schema.table, t.schema.version, op, key, before, after);
+    }
+  }
+
+  /** A heartbeat row (heartbeat.ts): its server-clock `beat_us` becomes the transaction's source time. */
+  private onHeartbeat(tx: OpenTransaction, e: AnyBinlogEvent): void {
+    for (const row of (e as { rows: Record<string, unknown>[] }).rows) {
+      const image = (row as { after?: Record<string, unknown> }).after ?? row;
+      const us = Number(image['beat_us']);
+      if (Number.isSafeInteger(us) && us > tx.heartbeatUs) tx.heartbeatUs = us;
     }
   }
 
@@ -295,7 +316,8 @@ export class Capture implements VirtualWatermarks {
     this.endPos = endPos;
     this.endFile = this.file;
     const resume = { gtid: this.gtid, file: this.file, pos: endPos };
-    this.spool.commit(this.open, tx.position, () => encodeResume(resume), this.o.batchEvents);
+    // Source time: the commit's binlog timestamp (whole seconds), or the heartbeat's server clock (µs).
+    this.spool.commit(this.open, tx.position, () => encodeResume(resume), this.o.batchEvents, Math.max(tx.timeUs, tx.heartbeatUs));
   }
 
   /** Read-only low watermark: the window opens at the capture's current point. */
@@ -319,7 +341,7 @@ export class Capture implements VirtualWatermarks {
     for (const emission of this.w.due()) {
       // Rows of their own, between the last transaction read and the next: at
       // the read position, which lies strictly between their commit positions.
-      const tx: OpenTransaction = { position: this.w.position, timeUs: Date.now() * 1000, gtid: null, explicit: false, skip: false, index: 0 };
+      const tx: OpenTransaction = { position: this.w.position, timeUs: Date.now() * 1000, gtid: null, explicit: false, skip: false, index: 0, heartbeatUs: 0 };
       this.emit(tx, emission);
       const resume = { gtid: this.gtid, file: this.endFile, pos: this.endPos };
       this.spool.commit(this.open, tx.position, () => encodeResume(resume), this.o.batchEvents);

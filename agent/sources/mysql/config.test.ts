@@ -36,4 +36,16 @@ describe('mysql source configuration', () => {
     assert.match(msg, /source\.slot: unknown field/);
     assert.match(errors({ serverId: 1 }), /source\.serverId: expected an integer from 2 to 4294967295/);
   });
+
+  it('heartbeats: off without a heartbeatTable; the table and interval are validated by name', () => {
+    const plain = parseAgentConfig(agent({ serverId: 4001 }), {});
+    assert.ok(plain.source.kind === 'mysql');
+    assert.equal(plain.source.heartbeatTable, null);
+    const on = parseAgentConfig(agent({ serverId: 4001, heartbeatTable: 'tributary.heartbeat', heartbeatIntervalMs: 2000 }), {});
+    assert.ok(on.source.kind === 'mysql');
+    assert.deepEqual([on.source.heartbeatTable, on.source.heartbeatIntervalMs], ['tributary.heartbeat', 2000]);
+    assert.match(errors({ serverId: 4001, heartbeatTable: 'heartbeat' }), /source\.heartbeatTable: "heartbeat" is not a "database\.table" name/);
+    assert.match(errors({ serverId: 4001, heartbeatTable: 'mysql.hb' }), /source\.heartbeatTable: "mysql\.hb" is in a system database/);
+    assert.match(errors({ serverId: 4001, heartbeatTable: 'a.b', heartbeatIntervalMs: 10 }), /source\.heartbeatIntervalMs: expected 0 \(off\) or at least 100/);
+  });
 });

@@ -1,5 +1,5 @@
 /** The `mysql` source's configuration (MySQL 8 / MariaDB 10.5+ binlog), parsed with the agent's FieldReader. */
-import type { FieldReader, Secret } from '../../config.js';
+import { heartbeatInterval, type FieldReader, type Secret } from '../../config.js';
 import { parseSnapshotConfig, type SnapshotConfig } from '../../snapshot/config.js';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -26,13 +26,19 @@ export interface MySqlSourceConfig {
   readonly zeroDates: ZeroDatePolicy;
   /** How often the server sends a heartbeat when idle, so lag is known. */
   readonly heartbeatMs: number;
+  /** `database.table` the agent writes a heartbeat row into (freshness when idle); null = no heartbeats. */
+  readonly heartbeatTable: string | null;
+  /** How often the heartbeat row is written; 0 = off. */
+  readonly heartbeatIntervalMs: number;
   /** Incremental snapshots (README, "Snapshots"); `signalTable` null = read-only watermarks (MariaDB). */
   readonly snapshot: SnapshotConfig;
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
-const TABLE = /^[A-Za-z0-9_$]+\.(\*|[A-Za-z0-9_$]+)$/;
-const FIELDS = ['kind', 'id', 'host', 'port', 'user', 'password', 'serverId', 'tables', 'zeroDates', 'heartbeatMs', 'snapshot'];
+export const TABLE = /^[A-Za-z0-9_$]+\.(\*|[A-Za-z0-9_$]+)$/;
+const FIELDS = ['kind', 'id', 'host', 'port', 'user', 'password', 'serverId', 'tables', 'zeroDates', 'heartbeatMs', 'heartbeatTable', 'heartbeatIntervalMs', 'snapshot'];
+const HEARTBEAT_TABLE = /^[A-Za-z0-9_$]+\.[A-Za-z0-9_$]+$/;
+const SYSTEM_DATABASES = ['mysql', 'sys', 'information_schema', 'performance_schema'];
 
 export function parseMySqlSource(r: FieldReader, o: Record<string, Json>): MySqlSourceConfig {
   r.unknownKeys(o, FIELDS, 'source');
@@ -58,6 +64,15 @@ export function parseMySqlSource(r: FieldReader, o: Record<string, Json>): MySql
     tables,
     zeroDates: zeroDates as ZeroDatePolicy,
     heartbeatMs: r.int(o, 'heartbeatMs', 'source', 100, 60_000, 1000),
+    heartbeatTable: heartbeatTable(r, o),
+    heartbeatIntervalMs: heartbeatInterval(r, o),
     snapshot: parseSnapshotConfig(r, o['snapshot'], 'source.snapshot'),
   };
+}
+
+function heartbeatTable(r: FieldReader, o: Record<string, Json>): string | null {
+  if (o['heartbeatTable'] === undefined || o['heartbeatTable'] === null) return null;
+  const t = r.string(o, 'heartbeatTable', 'source', { pattern: HEARTBEAT_TABLE, hint: 'a "database.table" name (letters, digits, _ and $)' });
+  if (SYSTEM_DATABASES.includes(t.split('.')[0]?.toLowerCase() ?? '')) r.errors.push(`source.heartbeatTable: ${JSON.stringify(t)} is in a system database; use a database of its own, e.g. "tributary.heartbeat"`);
+  return t === '' ? null : t;
 }

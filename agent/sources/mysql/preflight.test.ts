@@ -42,5 +42,8 @@ describe('MySQL pre-flight rules', () => {
   it('builds binlog schema filters from table patterns', () => {
     assert.deepEqual(schemaFilters(['shop.*', 'crm.users', 'crm.orgs']).include, { shop: true, crm: ['users', 'orgs'] });
     assert.deepEqual(Object.keys(schemaFilters([]).exclude ?? {}), ['mysql', 'information_schema', 'performance_schema', 'sys']);
+    // the heartbeat table is read too (its rows become freshness, never changes)
+    assert.deepEqual(schemaFilters(['shop.*'], 'tributary.heartbeat').include, { shop: true, tributary: ['heartbeat'] });
+    assert.equal(schemaFilters([], 'tributary.heartbeat').include, undefined);
   });
 });

@@ -21,7 +21,7 @@ export interface ServerInfo {
 
 type Row = Record<string, unknown>;
 
-async function variables(conn: mysql.Connection): Promise<Map<string, string>> {
+export async function variables(conn: mysql.Connection): Promise<Map<string, string>> {
   const [rows] = await conn.query(
     `SHOW GLOBAL VARIABLES WHERE Variable_name IN ('version', 'server_id', 'log_bin', 'binlog_format', 'binlog_row_image', 'binlog_row_metadata', ` +
       `'log_bin_compress', 'binlog_transaction_compression', 'binlog_expire_logs_seconds', 'expire_logs_days', 'gtid_mode', 'binlog_row_value_options')`,
@@ -33,52 +33,69 @@ function misconfigured(setting: string, value: string, fix: string): AgentError 
   return new AgentError('source-misconfigured', `${setting} is ${JSON.stringify(value)}: ${fix}`);
 }
 
+/** One setting that is wrong: its value and the statement that fixes it. */
+export interface SettingProblem {
+  readonly setting: string;
+  readonly value: string;
+  readonly fix: string;
+  readonly kind: 'source-misconfigured' | 'config';
+}
+
 /** The binlog settings the source depends on; throws on the first one that is wrong. */
 export function checkSettings(v: ReadonlyMap<string, string>, config: MySqlSourceConfig): ServerInfo {
+  const first = settingProblems(v, config)[0];
+  if (first !== undefined)
+    throw first.kind === 'config' ? new AgentError('config', first.fix) : misconfigured(first.setting, first.value, first.fix);
+  return serverInfo(v);
+}
+
+export function serverInfo(v: ReadonlyMap<string, string>): ServerInfo {
   const version = v.get('version') ?? '';
-  const mariadb = /mariadb/i.test(version);
+  return { mariadb: /mariadb/i.test(version), version };
+}
+
+/** Every wrong binlog setting (the doctor lists them all; pre-flight stops at the first). */
+export function settingProblems(v: ReadonlyMap<string, string>, config: MySqlSourceConfig): SettingProblem[] {
+  const out: SettingProblem[] = [];
+  const bad = (setting: string, value: string, fix: string): void => void out.push({ setting, value, fix, kind: 'source-misconfigured' });
+  const { mariadb } = serverInfo(v);
   const persist = mariadb ? 'and set it in the server configuration file' : '(SET PERSIST keeps it across restarts)';
   const logBin = (v.get('log_bin') ?? 'OFF').toUpperCase();
-  if (logBin !== 'ON' && logBin !== '1')
-    throw misconfigured('log_bin', logBin, 'the binary log is off; start the server with --log-bin (log_bin cannot be changed at runtime)');
+  if (logBin !== 'ON' && logBin !== '1') bad('log_bin', logBin, 'the binary log is off; start the server with --log-bin (log_bin cannot be changed at runtime)');
   const check = (name: string, want: string): void => {
     const got = v.get(name);
     if (got === undefined) {
-      if (name === 'binlog_row_metadata')
-        throw misconfigured(name, 'unsupported', 'the server is too old: column names and types come from binlog_row_metadata=FULL (MySQL 8.0.1+, MariaDB 10.5+)');
+      if (name === 'binlog_row_metadata') bad(name, 'unsupported', 'the server is too old: column names and types come from binlog_row_metadata=FULL (MySQL 8.0.1+, MariaDB 10.5+)');
       return;
     }
     if (got.toUpperCase() !== want)
-      throw misconfigured(name, got, `the source needs ${want}: run SET GLOBAL ${name} = '${want}'; ${persist}, then reconnect the clients that write (the setting applies to new sessions)`);
+      bad(name, got, `the source needs ${want}: run SET GLOBAL ${name} = '${want}'; ${persist}, then reconnect the clients that write (the setting applies to new sessions)`);
   };
   check('binlog_format', 'ROW');
   check('binlog_row_image', 'FULL');
   check('binlog_row_metadata', 'FULL');
-  if ((v.get('log_bin_compress') ?? 'OFF').toUpperCase() === 'ON')
-    throw misconfigured('log_bin_compress', 'ON', `compressed binlog events cannot be decoded: run SET GLOBAL log_bin_compress = OFF; ${persist}`);
+  if ((v.get('log_bin_compress') ?? 'OFF').toUpperCase() === 'ON') bad('log_bin_compress', 'ON', `compressed binlog events cannot be decoded: run SET GLOBAL log_bin_compress = OFF; ${persist}`);
   if ((v.get('binlog_transaction_compression') ?? 'OFF').toUpperCase() === 'ON')
-    throw misconfigured('binlog_transaction_compression', 'ON', `compressed binlog transactions cannot be decoded: run SET GLOBAL binlog_transaction_compression = OFF; ${persist}`);
+    bad('binlog_transaction_compression', 'ON', `compressed binlog transactions cannot be decoded: run SET GLOBAL binlog_transaction_compression = OFF; ${persist}`);
   if ((v.get('binlog_row_value_options') ?? '') !== '')
-    throw misconfigured('binlog_row_value_options', v.get('binlog_row_value_options') ?? '', `partial JSON updates cannot be applied: run SET GLOBAL binlog_row_value_options = ''; ${persist}`);
+    bad('binlog_row_value_options', v.get('binlog_row_value_options') ?? '', `partial JSON updates cannot be applied: run SET GLOBAL binlog_row_value_options = ''; ${persist}`);
   const seconds = retentionSeconds(v);
   if (seconds > 0 && seconds < MIN_RETENTION_SECONDS) {
     const name = v.has('binlog_expire_logs_seconds') && Number(v.get('binlog_expire_logs_seconds')) > 0 ? 'binlog_expire_logs_seconds' : 'expire_logs_days';
-    throw misconfigured(
-      name,
-      v.get(name) ?? '',
-      `binlogs expire after ${seconds} s, less than the ${MIN_RETENTION_SECONDS} s the agent needs to resume after an outage: run SET GLOBAL binlog_expire_logs_seconds = 604800; ${persist}`,
-    );
+    bad(name, v.get(name) ?? '', `binlogs expire after ${seconds} s, less than the ${MIN_RETENTION_SECONDS} s the agent needs to resume after an outage: run SET GLOBAL binlog_expire_logs_seconds = 604800; ${persist}`);
   }
   if (Number(v.get('server_id')) === config.serverId)
-    throw new AgentError(
-      'config',
-      `source.serverId ${config.serverId} equals the server's own server_id: choose a replica id unique among the server and its replicas`,
-    );
-  return { mariadb, version };
+    out.push({
+      setting: 'server_id',
+      value: String(config.serverId),
+      fix: `source.serverId ${config.serverId} equals the server's own server_id: choose a replica id unique among the server and its replicas`,
+      kind: 'config',
+    });
+  return out;
 }
 
 /** 0 = never expire. */
-function retentionSeconds(v: ReadonlyMap<string, string>): number {
+export function retentionSeconds(v: ReadonlyMap<string, string>): number {
   const seconds = Number(v.get('binlog_expire_logs_seconds') ?? 0);
   if (seconds > 0) return seconds;
   return Math.round(Number(v.get('expire_logs_days') ?? 0) * 86_400);
@@ -86,17 +103,27 @@ function retentionSeconds(v: ReadonlyMap<string, string>): number {
 
 /** REPLICATION SLAVE (reading the binlog) and SELECT (row metadata) from SHOW GRANTS. */
 export function checkGrants(grants: readonly string[], user: string): void {
+  const missing = missingGrants(grants);
+  if (missing.length > 0)
+    throw new AgentError(
+      'source-permission',
+      `user ${user} lacks ${missing.join(', ')}: ${grantFix(missing, user)}`,
+    );
+}
+
+export function grantFix(missing: readonly string[], user: string): string {
+  return `run GRANT ${missing.join(', ')} ON *.* TO '${user}'@'%'; (MariaDB 10.5+ calls REPLICATION CLIENT "BINLOG MONITOR")`;
+}
+
+/** The privileges SHOW GRANTS lacks, by name. */
+export function missingGrants(grants: readonly string[]): string[] {
   const global = grants.filter((g) => /\bON \*\.\* TO\b/i.test(g)).join(' ').toUpperCase();
   const all = global.includes('ALL PRIVILEGES');
   const missing: string[] = [];
   if (!all && !global.includes('REPLICATION SLAVE')) missing.push('REPLICATION SLAVE');
   if (!all && !/REPLICATION CLIENT|BINLOG MONITOR|SLAVE MONITOR|REPLICA MONITOR/.test(global)) missing.push('REPLICATION CLIENT');
   if (!all && !/\bSELECT\b/.test(global) && !grants.some((g) => /^GRANT\s+(.*\bSELECT\b|ALL PRIVILEGES).* ON /i.test(g))) missing.push('SELECT');
-  if (missing.length > 0)
-    throw new AgentError(
-      'source-permission',
-      `user ${user} lacks ${missing.join(', ')}: run GRANT ${missing.join(', ')} ON *.* TO '${user}'@'%'; (MariaDB 10.5+ calls REPLICATION CLIENT "BINLOG MONITOR")`,
-    );
+  return missing;
 }
 
 /** MySQL 8.2+ renamed SHOW MASTER STATUS (and 8.4 removed it): fall back on a syntax error. */

@@ -8,6 +8,7 @@
  */
 import type { AgentControl } from '../../uplink/control.js';
 import mysql from 'mysql2/promise';
+import { CapturedTables } from '../../pipeline/captured-tables.js';
 import { BatchBuilder } from '../../buffer/batch-builder.js';
 import type { ChangeBuffer } from '../../buffer/change-buffer.js';
 import { Backoff } from '../../backoff.js';
@@ -22,6 +23,8 @@ import { BinlogStream, classify } from './stream.js';
 import { SnapshotEngine } from '../../snapshot/engine.js';
 import { progressEmitter, registerSnapshotCommands } from '../../snapshot/commands.js';
 import { MySqlSnapshotSource, splitTable, type MySqlChunkMeta } from './snapshot.js';
+import { HeartbeatTimer } from '../heartbeat-timer.js';
+import { MySqlHeartbeatWriter } from './heartbeat.js';
 
 export interface MySqlSourceOptions {
   readonly config: MySqlSourceConfig;
@@ -30,15 +33,17 @@ export interface MySqlSourceOptions {
   readonly batchEvents: number;
   /** Commands from the hub and events to it; absent in tools that run a source without a hub. */
   readonly control?: AgentControl | undefined;
+  /** The tables captured, changed at run time by `pipeline.apply`; absent: `config.tables`. */
+  readonly tables?: CapturedTables | undefined;
 }
 
 const SYSTEM_SCHEMAS = ['mysql', 'information_schema', 'performance_schema', 'sys'];
 
-/** zongji schema filters from `database.table` / `database.*` patterns (plus the snapshot signal table, whose rows are watermarks). */
-export function schemaFilters(tables: readonly string[], signalTable: string | null = null): { include: Record<string, string[] | true> | undefined; exclude: Record<string, true> | undefined } {
+/** zongji schema filters from `database.table` / `database.*` patterns, plus the agent's own tables (heartbeat, snapshot signal), whose rows the capture reads and never forwards. */
+export function schemaFilters(tables: readonly string[], ...own: (string | null)[]): { include: Record<string, string[] | true> | undefined; exclude: Record<string, true> | undefined } {
   if (tables.length === 0) return { include: undefined, exclude: Object.fromEntries(SYSTEM_SCHEMAS.map((s) => [s, true] as const)) };
   const include: Record<string, string[] | true> = {};
-  for (const t of signalTable === null ? tables : [...tables, signalTable]) {
+  for (const t of [...tables, ...own.filter((o): o is string => o !== null)]) {
     const dot = t.indexOf('.');
     const db = t.slice(0, dot);
     const table = t.slice(dot + 1);
@@ -55,14 +60,21 @@ export class MySqlSource implements ChangeSource {
   private confirmed = 0n;
   private capture: Capture | null = null;
   private lastError: string | null = null;
+  /** The running session's heartbeat timer, if any. */
+  private heartbeat: HeartbeatTimer | null = null;
   private captured = 0;
   private serverPosition = 0n;
   private readonly snapshotReader: MySqlSnapshotSource;
   /** Incremental snapshots beside the stream (agent/snapshot/): commands and progress. */
   readonly snapshots: SnapshotEngine<MySqlChunkMeta>;
 
+  readonly tables: CapturedTables;
+  /** Ends the current binlog session (the run loop starts the next one at once, from the spool's position). */
+  private endSession: (() => void) | null = null;
+
   constructor(private readonly options: MySqlSourceOptions) {
     this.id = options.config.id;
+    this.tables = options.tables ?? CapturedTables.fromConfig(options.config.tables);
     const log = options.log.child('snapshot');
     this.snapshotReader = new MySqlSnapshotSource({
       connection: this.connection(),
@@ -81,6 +93,28 @@ export class MySqlSource implements ChangeSource {
     if (options.control) registerSnapshotCommands(options.control, this.snapshots);
   }
 
+  /**
+   * `pipeline.apply`: the binlog reader's schema filters are fixed per
+   * session, so the session is ended and the next one starts with the new
+   * set from the last spooled transaction (as after any reconnect: nothing
+   * spooled is read twice, nothing after it is missed).
+   */
+  async applyTables(patterns: readonly string[]): Promise<{ mode: 'filter' }> {
+    this.tables.replace(patterns);
+    this.endSession?.();
+    return { mode: 'filter' };
+  }
+
+  /** zongji filters for the current set: none named means nothing included. */
+  private filters(): ReturnType<typeof schemaFilters> {
+    const t = this.tables.current;
+    const { heartbeatTable, snapshot } = this.options.config;
+    if (t.all) return schemaFilters(this.options.config.tables, heartbeatTable, snapshot.signalTable);
+    if (t.patterns.length > 0) return schemaFilters(t.patterns, heartbeatTable, snapshot.signalTable);
+    const own = [heartbeatTable, snapshot.signalTable].filter((o): o is string => o !== null);
+    return own.length === 0 ? { include: {}, exclude: undefined } : schemaFilters(own);
+  }
+
   status(): SourceStatus {
     const server = this.capture?.serverPosition ?? 0n;
     if (server > this.serverPosition) this.serverPosition = server;
@@ -91,6 +125,7 @@ export class MySqlSource implements ChangeSource {
       backPressure: this.capture?.backPressure ?? false,
       eventsCaptured: this.captured + (this.capture?.eventsCaptured ?? 0),
       lastError: this.lastError,
+      heartbeatIntervalMs: this.heartbeat?.stopped === false ? this.heartbeat.intervalMs : 0,
     };
   }
 
@@ -131,6 +166,20 @@ export class MySqlSource implements ChangeSource {
     }
   }
 
+  /** Heartbeat rows while the session streams, when a heartbeat table is configured. */
+  private async heartbeats(capture: Capture, signal: AbortSignal): Promise<void> {
+    const { config, log } = this.options;
+    if (config.heartbeatTable === null || config.heartbeatIntervalMs === 0) return;
+    const writer = new MySqlHeartbeatWriter(this.connection(), config.heartbeatTable, config.id, config.user);
+    const timer = new HeartbeatTimer({ intervalMs: config.heartbeatIntervalMs, writer, log, paused: () => capture.backPressure });
+    this.heartbeat = timer;
+    try {
+      await timer.run(signal);
+    } finally {
+      if (this.heartbeat === timer) this.heartbeat = null;
+    }
+  }
+
   private connection(): { host: string; port: number; user: string; password: string | undefined } {
     const c = this.options.config;
     return { host: c.host, port: c.port, user: c.user, password: c.password?.reveal() };
@@ -144,7 +193,7 @@ export class MySqlSource implements ChangeSource {
       const { password, ...c } = this.connection();
       conn = await mysql.createConnection({ ...c, ...(password !== undefined ? { password } : {}), connectTimeout: 10_000, supportBigNumbers: true, bigNumberStrings: true });
       const info = await preflight(conn, config);
-      const tables = await capturedTables(conn, config.tables, config.snapshot.signalTable);
+      const tables = await capturedTables(conn, config.tables, [config.snapshot.signalTable, config.heartbeatTable]);
       const stored = buffer.state().sourceState ?? null;
       if (stored !== null) {
         const start = decodeResume(stored);
@@ -190,11 +239,12 @@ export class MySqlSource implements ChangeSource {
       start,
       mysqlGtidSet: () => stream?.gtidSet,
       snapshots: { hooks: this.snapshots.hooks, signalTable: config.snapshot.signalTable },
+      heartbeatTable: config.heartbeatTable,
     });
     // Windows opened in an earlier session can no longer close in this one.
     this.snapshots.hooks.sessionStarted();
     this.capture = capture;
-    const filters = schemaFilters(config.tables, config.snapshot.signalTable);
+    const filters = this.filters();
     stream = new BinlogStream({
       connection: this.connection(),
       serverId: config.serverId,
@@ -208,6 +258,7 @@ export class MySqlSource implements ChangeSource {
     });
     const current = stream;
     session.signal.addEventListener('abort', () => current.stop(), { once: true });
+    this.endSession = () => session.abort();
     if (signal.aborted) {
       signal.removeEventListener('abort', onAbort);
       return;
@@ -216,7 +267,8 @@ export class MySqlSource implements ChangeSource {
     this.connected = true;
     log.info('streaming', { serverId: config.serverId, from: start.gtid !== null ? formatGtid(start.gtid) : `${start.file}:${start.pos}` });
     onStreaming();
-    this.snapshots.include(tables);
+    this.snapshots.include(tables.filter((t) => this.tables.accepts(...splitTable(t))));
+    const heartbeats = this.heartbeats(capture, session.signal);
     try {
       await stream.run();
     } catch (cause) {
@@ -225,13 +277,14 @@ export class MySqlSource implements ChangeSource {
       signal.removeEventListener('abort', onAbort);
       session.abort();
       await capture.drain();
+      await heartbeats;
     }
     if (capture.error !== null) throw capture.error;
   }
 }
 
-/** Base tables matching `database.table` / `database.*` patterns (all outside the system databases when none), without the signal table. */
-async function capturedTables(conn: mysql.Connection, patterns: readonly string[], signalTable: string | null): Promise<string[]> {
+/** Base tables matching `database.table` / `database.*` patterns (all outside the system databases when none), without the agent's own tables. */
+async function capturedTables(conn: mysql.Connection, patterns: readonly string[], own: readonly (string | null)[]): Promise<string[]> {
   const [rows] = await conn.query(
     "SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) AS t FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN (?) ORDER BY 1",
     [SYSTEM_SCHEMAS],
@@ -243,5 +296,5 @@ async function capturedTables(conn: mysql.Connection, patterns: readonly string[
       const [db, table] = splitTable(p);
       return table === '*' ? t.startsWith(`${db}.`) : t === p;
     });
-  return all.filter((t) => t !== signalTable && match(t));
+  return all.filter((t) => !own.includes(t) && match(t));
 }

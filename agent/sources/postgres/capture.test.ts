@@ -9,6 +9,7 @@ import type { ChangeBuffer, ChangeBufferState, SchemaVersionRecord, SpooledBatch
 import { AgentError } from '../../errors.js';
 import type { SnapshotRecord } from '../../snapshot/snapshot-record.js';
 import { createLogger } from '../../log.js';
+import { CapturedTables } from '../../pipeline/captured-tables.js';
 import { Capture, type CaptureSink } from './capture.js';
 import { decodePgOutput } from './protocol.js';
 import { PgTypeCatalog, type PgTypeRow } from './types.js';
@@ -182,14 +183,14 @@ interface Harness {
   tx(finalLsn: bigint, endLsn: bigint, xid: number, ...body: ByteBuilder[]): void;
 }
 
-function harness(options: { batchEvents?: number; committedPosition?: bigint; versions?: readonly SchemaVersionRecord[] } = {}): Harness {
+function harness(options: { batchEvents?: number; committedPosition?: bigint; versions?: readonly SchemaVersionRecord[]; tables?: CapturedTables } = {}): Harness {
   const buffer = new FaultyBuffer();
   buffer.committedPosition = options.committedPosition ?? 0n;
   for (const v of options.versions ?? []) buffer.versions.set(v.tableKey, v);
   const sink = new RecordingSink();
   const lines: string[] = [];
   const log = createLogger('debug', { component: 'capture-test' }, (l) => lines.push(l));
-  const capture = new Capture(buffer, catalog, sink, log, options.batchEvents ?? 1000, new AbortController().signal);
+  const capture = new Capture(buffer, catalog, sink, log, options.batchEvents ?? 1000, new AbortController().signal, options.tables);
   const feed = (...messages: ByteBuilder[]): void => {
     for (const m of messages) capture.handle(decodePgOutput(m.build()));
   };
@@ -222,6 +223,20 @@ function row(bytes: Uint8Array): unknown[] {
 // ---------------------------------------------------------------- tests
 
 describe('Capture', () => {
+  it('drops changes of tables outside the captured set, following a set changed while it runs', async () => {
+    const tables = CapturedTables.fromConfig(['public.orders']);
+    const h = harness({ tables });
+    h.tx(0x1000n, 0x1080n, 700, ordersRelation(), itemsRelation(), insert(1), pgoutput.insert(ITEMS, ['sku-1', '1']), pgoutput.truncate([ITEMS]));
+    await tick();
+    tables.replace(['shop.*']);
+    h.tx(0x2000n, 0x2080n, 701, insert(2), pgoutput.insert(ITEMS, ['sku-2', '2']));
+    await tick();
+    const events = h.buffer.appends.flatMap((a) => decodeBatch(a).events.map((e) => `${e.schema}.${e.table}:${e.indexInTx}`));
+    assert.deepEqual(events, ['public.orders:0', 'shop.items:0']);
+    // both commits are spooled (and confirmed once durable), filtered or not
+    assert.deepEqual(h.buffer.appends.map((a) => a.endsTransactionAt), [0x1080n, 0x2080n]);
+  });
+
   it('confirms a commit position only after the append holding that commit resolves, and only its end LSN', async () => {
     const h = harness();
     h.feed(pgoutput.begin(0x1000n, T0, 700), ordersRelation(), insert(1), insert(2));

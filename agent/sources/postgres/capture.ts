@@ -84,6 +84,8 @@ export class Capture {
     private readonly log: Logger,
     private readonly batchEvents: number,
     signal: AbortSignal,
+    /** Changes of tables it does not accept are dropped (pipeline tables applied while running). */
+    private readonly tables?: { accepts(schema: string, table: string): boolean },
     private readonly snapshots: CaptureSnapshots | null = null,
   ) {
     this.spooledEnd = buffer.state().committedPosition;
@@ -192,6 +194,11 @@ export class Capture {
     return r;
   }
 
+  private captures(relationId: number): boolean {
+    const s = this.relations.get(relationId)?.schema;
+    return this.tables === undefined || s === undefined || this.tables.accepts(s.schema, s.table);
+  }
+
   private currentTx(): OpenTransaction {
     if (this.tx === null) throw new AgentError('protocol', 'row change outside a transaction');
     return this.tx;
@@ -206,10 +213,16 @@ export class Capture {
   ): void {
     const tx = this.currentTx();
     if (tx.skip) return;
+    // Watermark rows, whatever the table filter says; never forwarded (not even their schema).
+    const signal = this.snapshots?.signalTable ?? null;
+    if (signal !== null) {
+      const known = this.relations.get(relationId);
+      if (known !== undefined && known.tableKey === signal) return this.onSignalRow(known, op, newTuple);
+    }
+    if (!this.captures(relationId)) return;
     const r = this.relation(relationId);
     const keySource = newTuple ?? oldTuple;
     if (keySource === null) throw new AgentError('protocol', `${r.tableKey}: change without a tuple`);
-    if (this.snapshots !== null && r.tableKey === this.snapshots.signalTable) return this.onSignalRow(r, op, newTuple);
     r.converter.writeKey(keySource, this.writer.reset());
     const key = this.writer.finish();
     const hooks = this.snapshots?.hooks;
@@ -236,7 +249,7 @@ export class Capture {
 
   private onTruncate(relationId: number): void {
     const tx = this.currentTx();
-    if (tx.skip) return;
+    if (tx.skip || !this.captures(relationId)) return;
     const r = this.relation(relationId);
     this.snapshots?.hooks.truncated(r.tableKey);
     this.addEvent(tx, r, Op.TRUNCATE, new Uint8Array(0), null, null);
@@ -304,7 +317,8 @@ export class Capture {
       if (this.droppedResent++ === 0) this.log.info('dropping transactions the spool already holds (the server resent them after a restart)', { upTo: formatLsn(this.spooledEnd) });
       return;
     }
-    this.spool.commit(this.open, endLsn, undefined, this.batchEvents);
+    // The commit time travels with the batch: a heartbeat transaction (no rows) included, so freshness is known when idle.
+    this.spool.commit(this.open, endLsn, undefined, this.batchEvents, tx.commitTimeUs);
   }
 
   /** A large transaction: spool what is committed, then the open part, invisible until its commit. */

@@ -76,3 +76,24 @@ export async function ensurePublicationAndSlot(config: PostgresSourceConfig, cli
     throw classify(cause);
   }
 }
+
+/**
+ * Sets the publication's tables to `tables` (ALTER PUBLICATION ... SET, one
+ * statement, so the change is atomic in the WAL: pgoutput decodes each
+ * transaction with the membership of its commit). Only for a publication the
+ * agent manages (`createPublication`) that names tables; returns false and
+ * changes nothing for a FOR ALL TABLES publication, an unmanaged one, or an
+ * empty list (the agent filters then).
+ */
+export async function setPublicationTables(config: PostgresSourceConfig, client: pg.Client, tables: readonly string[]): Promise<boolean> {
+  if (!config.createPublication || tables.length === 0) return false;
+  try {
+    const pub = await client.query<{ puballtables: boolean }>('SELECT puballtables FROM pg_publication WHERE pubname = $1', [config.publication]);
+    const row = pub.rows[0];
+    if (row === undefined || row.puballtables) return false;
+    await client.query(`ALTER PUBLICATION ${quoteIdent(config.publication)} SET ${publicationTarget(tables).slice('FOR '.length)}`);
+    return true;
+  } catch (cause) {
+    throw classify(cause);
+  }
+}

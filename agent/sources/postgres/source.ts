@@ -13,10 +13,13 @@ import { AgentError, retryDirective } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { ChangeSource, SourceStatus } from '../change-source.js';
 import { Capture } from './capture.js';
+import { HeartbeatTimer } from '../heartbeat-timer.js';
+import { PostgresHeartbeatWriter } from './heartbeat.js';
 import { REPLICATION_SESSION_SETTINGS } from './convert.js';
 import { formatLsn } from './position.js';
 import { decodePgOutput } from './protocol.js';
-import { ensurePublicationAndSlot, type SlotInfo } from './slot.js';
+import { ensurePublicationAndSlot, setPublicationTables, type SlotInfo } from './slot.js';
+import { CapturedTables } from '../../pipeline/captured-tables.js';
 import { ReplicationStream, classify } from './stream.js';
 import { PG_TYPE_CATALOG_SQL, PgTypeCatalog, type PgTypeRow } from './types.js';
 import { SnapshotEngine } from '../../snapshot/engine.js';
@@ -31,6 +34,8 @@ export interface PostgresSourceOptions {
   readonly batchEvents: number;
   /** Commands from the hub and events to it; absent in tools that run a source without a hub. */
   readonly control?: AgentControl | undefined;
+  /** The tables captured, changed at run time by `pipeline.apply`; absent: `config.tables`. */
+  readonly tables?: CapturedTables | undefined;
 }
 
 export class PostgresSource implements ChangeSource {
@@ -40,13 +45,17 @@ export class PostgresSource implements ChangeSource {
   private serverPosition = 0n;
   private capture: Capture | null = null;
   private lastError: string | null = null;
+  /** The running session's heartbeat timer, if any. */
+  private heartbeat: HeartbeatTimer | null = null;
   private captured = 0;
   private readonly snapshotReader: PostgresSnapshotSource;
   /** Incremental snapshots beside the stream (agent/snapshot/): commands and progress. */
   readonly snapshots: SnapshotEngine<RelationMessage>;
+  readonly tables: CapturedTables;
 
   constructor(private readonly options: PostgresSourceOptions) {
     this.id = options.config.id;
+    this.tables = options.tables ?? CapturedTables.fromConfig(options.config.tables);
     this.snapshotReader = new PostgresSnapshotSource({ client: this.clientConfig(), signalTable: options.config.snapshot.signalTable, log: options.log.child('snapshot') });
     this.snapshots = new SnapshotEngine({
       source: this.snapshotReader,
@@ -58,6 +67,32 @@ export class PostgresSource implements ChangeSource {
     if (options.control) registerSnapshotCommands(options.control, this.snapshots);
   }
 
+  /**
+   * `pipeline.apply`: a publication the agent manages gets exactly these
+   * tables; in every case the capture filter changes at once (a FOR ALL
+   * TABLES or unmanaged publication is filtered by the agent only).
+   */
+  async applyTables(patterns: readonly string[]): Promise<{ mode: 'publication' | 'filter'; publication: string }> {
+    const client = new pg.Client(this.clientConfig());
+    let altered: boolean;
+    try {
+      await client.connect();
+      altered = await setPublicationTables(this.options.config, client, patterns);
+    } catch (cause) {
+      throw classify(cause);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+    this.tables.replace(patterns);
+    return { mode: altered ? 'publication' : 'filter', publication: this.options.config.publication };
+  }
+
+  /** The configuration, with the tables applied last (a publication created now gets those). */
+  private publicationConfig(): PostgresSourceConfig {
+    const t = this.tables.current;
+    return t.all || t.patterns.length === 0 ? this.options.config : { ...this.options.config, tables: t.patterns };
+  }
+
   status(): SourceStatus {
     return {
       connected: this.connected,
@@ -66,6 +101,7 @@ export class PostgresSource implements ChangeSource {
       backPressure: this.capture?.backPressure ?? false,
       eventsCaptured: this.captured + (this.capture?.eventsCaptured ?? 0),
       lastError: this.lastError,
+      heartbeatIntervalMs: this.heartbeat?.stopped === false ? this.heartbeat.intervalMs : 0,
     };
   }
 
@@ -118,12 +154,26 @@ export class PostgresSource implements ChangeSource {
     }
   }
 
+  /** Heartbeats into the WAL while the session streams (none when `heartbeatIntervalMs` is 0). */
+  private async heartbeats(capture: Capture, signal: AbortSignal): Promise<void> {
+    const { config, log } = this.options;
+    if (config.heartbeatIntervalMs === 0) return;
+    const writer = new PostgresHeartbeatWriter({ ...this.clientConfig(), application_name: `tributary-${config.id}-heartbeat` }, config.id);
+    const timer = new HeartbeatTimer({ intervalMs: config.heartbeatIntervalMs, writer, log, paused: () => capture.backPressure });
+    this.heartbeat = timer;
+    try {
+      await timer.run(signal);
+    } finally {
+      if (this.heartbeat === timer) this.heartbeat = null;
+    }
+  }
+
   /** One ordinary connection per session: server checks, publication and slot, then the type catalog. */
   private async prepare(): Promise<{ slot: SlotInfo; catalog: PgTypeCatalog; tables: string[] }> {
     const client = new pg.Client(this.clientConfig());
     try {
       await client.connect();
-      const slot = await ensurePublicationAndSlot(this.options.config, client);
+      const slot = await ensurePublicationAndSlot(this.publicationConfig(), client);
       const { rows } = await client.query<PgTypeRow>(PG_TYPE_CATALOG_SQL);
       const published = await client.query<{ t: string }>("SELECT schemaname || '.' || tablename AS t FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1", [this.options.config.publication]);
       const signalTable = this.options.config.snapshot.signalTable;
@@ -165,6 +215,7 @@ export class PostgresSource implements ChangeSource {
       log,
       this.options.batchEvents,
       session.signal,
+      this.tables,
       { hooks: this.snapshots.hooks, signalTable: config.snapshot.signalTable },
     );
     // Windows opened in an earlier session can no longer close in this one.
@@ -180,13 +231,16 @@ export class PostgresSource implements ChangeSource {
       onData: (payload) => {
         if (capture.error !== null) return;
         try {
-          capture.handle(decodePgOutput(payload));
+          const msg = decodePgOutput(payload);
+          capture.handle(msg);
+          // The server has written at least this far (keepalives alone can be 30 s apart): byte lag is measured against it.
+          if (msg.tag === 'commit' && msg.endLsn > this.serverPosition) this.serverPosition = msg.endLsn;
         } catch (cause) {
           capture.fail(cause instanceof AgentError ? cause : new AgentError('protocol', 'decoding a change failed', { cause }));
         }
       },
       onServerPosition: (lsn) => {
-        this.serverPosition = lsn;
+        if (lsn > this.serverPosition) this.serverPosition = lsn;
         // Caught up with nothing buffered: the keepalive position holds no
         // change for us, so confirming it lets the server recycle WAL.
         if (capture.idle) stream?.confirm(lsn);
@@ -205,13 +259,15 @@ export class PostgresSource implements ChangeSource {
     this.connected = true;
     log.info('streaming', { slot: config.slot, publication: config.publication, from: formatLsn(startLsn) });
     onStreaming();
-    this.snapshots.include(tables);
+    const heartbeats = this.heartbeats(capture, session.signal);
+    this.snapshots.include(tables.filter((t) => this.tables.accepts(t.slice(0, t.indexOf('.')), t.slice(t.indexOf('.') + 1))));
     try {
       await stream.run();
     } finally {
       signal.removeEventListener('abort', onAbort);
       session.abort();
       await capture.drain();
+      await heartbeats;
     }
     if (capture.error !== null) throw capture.error;
   }

@@ -3,6 +3,7 @@ import { fromBinary } from '@bufbuild/protobuf';
 import { ChangeBatchSchema, Op, type TableSchema } from '../../../proto/gen/tributary/v1/change_pb.js';
 import { decodeRow } from '../../../proto/tributary/v1/row-codec.js';
 import { HubError } from '../../errors.js';
+import { sourceTimeOf } from '../../sinks/freshness.js';
 import type { ChangeOp, SinkChange } from '../../sinks/sink.js';
 
 const OPS: Partial<Record<Op, ChangeOp>> = {
@@ -15,8 +16,17 @@ const OPS: Partial<Record<Op, ChangeOp>> = {
 
 export type SchemaLookup = (schema: string, table: string, version: number) => TableSchema | undefined;
 
-/** Decodes one batch; `where` names the batch in errors (a missing schema or unknown op is malformed input, never skipped). */
-export function decodeBatch(sourceKey: string, bytes: Uint8Array, lookup: SchemaLookup, where: string): SinkChange[] {
+/**
+ * Decodes one batch; `where` names the batch in errors (a missing schema or unknown op is malformed input, never skipped).
+ * `onCommit` receives a batch that completes a transaction: its source position and source time (freshness).
+ */
+export function decodeBatch(
+  sourceKey: string,
+  bytes: Uint8Array,
+  lookup: SchemaLookup,
+  where: string,
+  onCommit?: (position: bigint, sourceTimeUs: number) => void,
+): SinkChange[] {
   let batch;
   try {
     batch = fromBinary(ChangeBatchSchema, bytes);
@@ -41,5 +51,16 @@ export function decodeBatch(sourceKey: string, bytes: Uint8Array, lookup: Schema
       txid: e.txid,
     });
   }
+  if (onCommit !== undefined && batch.commitBoundary) onCommit(batch.sourcePosition, sourceTimeOf(batch));
   return out;
+}
+
+/** Only the freshness of a batch (for batches a sink already applied before a restart). */
+export function batchFreshness(bytes: Uint8Array): { readonly commit: boolean; readonly position: bigint; readonly sourceTimeUs: number } | null {
+  try {
+    const batch = fromBinary(ChangeBatchSchema, bytes);
+    return { commit: batch.commitBoundary, position: batch.sourcePosition, sourceTimeUs: sourceTimeOf(batch) };
+  } catch {
+    return null;
+  }
 }

@@ -11,9 +11,11 @@ import { Backoff } from '../../backoff.js';
 import { HubError, retryDirective } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { HubMetrics } from '../../metrics.js';
+import type { SinkRoutes } from '../../sinks/routes.js';
 import type { Sink, SinkChange } from '../../sinks/sink.js';
+import { freshnessStatus, NO_SERVER_POSITIONS, SinkFreshness, updateFreshnessMetrics, type FreshnessMark, type ServerPositions } from '../../sinks/freshness.js';
 import type { SinkWorkerStatus } from '../../sinks/worker.js';
-import { decodeBatch } from './decode.js';
+import { batchFreshness, decodeBatch } from './decode.js';
 import type { KafkaChangeLog } from './kafka-log.js';
 import { statePartition } from './state.js';
 import { ingestTopic, sinkGroup } from './topics.js';
@@ -28,18 +30,31 @@ export class KafkaSinkDriver {
   private failing = false;
   private lastError: string | null = null;
   private highWatermark = 0;
+  private readonly freshness: SinkFreshness;
 
   constructor(
     private readonly sink: Sink,
     private readonly log: KafkaChangeLog,
-    private readonly sources: ReadonlySet<string>,
+    /** Sources routed to this sink, read on every chunk (pipelines change at run time). */
+    private readonly sources: SinkRoutes,
     private readonly metrics: HubMetrics,
     private readonly logger: Logger,
     private readonly maxEventsPerWrite = 20_000,
-  ) {}
+    private readonly serverPositions: ServerPositions = NO_SERVER_POSITIONS,
+  ) {
+    this.freshness = new SinkFreshness(() => sources.list());
+  }
 
   status(): SinkWorkerStatus {
-    return { sink: this.sink.name, offset: Math.max(0, this.offset), lastCommitTimeUs: this.lastCommitTimeUs, appliedAt: this.appliedAt, failing: this.failing, lastError: this.lastError };
+    return {
+      sink: this.sink.name,
+      offset: Math.max(0, this.offset),
+      lastCommitTimeUs: this.lastCommitTimeUs,
+      appliedAt: this.appliedAt,
+      failing: this.failing,
+      lastError: this.lastError,
+      ...freshnessStatus(this.freshness, this.serverPositions),
+    };
   }
 
   /** Runs until the signal aborts; a fatal sink error rejects; a lost Kafka consumer is started again. */
@@ -111,6 +126,12 @@ export class KafkaSinkDriver {
     let start = 0;
     while (start < batch.messages.length && p.isRunning() && !p.isStale() && !signal.aborted) {
       const chunk = this.chunk(batch.messages, start);
+      if (chunk.length === 0) {
+        // The next message is a paused pipeline's: wait right before it, heartbeating so the group keeps the partition.
+        await this.sources.changed(AbortSignal.any([signal, AbortSignal.timeout(2_000)]));
+        await p.heartbeat().catch(() => undefined);
+        continue;
+      }
       start += chunk.length;
       const last = chunk[chunk.length - 1] as KafkaMessage;
       // Not applied: the partition moved to another member meanwhile; it replays from the committed offset there.
@@ -127,6 +148,8 @@ export class KafkaSinkDriver {
     let approxEvents = 0;
     for (let i = start; i < messages.length; i++) {
       const m = messages[i] as KafkaMessage;
+      const key = m.key?.toString('utf8') ?? '';
+      if (this.sources.has(key) && this.sources.held(key)) break;
       out.push(m);
       approxEvents += (m.value?.length ?? 0) / 64;
       if (approxEvents >= this.maxEventsPerWrite) break;
@@ -144,8 +167,10 @@ export class KafkaSinkDriver {
           this.applied = await this.sink.open(signal);
           this.refresh = false;
         }
-        const changes = await this.decode(chunk);
+        const marks: FreshnessMark[] = [];
+        const changes = await this.decode(chunk, marks);
         if (changes.length > 0) await this.sink.write({ changes, lastOffset: last }, signal);
+        for (const m of marks) this.freshness.applied(m.sourceKey, m.position, m.sourceTimeUs);
         const newest = changes[changes.length - 1];
         if (newest !== undefined) this.lastCommitTimeUs = Number(newest.commitTimeUs);
         this.metrics.sinkEvents.inc({ sink: this.sink.name }, changes.length);
@@ -165,22 +190,27 @@ export class KafkaSinkDriver {
     }
   }
 
-  private async decode(chunk: readonly KafkaMessage[]): Promise<SinkChange[]> {
+  private async decode(chunk: readonly KafkaMessage[], marks: FreshnessMark[]): Promise<SinkChange[]> {
     const out: SinkChange[] = [];
     for (const m of chunk) {
-      // Entries the sink recorded as applied are skipped: a replay after a crash starts exactly after them.
-      if (this.applied !== null && BigInt(m.offset) <= this.applied) continue;
       const sourceKey = m.key?.toString('utf8') ?? '';
       if (!this.sources.has(sourceKey) || m.value === null) continue;
+      const onCommit = (position: bigint, sourceTimeUs: number): void => void marks.push({ sourceKey, position, sourceTimeUs });
+      // Entries the sink recorded as applied are skipped (a replay after a crash starts exactly after them); their freshness still counts.
+      if (this.applied !== null && BigInt(m.offset) <= this.applied) {
+        const f = batchFreshness(m.value);
+        if (f?.commit === true) onCommit(f.position, f.sourceTimeUs);
+        continue;
+      }
       const lookup = this.log.schema.bind(this.log, sourceKey);
       const where = `ingest offset ${m.offset}`;
       try {
-        out.push(...decodeBatch(sourceKey, m.value, lookup, where));
+        out.push(...decodeBatch(sourceKey, m.value, lookup, where, onCommit));
       } catch (e) {
         if (!(e instanceof HubError) || e.kind !== 'schema') throw e;
         // Written by another hub a moment ago: its schemas committed with the batch, so reading the state topic up to now finds them.
         await this.log.state.barrier(statePartition(sourceKey, this.log.state.partitions));
-        out.push(...decodeBatch(sourceKey, m.value, lookup, where));
+        out.push(...decodeBatch(sourceKey, m.value, lookup, where, onCommit));
       }
     }
     return out;
@@ -200,7 +230,6 @@ export class KafkaSinkDriver {
     const head = Math.max(this.highWatermark - 1, this.log.headOffset());
     this.metrics.sinkOffset.set({ sink: name }, Math.max(0, this.offset));
     this.metrics.sinkLagEntries.set({ sink: name }, Math.max(0, head - this.offset));
-    const lag = this.lastCommitTimeUs === 0 ? 0 : Math.max(0, Date.now() / 1000 - this.lastCommitTimeUs / 1e6);
-    this.metrics.sinkLagSeconds.set({ sink: name }, head <= this.offset ? 0 : lag);
+    updateFreshnessMetrics(this.metrics, name, this.freshness.sources(Date.now(), this.serverPositions));
   }
 }

@@ -153,8 +153,13 @@ export class SnapshotEngine<M> {
         const table = this.queue.shift();
         if (table === undefined) {
           await new Promise<void>((resolve) => {
-            this.wakeRunner = resolve;
-            signal.addEventListener('abort', () => resolve(), { once: true });
+            const wake = (): void => {
+              signal.removeEventListener('abort', wake);
+              this.wakeRunner = () => undefined;
+              resolve();
+            };
+            this.wakeRunner = wake;
+            signal.addEventListener('abort', wake, { once: true });
           });
           continue;
         }

@@ -158,7 +158,8 @@ export class PostgresSnapshotSource implements SnapshotSource<PgChunkMeta> {
       // One snapshot for the xid list and the COPY: the transaction's first statement takes it.
       await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       const xip = await c.query<{ xip: string[] }>(
-        "SELECT coalesce(array_agg((x::text::numeric % 4294967296)::text), '{}') AS xip FROM pg_snapshot_xip(pg_current_snapshot()) x",
+        // txid_* rather than pg_current_snapshot() (PostgreSQL 13+): the same list, on every version.
+        "SELECT coalesce(array_agg((x % 4294967296)::text), '{}') AS xip FROM txid_snapshot_xip(txid_current_snapshot()) x",
       );
       c.query(copy as unknown as pg.QueryConfig);
       await copy.done;

@@ -91,7 +91,8 @@ function snapshotLog(e: E2E, msg: string): Array<{ ts: string; rowsDone?: number
   return readFileSync(join(e.dir, 'agent', 'agent.log'), 'utf8')
     .split('\n')
     .filter((l) => l.includes(`"msg":"${msg}"`) && l.includes('"table":"public.snap"'))
-    .map((l) => JSON.parse(l) as { ts: string; rowsDone?: number; state?: string });
+    .map((l) => JSON.parse(l) as { ts?: string; time?: string; rowsDone?: number; state?: string })
+    .map((r) => ({ ...r, ts: r.time ?? r.ts ?? '' }));
 }
 
 /** Commit → durable in the hub log, for the streamed table's rows committed between `fromMs` and `toMs`. */

@@ -11,7 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { converged, startE2E, type E2E } from './support/e2e.js';
-import { ManagedProcess, waitFor } from './support/pipeline.js';
+import { ManagedProcess, apiFetch, waitFor } from './support/pipeline.js';
 import { WRITER_COLUMNS, WRITER_TABLE, randomBetween, startWriter } from './support/writer.js';
 
 let e: E2E;
@@ -140,7 +140,7 @@ test(`a ${BIG_ROWS.toLocaleString('en')}-row table with a composite key, under c
   agent.close();
 });
 
-test('watermarks through a signal table: the snapshot lands, the signal rows never do', async () => {
+test('watermarks through a signal table: the snapshot lands, the signal rows never do; a re-backfill through the hub API', async () => {
   await e.src.query('CREATE TABLE tributary_signal (id text PRIMARY KEY, at timestamptz DEFAULT now())');
   await e.src.query('CREATE TABLE sig_t (id int PRIMARY KEY, v text)');
   await e.src.query("INSERT INTO sig_t SELECT g, 'v' || g FROM generate_series(1, 5000) g");
@@ -158,6 +158,24 @@ test('watermarks through a signal table: the snapshot lands, the signal rows nev
   const leaked = await e.dst.query<{ n: string }>("SELECT count(*)::text AS n FROM information_schema.tables WHERE table_name = 'tributary_signal'");
   assert.equal(leaked.rows[0]?.n, '0', 'watermark rows are not forwarded');
   assert.ok(!logRecords('snapshot ended').some((r) => r['table'] === 'public.tributary_signal'), 'the signal table itself is not snapshotted');
+
+  // A re-backfill through the hub's API: command snapshot.start to the agent, progress back in GET /v1/snapshots.
+  const ended = (): number => logRecords('snapshot ended').filter((r) => r['table'] === 'public.sig_t').length;
+  const before = ended();
+  const res = await waitFor('the hub to relay snapshot.start', async () => {
+    const r = await apiFetch(e.httpPort, '/v1/pipelines/main/snapshots', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ table: 'public.sig_t' }) });
+    return r.status === 202 ? r : undefined;
+  });
+  assert.equal(((await res.json()) as { command: { kind: string } }).command.kind, 'snapshot.start');
+  await waitFor('the re-backfill to finish', () => ended() > before, 120_000, 200);
+  const restart = logRecords('snapshot started').filter((r) => r['table'] === 'public.sig_t').at(-1);
+  assert.equal(restart?.['rowsDone'], 0, 'a re-backfill starts from the first key');
+  const progress = await waitFor('the hub to show the snapshot done', async () => {
+    const body = (await (await apiFetch(e.httpPort, '/v1/snapshots')).json()) as { snapshots: Array<{ table: string; state: string; rowsDone: number }> };
+    const p = body.snapshots.find((x) => x.table === 'public.sig_t');
+    return p?.state === 'done' ? p : undefined;
+  });
+  assert.equal(progress.rowsDone, 5000);
   await agent.stop();
   agent.close();
 });

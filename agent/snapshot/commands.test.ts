@@ -26,6 +26,7 @@ const source: SnapshotSource<null> = {
 };
 const records = new Map<string, SnapshotRecord>();
 const buffer = {
+  state: () => ({ firstSequence: 1, committedSequence: 0, committedPosition: 0n, ackedSequence: 0, bytes: 0, maxBytes: 1 << 20 }),
   snapshotRecords: () => [...records.values()],
   putSnapshotRecord: (r: SnapshotRecord) => {
     records.set(r.table, r);

@@ -44,6 +44,7 @@ function fakeBuffer(stored: SnapshotRecord[] = []): ChangeBuffer & { records: Ma
   const records = new Map(stored.map((r) => [r.table, r]));
   return {
     records,
+    state: () => ({ firstSequence: 1, committedSequence: 0, committedPosition: 0n, ackedSequence: 0, bytes: 0, maxBytes: 1 << 20 }),
     snapshotRecords: () => [...records.values()],
     putSnapshotRecord: (r: SnapshotRecord) => {
       records.set(r.table, r);
@@ -160,4 +161,23 @@ test('the rows-per-second ceiling paces chunks', async () => {
   await running;
   // 40 rows at 100 rows/s: the fourth chunk starts no earlier than 300 ms in.
   assert.ok(Date.now() - t0 >= 290, `took ${Date.now() - t0} ms`);
+});
+
+test('no chunk is read while the hub has not acknowledged the spool (an outage, or a hub slower than the snapshot)', async () => {
+  const src = new FakeSource();
+  src.tables.set('public.t', [1, 2, 3, 4, 5, 6]);
+  const buf = fakeBuffer();
+  let unacked = 100;
+  (buf as unknown as { state: () => object }).state = () => ({ firstSequence: 1, committedSequence: unacked, committedPosition: 0n, ackedSequence: 0, bytes: 0, maxBytes: 1 << 20 });
+  const e = engine(src, buf);
+  const stop = new AbortController();
+  const running = e.run(stop.signal);
+  e.include(['public.t']);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(src.emitted, [], 'held back while 100 batches wait for the hub');
+  unacked = 0;
+  await until(() => buf.records.get('public.t')?.state === 'done');
+  assert.deepEqual(src.emitted, [1, 2, 3, 4, 5, 6]);
+  stop.abort();
+  await running;
 });

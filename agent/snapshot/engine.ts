@@ -12,6 +12,7 @@
  * snapshotted again only on `start` (a re-backfill from the first key).
  */
 import type { ChangeBuffer } from '../buffer/change-buffer.js';
+import { sleep } from '../backoff.js';
 import { AgentError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { isActive, progressOf, type SnapshotProgress, type SnapshotRecord } from './snapshot-record.js';
@@ -39,6 +40,14 @@ export interface SnapshotEngineOptions<M> {
 }
 
 const now = (): string => new Date().toISOString();
+
+/**
+ * Spool batches not yet acknowledged by the hub above which no new chunk is
+ * read: the snapshot then runs at the pace the hub takes it, the stream's
+ * own changes never queue behind more than this much snapshot data, and a
+ * hub outage stops the snapshot instead of filling the spool with it.
+ */
+const MAX_UNACKED_BATCHES = 48;
 
 export class SnapshotEngine<M> {
   /** The hooks the source's capture calls (see snapshot-source.ts). */
@@ -153,8 +162,13 @@ export class SnapshotEngine<M> {
         const table = this.queue.shift();
         if (table === undefined) {
           await new Promise<void>((resolve) => {
-            this.wakeRunner = resolve;
-            signal.addEventListener('abort', () => resolve(), { once: true });
+            const wake = (): void => {
+              signal.removeEventListener('abort', wake);
+              this.wakeRunner = () => undefined;
+              resolve();
+            };
+            this.wakeRunner = wake;
+            signal.addEventListener('abort', wake, { once: true });
           });
           continue;
         }
@@ -187,6 +201,7 @@ export class SnapshotEngine<M> {
             this.records.set(r.table, r);
             this.report(r);
           },
+          pace: () => this.spoolRoom(signal),
         },
         job,
       );
@@ -198,6 +213,14 @@ export class SnapshotEngine<M> {
       await this.store(job.record).catch((e: unknown) => log.error('cannot store the snapshot state', { table, error: e }));
     } finally {
       this.jobs.delete(table);
+    }
+  }
+
+  private async spoolRoom(signal: AbortSignal): Promise<void> {
+    for (;;) {
+      const s = this.options.buffer.state();
+      if (signal.aborted || s.committedSequence - s.ackedSequence <= MAX_UNACKED_BATCHES) return;
+      await sleep(5, signal);
     }
   }
 

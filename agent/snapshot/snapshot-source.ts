@@ -100,6 +100,8 @@ export interface SnapshotSource<M> {
 /** The chunk rows to write at a high watermark (see the header). */
 export interface SnapshotEmission<M> {
   readonly table: TableName;
+  /** The window's low watermark id (a source may check what it saw before it). */
+  readonly lowId: string;
   /** Surviving rows, in key order. */
   readonly rows: readonly ChunkRow[];
   readonly meta: M;

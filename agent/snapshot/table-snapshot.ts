@@ -36,6 +36,8 @@ export interface TableSnapshotContext<M> {
   readonly store: (r: SnapshotRecord) => Promise<void>;
   /** Reports a record already stored with a chunk. */
   readonly report: (r: SnapshotRecord) => void;
+  /** Resolves when the next chunk may be read (the spool is not backed up). */
+  readonly pace: () => Promise<void>;
 }
 
 const now = (): string => new Date().toISOString();
@@ -78,6 +80,7 @@ export async function snapshotTable<M>(ctx: TableSnapshotContext<M>, job: TableJ
         if (job.request === 'run') return;
         return void (await ctx.store({ ...job.record, state: job.request === 'pause' ? 'paused' : 'cancelled', updatedAt: now() }));
       }
+      await ctx.pace();
       inFlight.push(await readWindow(ctx, job.table, info, cursor));
       cursor = inFlight.at(-1)?.record ?? cursor;
       while (inFlight.length >= CHUNKS_IN_FLIGHT) await settleOne();

@@ -111,6 +111,7 @@ export class WindowRegistry<M> implements SnapshotHooks<M> {
     const rowsWritten = closed.rows.length;
     return {
       table: p.window.table,
+      lowId: p.window.lowId,
       rows: closed.rows,
       meta: closed.chunk.meta,
       record: p.record(closed.chunk, rowsWritten),

@@ -22,6 +22,7 @@ import { RowConverter } from './convert.js';
 import type { PgOutputMessage, RelationMessage, TupleData } from './protocol.js';
 import { WATERMARK_PREFIX, type SnapshotHooks } from '../../snapshot/snapshot-source.js';
 import { tupleTexts } from './tuple-text.js';
+import type { PgChunkMeta } from './snapshot.js';
 import type { PgTypeCatalog, ResolvedType } from './types.js';
 import { formatLsn } from './position.js';
 
@@ -53,12 +54,15 @@ export interface CaptureSink {
 
 /** Snapshot wiring (agent/snapshot/): the engine's hooks, and the signal table when watermarks are rows. */
 export interface CaptureSnapshots {
-  readonly hooks: SnapshotHooks<RelationMessage>;
+  readonly hooks: SnapshotHooks<PgChunkMeta>;
   /** `schema.table` whose inserts are watermarks (column `id`), or null for logical decoding messages. */
   readonly signalTable: string | null;
 }
 
 const utf8 = new TextDecoder();
+
+/** Recent commits remembered for the snapshot check (a chunk's in-progress list names only recent ones). */
+const RECENT_COMMITS = 100_000;
 
 function fingerprintOf(columns: ReadonlyArray<{ name: string; key: boolean; resolved: ResolvedType }>): string {
   return JSON.stringify(columns.map((c) => [c.name, c.key, c.resolved.kind, c.resolved.sourceType]));
@@ -75,6 +79,10 @@ export class Capture {
   private readonly spooledEnd: bigint;
   private droppedResent = 0;
   private readonly writer = new RowWriter(4096);
+  /** Commit order of recent transactions (xid → commit count), and the count when each watermark was seen. */
+  private readonly commitOrder = new Map<number, number>();
+  private readonly watermarkOrder = new Map<string, number>();
+  private commits = 0;
   eventsCaptured = 0;
 
   constructor(
@@ -255,6 +263,12 @@ export class Capture {
     this.addEvent(tx, r, Op.TRUNCATE, new Uint8Array(0), null, null);
   }
 
+  /** Insertion-ordered map with a bound: the oldest entry goes first. */
+  private remember<K>(map: Map<K, number>, key: K, value: number): void {
+    map.set(key, value);
+    if (map.size > RECENT_COMMITS) map.delete(map.keys().next().value as K);
+  }
+
   /** A watermark row in the signal table: never forwarded; its insert is the watermark. */
   private onSignalRow(r: RelationState, op: Op, newTuple: TupleData | null): void {
     if (op !== Op.INSERT || newTuple === null) return;
@@ -272,9 +286,16 @@ export class Capture {
    */
   private onWatermark(id: string): void {
     const tx = this.currentTx();
+    this.remember(this.watermarkOrder, id, this.commits);
     const emission = this.snapshots?.hooks.watermark(id) ?? null;
     if (emission === null) return;
-    const meta = emission.meta;
+    const low = this.watermarkOrder.get(emission.lowId);
+    const hidden = low === undefined ? undefined : emission.meta.inProgress.find((x) => (this.commitOrder.get(x) ?? Infinity) <= low);
+    if (hidden !== undefined) {
+      emission.rejected(`transaction ${hidden} committed before the low watermark but was not yet visible to the chunk SELECT`);
+      return;
+    }
+    const meta = emission.meta.relation;
     const tableKey = `${meta.namespace}.${meta.name}`;
     const columns = this.resolveColumns(meta);
     const fingerprint = fingerprintOf(columns);
@@ -313,6 +334,7 @@ export class Capture {
     const tx = this.tx;
     this.tx = null;
     if (tx === null) return;
+    if (this.snapshots !== null) this.remember(this.commitOrder, tx.xid, ++this.commits);
     if (tx.skip) {
       if (this.droppedResent++ === 0) this.log.info('dropping transactions the spool already holds (the server resent them after a restart)', { upTo: formatLsn(this.spooledEnd) });
       return;

@@ -55,6 +55,20 @@ const quoteIdent = (s: string): string => `"${s.replace(/"/g, '""')}"`;
 /** A literal under standard_conforming_strings = on (set on this connection). */
 const quoteLiteral = (s: string): string => `'${s.replace(/'/g, "''")}'`;
 
+/** What a PostgreSQL chunk hands back at its high watermark. */
+export interface PgChunkMeta {
+  /** The Relation message pgoutput would send for the table: the rows were converted with it. */
+  readonly relation: RelationMessage;
+  /**
+   * Transactions in progress in the chunk SELECT's snapshot (32-bit xids, as
+   * pgoutput's Begin carries them). One the log shows committed before the
+   * low watermark was still invisible to the SELECT (PostgreSQL writes the
+   * commit record before the transaction leaves the proc array): its changes
+   * are neither in the chunk nor in the window, so the chunk is read again.
+   */
+  readonly inProgress: readonly number[];
+}
+
 export interface PostgresSnapshotOptions {
   readonly client: pg.ClientConfig;
   /** `schema.table` of the signal table, or null to use logical decoding messages. */
@@ -62,7 +76,7 @@ export interface PostgresSnapshotOptions {
   readonly log: Logger;
 }
 
-export class PostgresSnapshotSource implements SnapshotSource<RelationMessage> {
+export class PostgresSnapshotSource implements SnapshotSource<PgChunkMeta> {
   private client: pg.Client | null = null;
   private catalog: PgTypeCatalog | null = null;
   private scratch: Uint8Array = new Uint8Array(1 << 16);
@@ -115,7 +129,7 @@ export class PostgresSnapshotSource implements SnapshotSource<RelationMessage> {
     return { t, columns: rows };
   }
 
-  async readChunk(table: KeyedTable, after: ChunkKey | null, limit: number): Promise<Chunk<RelationMessage>> {
+  async readChunk(table: KeyedTable, after: ChunkKey | null, limit: number): Promise<Chunk<PgChunkMeta>> {
     return this.use(async (c) => {
       const { t, columns } = await this.columns(c, table.table);
       const key = chunkKey(t, columns);
@@ -141,8 +155,15 @@ export class PostgresSnapshotSource implements SnapshotSource<RelationMessage> {
         ends.push(w.length);
         last = tuple;
       });
+      // One snapshot for the xid list and the COPY: the transaction's first statement takes it.
+      await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const xip = await c.query<{ xip: string[] }>(
+        // txid_* rather than pg_current_snapshot() (PostgreSQL 13+): the same list, on every version.
+        "SELECT coalesce(array_agg((x % 4294967296)::text), '{}') AS xip FROM txid_snapshot_xip(txid_current_snapshot()) x",
+      );
       c.query(copy as unknown as pg.QueryConfig);
       await copy.done;
+      await c.query('COMMIT');
       const all = w.finish();
       const rows: ChunkRow[] = new Array<ChunkRow>(ends.length / 2);
       let at = 0;
@@ -152,7 +173,8 @@ export class PostgresSnapshotSource implements SnapshotSource<RelationMessage> {
         rows[i] = { key: all.subarray(at, k), after: all.subarray(k, a) };
         at = a;
       }
-      return { rows, lastKey: last === null ? null : tupleTexts(last, keyIdx), meta: relation };
+      const inProgress = (xip.rows[0]?.xip ?? []).map(Number);
+      return { rows, lastKey: last === null ? null : tupleTexts(last, keyIdx), meta: { relation, inProgress } };
     });
   }
 

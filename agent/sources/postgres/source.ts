@@ -24,8 +24,7 @@ import { ReplicationStream, classify } from './stream.js';
 import { PG_TYPE_CATALOG_SQL, PgTypeCatalog, type PgTypeRow } from './types.js';
 import { SnapshotEngine } from '../../snapshot/engine.js';
 import { progressEmitter, registerSnapshotCommands } from '../../snapshot/commands.js';
-import { PostgresSnapshotSource } from './snapshot.js';
-import type { RelationMessage } from './protocol.js';
+import { PostgresSnapshotSource, type PgChunkMeta } from './snapshot.js';
 
 export interface PostgresSourceOptions {
   readonly config: PostgresSourceConfig;
@@ -50,7 +49,7 @@ export class PostgresSource implements ChangeSource {
   private captured = 0;
   private readonly snapshotReader: PostgresSnapshotSource;
   /** Incremental snapshots beside the stream (agent/snapshot/): commands and progress. */
-  readonly snapshots: SnapshotEngine<RelationMessage>;
+  readonly snapshots: SnapshotEngine<PgChunkMeta>;
   readonly tables: CapturedTables;
 
   constructor(private readonly options: PostgresSourceOptions) {

@@ -76,10 +76,19 @@ interface ColumnRow {
   charset: string | null;
 }
 
-/** Reads the table's columns (binlog order: ordinal position) and primary key; throws when the table is missing. */
-export async function readTableShape(conn: mysql.Connection, db: string, table: string): Promise<SnapshotTable> {
-  const [vrows] = await conn.query('SELECT VERSION() AS v');
-  const mariadb = /mariadb/i.test(String((vrows as { v: unknown }[])[0]?.v ?? ''));
+/** True when the connection's server is MariaDB. */
+export async function isMariaDb(conn: mysql.Connection): Promise<boolean> {
+  const [rows] = await conn.query('SELECT VERSION() AS v');
+  return /mariadb/i.test(String((rows as { v: unknown }[])[0]?.v ?? ''));
+}
+
+/**
+ * Reads the table's columns (binlog order: ordinal position) and primary
+ * key; throws when the table is missing. `estimate: false` skips the row
+ * estimate (0), read once per snapshot rather than per chunk.
+ */
+export async function readTableShape(conn: mysql.Connection, db: string, table: string, o: { mariadb?: boolean; estimate?: boolean } = {}): Promise<SnapshotTable> {
+  const mariadb = o.mariadb ?? (await isMariaDb(conn));
   const [crow] = await conn.query(
     'SELECT COLUMN_NAME AS name, LOWER(DATA_TYPE) AS dataType, COLUMN_TYPE AS columnType, CHARACTER_SET_NAME AS charset ' +
       'FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
@@ -104,8 +113,11 @@ export async function readTableShape(conn: mysql.Connection, db: string, table: 
   const names = columns.map((c) => c.name);
   const keyOrder = (krows as { name: string }[]).map((k) => names.indexOf(k.name));
   if (keyOrder.includes(-1)) throw new AgentError('source-unavailable', `${tableKey}: its primary key changed while it was read`);
-  const [srows] = await conn.query('SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [db, table]);
-  const estimate = Number((srows as { n: unknown }[])[0]?.n ?? 0);
+  let estimate = 0;
+  if (o.estimate !== false) {
+    const [srows] = await conn.query('SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [db, table]);
+    estimate = Number((srows as { n: unknown }[])[0]?.n ?? 0);
+  }
   return {
     db,
     table,

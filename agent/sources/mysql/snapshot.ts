@@ -32,7 +32,7 @@ import { RowConverter } from './convert.js';
 import type { ZeroDatePolicy } from './config.js';
 import { commitPosition } from './position.js';
 import { ChunkReader, escapeString, openSnapshotConnection, quoteIdent, type SnapshotConnection } from './snapshot-chunk.js';
-import { readTableShape, type SnapshotTable } from './snapshot-shape.js';
+import { isMariaDb, readTableShape, type SnapshotTable } from './snapshot-shape.js';
 import { classify } from './stream.js';
 
 /** What the capture needs back at the high watermark: the shape the rows were converted with. */
@@ -59,7 +59,7 @@ export interface MySqlSnapshotOptions {
 }
 
 export class MySqlSnapshotSource implements SnapshotSource<MySqlChunkMeta> {
-  private conn: mysql.Connection | null = null;
+  private conn: { conn: mysql.Connection; mariadb: boolean } | null = null;
   private readonly writer = new RowWriter(4096);
   private readonly readers = new Map<string, { reader: ChunkReader; converter: RowConverter }>();
   /** The binlog position of the last chunk read in read-only mode, for its high watermark. */
@@ -67,15 +67,22 @@ export class MySqlSnapshotSource implements SnapshotSource<MySqlChunkMeta> {
 
   constructor(private readonly options: MySqlSnapshotOptions) {}
 
-  private async use<T>(fn: (c: mysql.Connection) => Promise<T>): Promise<T> {
+  private async use<T>(fn: (c: mysql.Connection, mariadb: boolean) => Promise<T>): Promise<T> {
     try {
-      this.conn ??= await openSnapshotConnection(this.options.connection);
+      if (this.conn === null) {
+        const conn = await openSnapshotConnection(this.options.connection);
+        const mariadb = await isMariaDb(conn).catch((e: unknown) => {
+          conn.destroy();
+          throw e;
+        });
+        this.conn = { conn, mariadb };
+      }
     } catch (cause) {
       throw classify(cause);
     }
-    const c = this.conn;
+    const { conn: c, mariadb } = this.conn;
     try {
-      return await fn(c);
+      return await fn(c, mariadb);
     } catch (cause) {
       // A failed statement may leave a transaction open: start the retry clean.
       this.conn = null;
@@ -86,7 +93,7 @@ export class MySqlSnapshotSource implements SnapshotSource<MySqlChunkMeta> {
 
   async describe(table: string): Promise<TableInfo> {
     const [db, name] = splitTable(table);
-    const shape = await this.use((c) => readTableShape(c, db, name));
+    const shape = await this.use((c, mariadb) => readTableShape(c, db, name, { mariadb }));
     if (shape.keyOrder.length === 0)
       return { kind: 'noKey', table, reason: `${table} has no primary key: snapshots read tables in primary-key chunks; add one, then start its snapshot` };
     return { kind: 'keyed', table, keyColumns: shape.keyOrder.map((k) => shape.columns[k]!.name), rowsEstimate: shape.rowsEstimate };
@@ -94,9 +101,9 @@ export class MySqlSnapshotSource implements SnapshotSource<MySqlChunkMeta> {
 
   async readChunk(table: KeyedTable, after: ChunkKey | null, limit: number): Promise<Chunk<MySqlChunkMeta>> {
     const [db, name] = splitTable(table.table);
-    return this.use(async (c) => {
+    return this.use(async (c, mariadb) => {
       // The shape is read each chunk: a DDL between chunks changes the columns read.
-      const shape = await readTableShape(c, db, name);
+      const shape = await readTableShape(c, db, name, { mariadb, estimate: false });
       if (shape.keyOrder.map((k) => shape.columns[k]!.name).join() !== table.keyColumns.join())
         throw new AgentError('source-unavailable', `${table.table}: its primary key changed during the snapshot`);
       const { reader, converter } = this.readerFor(shape);
@@ -164,7 +171,7 @@ export class MySqlSnapshotSource implements SnapshotSource<MySqlChunkMeta> {
   async close(): Promise<void> {
     const c = this.conn;
     this.conn = null;
-    await c?.end().catch(() => undefined);
+    await c?.conn.end().catch(() => undefined);
   }
 }
 

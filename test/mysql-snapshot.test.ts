@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type mysql from 'mysql2/promise';
 import { binlogStreaming, convergedRows, startMySqlE2E, type MySqlE2E } from './support/mysql-e2e.js';
-import { waitFor, type ManagedProcess } from './support/pipeline.js';
+import { apiFetch, waitFor, type ManagedProcess } from './support/pipeline.js';
 import { randomBetween } from './support/writer.js';
 
 const KILLS = 10;
@@ -122,7 +122,7 @@ describe('MariaDB incremental snapshots', { timeout: 900_000 }, () => {
     }
   });
 
-  it('signal-table watermarks: churn and kills, then equal row for row', async () => {
+  it('signal-table watermarks: churn and kills, then equal row for row; a re-backfill through the hub API', async () => {
     await e.mdb.exec('CREATE DATABASE tributary', 'CREATE TABLE tributary.signal (id varchar(64) PRIMARY KEY)', "GRANT INSERT, DELETE ON tributary.signal TO 'tributary'@'%'");
     await fill(e.src, 'sig', 20_000);
     // The same spool as the agent above (one source id per hub log), now with a signal table.
@@ -141,7 +141,25 @@ describe('MariaDB incremental snapshots', { timeout: 900_000 }, () => {
       const [my, pgq] = compare('sig');
       await convergedRows(e, my, pgq, 180_000);
       const [left] = await e.src.query('SELECT COUNT(*) AS n FROM tributary.signal');
-      assert.equal(Number((left as { n: unknown }[])[0]?.n), 0, 'every watermark pair was deleted');
+      assert.equal(Number((left as { n: unknown }[])[0]?.n), 0, 'every watermark row was deleted');
+
+      // A re-backfill through the hub's API: snapshot.start relayed to the agent, progress back in GET /v1/snapshots.
+      const ends = (): number => readFileSync(agent.logPath, 'utf8').split('\n').filter((l) => l.includes('"snapshot ended"') && l.includes('"shop.sig"')).length;
+      const before = ends();
+      await waitFor('the hub to relay snapshot.start', async () => {
+        const r = await apiFetch(e.httpPort, '/v1/pipelines/main/snapshots', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ table: 'shop.sig' }) });
+        return r.status === 202;
+      });
+      await waitFor('the re-backfill to finish', () => ends() > before, 120_000, 200);
+      assert.equal(snapshotStarts(agent, 'sig').at(-1)?.from, null, 'a re-backfill starts from the first key');
+      const [count] = await e.src.query('SELECT COUNT(*) AS n FROM sig');
+      const progress = await waitFor('the hub to show the snapshot done', async () => {
+        const body = (await (await apiFetch(e.httpPort, '/v1/snapshots')).json()) as { snapshots: { table: string; state: string; rowsDone: number }[] };
+        const p = body.snapshots.find((x) => x.table === 'shop.sig');
+        return p?.state === 'done' ? p : undefined;
+      });
+      assert.equal(progress.rowsDone, Number((count as { n: unknown }[])[0]?.n));
+      await convergedRows(e, my, pgq, 60_000);
     } finally {
       await writer?.stop().catch(() => 0);
       await agent.stop();

@@ -13,9 +13,15 @@
  *   is counted from the agent's streaming start until the hub log holds
  *   every snapshot row. Extra CPU: mariadbd's CPU seconds during the
  *   snapshot minus its CPU seconds during as long a stretch with the writer
- *   alone, over the snapshot's wall time.
+ *   alone, over the snapshot's wall time. Stream latency: each writer row
+ *   carries its client time (µs); the hub log's ingest time of that row minus
+ *   it, for rows written while the snapshot ran.
  */
 import { spawn } from 'node:child_process';
+import { fromBinary } from '@bufbuild/protobuf';
+import { open } from 'lmdb';
+import { ChangeBatchSchema, Op } from '../proto/gen/tributary/v1/change_pb.js';
+import { decodeRow } from '../proto/tributary/v1/row-codec.js';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type mysql from 'mysql2/promise';
@@ -53,13 +59,13 @@ function serverCpuSeconds(e: MySqlE2E): number {
   return processCpu(readFileSync(join(dirname(e.mdb.dataDir), 'mariadbd.pid'), 'utf8').trim());
 }
 
-/** ~50 single-row transactions per second on `side`, counting committed rows. */
+/** ~50 single-row transactions per second on `side` (each row with its client time, µs), counting committed rows. */
 function startWriter(c: mysql.Connection): { stop(): Promise<void>; rows(): number } {
   let running = true;
   let n = 0;
   const loop = (async () => {
     while (running) {
-      await c.query('INSERT INTO side (v) VALUES (?)', [n]);
+      await c.query('INSERT INTO side (v, at_us) VALUES (?, ?)', [n, String(BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)))]);
       n++;
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -104,11 +110,30 @@ async function keysetPages(e: MySqlE2E): Promise<number> {
   }
 }
 
+/** Client write → durable in the hub log, for `side` rows written between `fromMs` and `toMs`. */
+async function streamLatency(e: MySqlE2E, fromMs: number, toMs: number): Promise<string> {
+  const root = open({ path: join(e.dir, 'hub', 'log'), maxDbs: 8, compression: false, readOnly: true });
+  const entries = root.openDB<{ bytes: Uint8Array; ingestedAtUs: number }, number>({ name: 'entries', encoding: 'msgpack' });
+  const lat: number[] = [];
+  for (const { value } of entries.getRange({})) {
+    for (const ev of fromBinary(ChangeBatchSchema, value.bytes).events) {
+      if (ev.table !== 'side' || ev.op !== Op.INSERT) continue;
+      const at = decodeRow(ev.after)[2];
+      const writtenMs = Number(at) / 1000;
+      if (writtenMs >= fromMs && writtenMs <= toMs) lat.push(value.ingestedAtUs / 1000 - writtenMs);
+    }
+  }
+  await root.close();
+  lat.sort((a, b) => a - b);
+  const q = (p: number): string => (lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? NaN).toFixed(0);
+  return `p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${q(1)} ms (${lat.length} rows)`;
+}
+
 async function main(): Promise<void> {
   const e = await startMySqlE2E({ name: 'mysql-snapshot-bench', batchEvents: 2000, mariadbArgs: ['--innodb-flush-log-at-trx-commit=2', '--innodb-buffer-pool-size=512M'] });
   try {
     await e.src.query('CREATE TABLE bench (id int PRIMARY KEY, v bigint NOT NULL, note varchar(40))');
-    await e.src.query('CREATE TABLE side (id int AUTO_INCREMENT PRIMARY KEY, v int)');
+    await e.src.query('CREATE TABLE side (id int AUTO_INCREMENT PRIMARY KEY, v int, at_us bigint)');
     await e.src.query('SET SESSION max_recursive_iterations = 100000000');
     for (let first = 1; first <= ROWS; first += 100_000) {
       const last = Math.min(ROWS, first + 99_999);
@@ -135,11 +160,13 @@ async function main(): Promise<void> {
     agent.start();
     await binlogStreaming(e);
     const t0 = performance.now();
+    const wall0 = Date.now();
     const cpu0 = serverCpuSeconds(e);
     const agentCpu0 = processCpu(agent.pid);
     const hubCpu0 = processCpu(e.hubLogOnly.pid);
     await waitFor('the hub log to hold every snapshot row', async () => (await ingested(e)) - before - (writer.rows() - sideBefore) >= ROWS, 1_800_000, 20);
     const seconds = (performance.now() - t0) / 1000;
+    const wall1 = Date.now();
     const extraCpu = (serverCpuSeconds(e) - cpu0 - idlePerSecond * seconds) / seconds;
     const agentCpu = (processCpu(agent.pid) - agentCpu0) / seconds;
     const hubCpu = (processCpu(e.hubLogOnly.pid) - hubCpu0) / seconds;
@@ -149,6 +176,7 @@ async function main(): Promise<void> {
     await agent.stop();
     agent.close();
     await e.hubLogOnly.stop();
+    const latency = await streamLatency(e, wall0, wall1);
     const rate = ROWS / seconds;
     const baseRate = ROWS / baseSeconds;
     log(`snapshot: ${ROWS} rows in chunks of ${CHUNK}, ${MODE} watermarks, streaming ${writer.rows() - sideBefore} writer rows meanwhile`);
@@ -156,6 +184,7 @@ async function main(): Promise<void> {
     log(`  mysql2 keyset pages (no conv.) ${(ROWS / pagesSeconds).toFixed(0).padStart(8)} rows/s   (in process, same chunks)`);
     log(`  agent → hub log (durable)      ${rate.toFixed(0).padStart(8)} rows/s   ${((100 * rate) / baseRate).toFixed(0)}% of the baseline`);
     log(`  mariadbd extra CPU while the snapshot ran: ${(extraCpu * 100).toFixed(0)}% of one core (writer alone: ${(idlePerSecond * 100).toFixed(0)}%)`);
+    log(`  the stream's own latency meanwhile (write → durable in the hub log): ${latency}`);
     log(`  agent CPU ${(agentCpu * 100).toFixed(0)}%, hub CPU ${(hubCpu * 100).toFixed(0)}% of one core; load average ${load}`);
   } finally {
     await e.close();

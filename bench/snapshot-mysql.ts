@@ -7,7 +7,8 @@
  * and the source server's extra CPU while the snapshot runs.
  *
  *   A table of BENCH_ROWS rows (default 1000000; id int, v bigint, note
- *   varchar(40)) is read in chunks of BENCH_CHUNK rows (default 10000) with
+ *   varchar(40)) is read in chunks of BENCH_CHUNK rows (default 10000), at
+ *   most BENCH_CEILING rows/s (default 0: no ceiling), with
  *   read-only watermarks (BENCH_MODE=signal: a signal table), while a writer
  *   commits about 50 small transactions per second to another table. Rows/s
  *   is counted from the agent's streaming start until the hub log holds
@@ -33,6 +34,7 @@ import { apiFetch, waitFor } from '../test/support/pipeline.js';
 const ROWS = Number(process.env['BENCH_ROWS'] ?? 1_000_000);
 const CHUNK = Number(process.env['BENCH_CHUNK'] ?? 10_000);
 const MODE = process.env['BENCH_MODE'] === 'signal' ? 'signal' : 'read-only';
+const CEILING = Number(process.env['BENCH_CEILING'] ?? 0);
 
 function log(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -146,7 +148,7 @@ async function main(): Promise<void> {
     const pagesSeconds = await keysetPages(e);
     if (MODE === 'signal')
       await e.mdb.exec('CREATE DATABASE tributary', 'CREATE TABLE tributary.signal (id varchar(64) PRIMARY KEY)', "GRANT INSERT, DELETE ON tributary.signal TO 'tributary'@'%'");
-    const snapshot = { initial: true, chunkRows: CHUNK, ...(MODE === 'signal' ? { signalTable: 'tributary.signal' } : {}) };
+    const snapshot = { initial: true, chunkRows: CHUNK, maxRowsPerSecond: CEILING, ...(MODE === 'signal' ? { signalTable: 'tributary.signal' } : {}) };
     const agent = e.agentWith({ tables: ['shop.bench', 'shop.side'], snapshot }, 'agent-bench');
     e.hubLogOnly.start();
     const writerConn = await e.mdb.connect('shop');
@@ -179,7 +181,7 @@ async function main(): Promise<void> {
     const latency = await streamLatency(e, wall0, wall1);
     const rate = ROWS / seconds;
     const baseRate = ROWS / baseSeconds;
-    log(`snapshot: ${ROWS} rows in chunks of ${CHUNK}, ${MODE} watermarks, streaming ${writer.rows() - sideBefore} writer rows meanwhile`);
+    log(`snapshot: ${ROWS} rows in chunks of ${CHUNK}, ${MODE} watermarks, ceiling ${CEILING === 0 ? 'none' : `${CEILING} rows/s`}, streaming ${writer.rows() - sideBefore} writer rows meanwhile`);
     log(`  mariadb --batch SELECT *       ${baseRate.toFixed(0).padStart(8)} rows/s   (baseline, same table)`);
     log(`  mysql2 keyset pages (no conv.) ${(ROWS / pagesSeconds).toFixed(0).padStart(8)} rows/s   (in process, same chunks)`);
     log(`  agent → hub log (durable)      ${rate.toFixed(0).padStart(8)} rows/s   ${((100 * rate) / baseRate).toFixed(0)}% of the baseline`);

@@ -26,6 +26,7 @@ import type { Logger } from '../../log.js';
 import type { ZeroDatePolicy } from './config.js';
 import { RowConverter } from './convert.js';
 import { advanceMariaDb, commitPosition, encodeResume, parseMySqlGtidSet, type GtidPosition, type MariaDbGtid, type ResumePosition } from './position.js';
+import { ddlNotice } from './ddl-notice.js';
 import { eventName, sameShape, tableSchema, tableShape, type TableShape } from './table-map.js';
 import type { TableMapEntry } from './types.js';
 import { SpoolWriter, type SpoolTarget } from '../../buffer/spool-writer.js';
@@ -65,6 +66,8 @@ export interface CaptureOptions {
   readonly start: ResumePosition;
   /** The MySQL-flavour executed GTID set after the current event (zongji tracks it). */
   readonly mysqlGtidSet: () => string | undefined;
+  /** Reports a dropped or renamed table (ddl-notice.ts) to the hub; not durable, informational. */
+  readonly notify?: ((kind: string, payload: unknown) => void) | undefined;
   /** `database.table` of the agent's heartbeat table: its rows are freshness, never changes. */
   readonly heartbeatTable?: string | null;
 }
@@ -168,6 +171,11 @@ export class Capture {
     if (this.tx === null) this.begin(e.nextPosition, e.timestamp, null, false);
     this.tables.clear();
     this.heartbeatIds.clear();
+    const notice = this.tx?.skip === true ? null : ddlNotice(q, e.schema);
+    if (notice !== null) {
+      this.o.log.info('table DDL', { ...notice });
+      this.o.notify?.(notice.kind, { ...notice, position: this.tx?.position.toString() });
+    }
     const t = TRUNCATE.exec(q);
     if (t !== null) {
       const db = t[3] !== undefined || t[4] !== undefined ? (t[1] ?? t[2]) : e.schema;

@@ -202,6 +202,7 @@ export class MySqlSource implements ChangeSource {
       signal: session.signal,
       start,
       mysqlGtidSet: () => stream?.gtidSet,
+      notify: (kind, payload) => this.options.control?.emit(kind, payload),
       heartbeatTable: config.heartbeatTable,
     });
     this.capture = capture;

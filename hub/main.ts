@@ -44,7 +44,7 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
   const positions = serverPositionsOf(ingest.sessions);
   const workers = config.sinks.map((s) => {
     const sources = pipelines.routesFor(s.name);
-    const sink = createSink(s);
+    const sink = createSink(s, logger.child('sink'));
     const worker = log instanceof LmdbChangeLog ? new SinkWorker(sink, log, sources, metrics, logger.child('sink'), undefined, positions) : new KafkaSinkDriver(sink, log, sources, metrics, logger.child('sink'), undefined, positions);
     return { sink, worker };
   });

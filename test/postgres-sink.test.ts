@@ -346,6 +346,7 @@ test('hostile table, column and schema names land as quoted identifiers', async 
     );
     assert.deepEqual(rels, [
       { nsp: 'dest"; DROP TABLE x; --', rel: '"; DROP TABLE x; --' },
+      { nsp: 'dest"; DROP TABLE x; --', rel: '_tributary_columns' },
       { nsp: 'dest"; DROP TABLE x; --', rel: '_tributary_offsets' },
       { nsp: 'dest"; DROP TABLE x; --', rel: `we"ird_t'; TRUNCATE x; --` },
     ]);

@@ -13,6 +13,7 @@ import { after, before, test } from 'node:test';
 import { converged, startE2E, type E2E } from './support/e2e.js';
 import { ManagedProcess, apiFetch, waitFor } from './support/pipeline.js';
 import { WRITER_COLUMNS, WRITER_TABLE, randomBetween, startWriter } from './support/writer.js';
+import { COLUMNS, DDL, ROWS } from './support/pg-type-corpus.js';
 
 let e: E2E;
 const KILLS = 10;
@@ -176,6 +177,22 @@ test('watermarks through a signal table: the snapshot lands, the signal rows nev
     return p?.state === 'done' ? p : undefined;
   });
   assert.equal(progress.rowsDone, 5000);
+  await agent.stop();
+  agent.close();
+});
+
+test('snapshot rows convert exactly as streamed rows: the type corpus lands value by value from the snapshot', async () => {
+  await e.src.query(DDL);
+  await e.src.query(ROWS);
+  const agent = agentWith('types', { initial: true, chunkRows: 2 });
+  agent.start();
+  await waitFor('the all_types snapshot to finish', () => logRecords('snapshot ended').some((r) => r['table'] === 'public.all_types' && r['state'] === 'done'), 180_000, 500);
+  // The rows' last write is the snapshot's READ (after the streamed inserts): what lands is COPY's text through the converter.
+  await waitFor('the snapshot rows to be applied', async () => {
+    const r = await e.dst.query<{ n: string }>("SELECT count(*)::text AS n FROM all_types WHERE _tributary_op = 'r'").catch(() => undefined);
+    return r?.rows[0]?.n === '4';
+  });
+  await converged(e, 'all_types', COLUMNS);
   await agent.stop();
   agent.close();
 });

@@ -42,6 +42,9 @@ export interface TableSnapshotContext<M> {
 
 const now = (): string => new Date().toISOString();
 
+/** How long a chunk may wait for its high watermark before it is read again (and the wait is logged). */
+const HIGH_WATERMARK_TIMEOUT_MS = 300_000;
+
 /** Chunks read but not yet durable, at most (memory: this many chunks of rows). */
 const CHUNKS_IN_FLIGHT = 4;
 
@@ -65,11 +68,15 @@ export async function snapshotTable<M>(ctx: TableSnapshotContext<M>, job: TableJ
   // so no record ever names a key past a chunk that is missing.
   let cursor = job.record;
   const firstRows = cursor.rowsDone;
-  const inFlight: ReadWindow[] = [];
+  const inFlight: Array<ReadWindow<M>> = [];
   const settleOne = async (): Promise<void> => {
     const f = inFlight.shift();
     if (f === undefined) return;
-    await abortable(f.done, ctx.signal);
+    await abortable(f.done, ctx.signal, HIGH_WATERMARK_TIMEOUT_MS).catch((e: unknown) => {
+      // The window may still close later: forget it (and the later ones) so a late emission is ignored.
+      ctx.windows.abandon(f.window, e instanceof AgentError ? e : new AgentError('internal', 'chunk failed', { cause: e }));
+      throw e;
+    });
     job.record = f.record;
     ctx.report(f.record);
   };
@@ -102,7 +109,8 @@ export async function snapshotTable<M>(ctx: TableSnapshotContext<M>, job: TableJ
   }
 }
 
-interface ReadWindow {
+interface ReadWindow<M> {
+  readonly window: OpenWindow<M>;
   /** Settles once the chunk's rows and record are durable in the spool. */
   readonly done: Promise<WindowOutcome>;
   /** The record stored with the chunk's rows. */
@@ -110,7 +118,7 @@ interface ReadWindow {
 }
 
 /** One DBLog window up to its high watermark: LW, SELECT, HW. */
-async function readWindow<M>(ctx: TableSnapshotContext<M>, table: string, info: KeyedTable, from: SnapshotRecord): Promise<ReadWindow> {
+async function readWindow<M>(ctx: TableSnapshotContext<M>, table: string, info: KeyedTable, from: SnapshotRecord): Promise<ReadWindow<M>> {
   let record: SnapshotRecord = from;
   const w: OpenWindow<M> = ctx.windows.open(table, () => record);
   try {
@@ -127,19 +135,32 @@ async function readWindow<M>(ctx: TableSnapshotContext<M>, table: string, info: 
     };
     w.window.setChunk(c);
     await ctx.source.writeWatermark(w.highId, ctx.signal);
-    return { done: w.done, record };
+    return { window: w, done: w.done, record };
   } catch (cause) {
     ctx.windows.abandon(w, cause instanceof AgentError ? cause : new AgentError('internal', 'chunk failed', { cause }));
     throw cause;
   }
 }
 
-function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+function abortable<T>(p: Promise<T>, signal: AbortSignal, timeoutMs: number): Promise<T> {
   if (signal.aborted) return Promise.reject(new AgentError('source-unavailable', 'shutting down'));
   return new Promise<T>((resolve, reject) => {
     const onAbort = (): void => reject(new AgentError('source-unavailable', 'shutting down'));
+    const timer = setTimeout(
+      () =>
+        reject(
+          new AgentError(
+            'source-unavailable',
+            `a chunk's high watermark was not seen in the log within ${timeoutMs / 1000} s (is the signal table in the publication? is the stream stopped by a full spool?)`,
+          ),
+        ),
+      timeoutMs,
+    );
     signal.addEventListener('abort', onAbort, { once: true });
-    void p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    void p.then(resolve, reject).finally(() => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+    });
   });
 }
 

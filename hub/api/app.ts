@@ -11,6 +11,7 @@ import type { HubSecurity } from '../auth/hub-security.js';
 import { HubError } from '../errors.js';
 import { apiError, requireOperator, requireToken, type ApiEnv } from './auth-middleware.js';
 import { MAX_BODY_BYTES } from './json-body.js';
+import { schemaRoutes, sourceWorkspace } from './schema-routes.js';
 import { securityRoutes } from './security-routes.js';
 import { ApiError } from './api-error.js';
 import { inventoryRoutes } from './inventory-routes.js';
@@ -102,6 +103,7 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
   app.route('/', snapshotRoutes({ pipelines, ingest: deps.ingest ?? null, tracker: new SnapshotTracker(deps.events ?? null) }));
   app.route('/', inventoryRoutes({ ...deps, pipelines, push: deps.push ?? null }));
   app.route('/', securityRoutes(deps.security, deps.sessions));
+  app.route('/', schemaRoutes({ log: deps.log, workspaceOf: (key) => sourceWorkspace(deps, key) }));
   if (deps.alerts !== undefined) app.route('/', alertRoutes(deps.alerts.feed)).route('/', doctorRoutes(deps.alerts.doctor));
   return app;
 }

@@ -12,6 +12,7 @@ import { HubError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { HubEvents } from '../events/hub-events.js';
 import type { IngestLog } from '../log/change-log.js';
+import { schemaEvents } from '../schemas/schema-events.js';
 import type { HubMetrics } from '../metrics.js';
 import { enrollmentDefinition, enrollmentHandlers } from '../auth/enrollment-service.js';
 import { peerCertificate } from '../auth/server-credentials.js';
@@ -215,14 +216,19 @@ export class IngestServer {
       const { header, bytes } = m;
       const key = sourceKey;
       const current = session;
+      const workspace = session.workspace;
       // A log that takes concurrent appends gets each batch at once (it groups them into one write); acks stay in order.
+      // Versions the log did not hold before this batch: announced once the batch is durable.
+      let fresh = header.schemas.filter((sc) => log.schema(key, sc.schema, sc.table, sc.version) === undefined);
       const early = log.concurrentAppends === true ? log.append(key, header.sequence, header.sourcePosition, bytes, header.schemas) : null;
       early?.catch(() => undefined);
       chain = chain.then(async () => {
         if (failed) return;
         try {
+          if (early === null) fresh = header.schemas.filter((sc) => log.schema(key, sc.schema, sc.table, sc.version) === undefined);
           const result = await (early ?? log.append(key, header.sequence, header.sourcePosition, bytes, header.schemas));
           if (result === 'appended') {
+            for (const sc of fresh) for (const e of schemaEvents(key, workspace, log.schema(key, sc.schema, sc.table, sc.version - 1), sc)) this.options.events?.publish(e);
             metrics.eventsIn.inc({ source: key }, header.eventCount);
             metrics.batchesIn.inc({ source: key });
           } else metrics.duplicates.inc({ source: key });

@@ -20,6 +20,14 @@ export interface SourceCheckpoint {
 
 export type AppendResult = 'appended' | 'duplicate';
 
+/** One stored version of a table's schema, as the log holds it. */
+export interface SchemaRecord {
+  readonly sourceKey: string;
+  readonly schema: TableSchema;
+  /** When the hub first stored this version, microseconds since the Unix epoch (0: not recorded). */
+  readonly firstSeenUs: number;
+}
+
 /**
  * The part of the hub's log that ingest and the API use (every log kind).
  *
@@ -54,6 +62,8 @@ export interface IngestLog extends AsyncDisposable {
   /** Offset of the newest entry (0 when empty). */
   headOffset(): number;
   schema(sourceKey: string, schema: string, table: string, version: number): TableSchema | undefined;
+  /** Every schema version the log holds (the log is the schema history: nothing else stores it). */
+  schemaRecords(): SchemaRecord[];
 }
 
 /**

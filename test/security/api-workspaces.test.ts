@@ -30,6 +30,8 @@ const ROUTES: ReadonlyArray<{ method: string; path: string; body?: unknown }> = 
   { method: 'GET', path: '/metrics' },
   { method: 'GET', path: '/v1/agents' },
   { method: 'GET', path: '/v1/pipelines' },
+  { method: 'GET', path: '/v1/schemas' },
+  { method: 'GET', path: '/v1/schemas/:agent/:source/:schema/:table' },
   { method: 'POST', path: '/v1/agents', body: { id: 'edge-new' } },
   { method: 'GET', path: '/v1/agents/:agent' },
   { method: 'POST', path: '/v1/agents/:agent/enrollment-tokens' },

@@ -29,6 +29,7 @@ import { AgentError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { ZeroDatePolicy } from './config.js';
 import { advanceMariaDb, commitPosition, encodeResume, parseMySqlGtidSet, type GtidPosition, type MariaDbGtid, type ResumePosition } from './position.js';
+import { ddlNotice } from './ddl-notice.js';
 import { eventName } from './table-map.js';
 import { SpoolWriter, type SpoolTarget } from '../../buffer/spool-writer.js';
 import { CaptureTables, type TableState } from './capture-tables.js';
@@ -65,6 +66,8 @@ export interface CaptureOptions {
   readonly mysqlGtidSet: () => string | undefined;
   /** Snapshot wiring (agent/snapshot/), or null without snapshots. */
   readonly snapshots: CaptureSnapshots | null;
+  /** Reports a dropped or renamed table (ddl-notice.ts) to the hub; not durable, informational. */
+  readonly notify?: ((kind: string, payload: unknown) => void) | undefined;
   /** `database.table` of the agent's heartbeat table: its rows are freshness, never changes. */
   readonly heartbeatTable?: string | null;
 }
@@ -196,6 +199,11 @@ export class Capture implements VirtualWatermarks {
     // carries its new columns, so rows after this point decode with them.
     if (this.tx === null) this.begin(e.nextPosition, e.timestamp, null, false);
     this.t.forgetIds();
+    const notice = this.tx?.skip === true ? null : ddlNotice(q, e.schema);
+    if (notice !== null) {
+      this.o.log.info('table DDL', { ...notice });
+      this.o.notify?.(notice.kind, { ...notice, position: this.tx?.position.toString() });
+    }
     const t = TRUNCATE.exec(q);
     if (t !== null) {
       const db = t[3] !== undefined || t[4] !== undefined ? (t[1] ?? t[2]) : e.schema;

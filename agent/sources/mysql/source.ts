@@ -246,6 +246,7 @@ export class MySqlSource implements ChangeSource {
       start,
       mysqlGtidSet: () => stream?.gtidSet,
       snapshots: { hooks: this.snapshots.hooks, signalTable: config.snapshot.signalTable },
+      notify: (kind, payload) => this.options.control?.emit(kind, payload),
       heartbeatTable: config.heartbeatTable,
     });
     // Windows opened in an earlier session can no longer close in this one.

@@ -494,6 +494,26 @@ describe('Capture', () => {
     assert.equal(h.capture.idle, true);
   });
 
+  it('asks for the missing values of a changed table (not a new one) and sends them with the version, from its place in the transaction', async () => {
+    const h = harness();
+    h.tx(0x9000n, 0x9010n, 1300, ordersRelation(), insert(1));
+    assert.equal(h.capture.takeLookup(), null, 'a new table needs no lookup');
+    await tick();
+    h.feed(pgoutput.begin(0x9040n, T0, 1302), insert(2), ordersRelation(ORDERS_COLUMNS_V2));
+    const need = h.capture.takeLookup();
+    assert.deepEqual(need, { relationId: ORDERS, tableKey: 'public.orders' });
+    assert.equal(h.capture.takeLookup(), null, 'asked once');
+    h.capture.setMissing(ORDERS, new Map([['qty', '42']]));
+    h.feed(pgoutput.insert(ORDERS, ['3', 'c', '7']), pgoutput.commit(0x9040n, 0x9050n, T0));
+    await tick();
+    const batch = decodeBatch(h.buffer.at(1));
+    const v2 = batch.schemas[0];
+    assert.equal(v2?.sincePosition, 0x9040n);
+    assert.equal(v2?.sinceIndex, 1, 'the version starts after the row before the DDL');
+    assert.deepEqual(row(v2?.columns.find((c) => c.name === 'qty')?.missingValue ?? new Uint8Array()), [42n]);
+    assert.equal(v2?.columns.find((c) => c.name === 'note')?.missingValue.length, 0);
+  });
+
   it('assigns schema versions: a changed Relation bumps the version, an identical one keeps it', async () => {
     const h = harness();
     h.tx(0x9000n, 0x9010n, 1300, ordersRelation(), insert(1));

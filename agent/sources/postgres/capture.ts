@@ -11,7 +11,7 @@
  *   between our flush and its confirmed_flush_lsn update) is dropped.
  */
 import { create } from '@bufbuild/protobuf';
-import { ColumnSchema, Op, TableSchemaSchema, type TableSchema } from '../../../proto/gen/tributary/v1/change_pb.js';
+import { ColumnSchema, Op, TableSchemaSchema, ValueKind, type TableSchema } from '../../../proto/gen/tributary/v1/change_pb.js';
 import { RowWriter } from '../../../proto/tributary/v1/row-codec.js';
 import { BatchBuilder, encodeEvent } from '../../buffer/batch-builder.js';
 import { SpoolWriter } from '../../buffer/spool-writer.js';
@@ -19,6 +19,7 @@ import type { ChangeBuffer, SchemaVersionRecord } from '../../buffer/change-buff
 import { AgentError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { RowConverter } from './convert.js';
+import { writeScalar } from './convert-scalar.js';
 import type { PgOutputMessage, RelationMessage, TupleData } from './protocol.js';
 import { WATERMARK_PREFIX, type SnapshotHooks } from '../../snapshot/snapshot-source.js';
 import { tupleTexts } from './tuple-text.js';
@@ -79,6 +80,8 @@ export class Capture {
   private readonly spooledEnd: bigint;
   private droppedResent = 0;
   private readonly writer = new RowWriter(4096);
+  /** A relation whose new version needs its columns' missing values looked up before its rows are handled. */
+  private lookup: { readonly relationId: number; readonly tableKey: string } | null = null;
   /** Commit order of recent transactions (xid → commit count), and the count when each watermark was seen. */
   private readonly commitOrder = new Map<number, number>();
   private readonly watermarkOrder = new Map<string, number>();
@@ -166,6 +169,7 @@ export class Capture {
     if (current === undefined || current.fingerprint !== fingerprint) {
       current = { tableKey, version: (current?.version ?? 0) + 1, fingerprint };
       this.spool.addVersion(current);
+      if (current.version > 1) this.lookup = { relationId: msg.relationId, tableKey };
     }
     this.versions.set(tableKey, current);
     const schema = create(TableSchemaSchema, {
@@ -174,6 +178,7 @@ export class Capture {
       version: current.version,
       relationId: msg.relationId,
       sincePosition: this.tx?.commitLsn ?? 0n,
+      sinceIndex: this.tx?.index ?? 0,
       columns: columns.map((c) =>
         create(ColumnSchema, {
           name: c.name,
@@ -189,6 +194,41 @@ export class Capture {
     if (!columns.some((c) => c.key))
       this.log.warn('table has no replica identity key; updates and deletes cannot be applied by key', { table: tableKey });
     this.relations.set(msg.relationId, { tableKey, schema, converter: new RowConverter(tableKey, columns), fingerprint, sent: this.sentSchemas.has(`${tableKey}@${current.version}`) });
+  }
+
+  /**
+   * The relation whose new version (a changed table, not a new one) was just
+   * seen, once: the caller looks up its columns' missing values
+   * (missing-values.ts) and hands them to setMissing before any further
+   * message is handled.
+   */
+  takeLookup(): { readonly relationId: number; readonly tableKey: string } | null {
+    const l = this.lookup;
+    this.lookup = null;
+    return l;
+  }
+
+  /**
+   * Records, in the version's schema, the value rows stored before a column
+   * existed read as (PostgreSQL's attmissingval, as text in the replication
+   * session's formats). Arrays are left out. Must be called before the
+   * relation's first row is handled: the schema is sent with that row.
+   */
+  setMissing(relationId: number, values: ReadonlyMap<string, string>): void {
+    const r = this.relations.get(relationId);
+    if (r === undefined || r.sent) return;
+    for (const col of r.schema.columns) {
+      const text = values.get(col.name);
+      if (text === undefined || col.kind === ValueKind.ARRAY) continue;
+      const bytes = new TextEncoder().encode(text);
+      try {
+        this.writer.reset().columns(1);
+        writeScalar(col.kind, bytes, 0, bytes.length, this.writer);
+        col.missingValue = this.writer.finish();
+      } catch (cause) {
+        this.log.warn('a column default for existing rows could not be read; those rows keep NULL downstream', { table: r.tableKey, column: col.name, error: cause });
+      }
+    }
   }
 
   private relation(id: number): RelationState {
@@ -300,6 +340,9 @@ export class Capture {
     const columns = this.resolveColumns(meta);
     const fingerprint = fingerprintOf(columns);
     const known = this.relations.get(meta.relationId);
+    // A version first described by a chunk (the stream has not shown the
+    // table in this session) is sent with the rows, before any missing-value
+    // lookup: READ rows carry every column's value, so they need none.
     if (known === undefined) this.registerRelation(meta, tableKey, columns, fingerprint);
     else if (known.fingerprint !== fingerprint || known.tableKey !== tableKey) {
       emission.rejected('the table changed between the chunk SELECT and its high watermark');

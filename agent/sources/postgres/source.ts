@@ -13,6 +13,8 @@ import { AgentError, retryDirective } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { ChangeSource, SourceStatus } from '../change-source.js';
 import { Capture } from './capture.js';
+import { LookupGate } from './lookup-gate.js';
+import { missingValues } from './missing-values.js';
 import { HeartbeatTimer } from '../heartbeat-timer.js';
 import { PostgresHeartbeatWriter } from './heartbeat.js';
 import { REPLICATION_SESSION_SETTINGS } from './convert.js';
@@ -220,6 +222,16 @@ export class PostgresSource implements ChangeSource {
     // Windows opened in an earlier session can no longer close in this one.
     this.snapshots.hooks.sessionStarted();
     this.capture = capture;
+    const gate = new LookupGate(
+      capture,
+      (relationId) => missingValues(this.clientConfig(), relationId),
+      log,
+      { pause: () => stream?.pause(), resume: () => stream?.resume() },
+      (msg) => {
+        // The server has written at least this far (keepalives alone can be 30 s apart): byte lag is measured against it.
+        if (msg.tag === 'commit' && msg.endLsn > this.serverPosition) this.serverPosition = msg.endLsn;
+      },
+    );
     stream = new ReplicationStream({
       client: this.clientConfig(),
       slot: config.slot,
@@ -227,22 +239,12 @@ export class PostgresSource implements ChangeSource {
       startLsn,
       sessionSettings: REPLICATION_SESSION_SETTINGS,
       statusIntervalMs: 5_000,
-      onData: (payload) => {
-        if (capture.error !== null) return;
-        try {
-          const msg = decodePgOutput(payload);
-          capture.handle(msg);
-          // The server has written at least this far (keepalives alone can be 30 s apart): byte lag is measured against it.
-          if (msg.tag === 'commit' && msg.endLsn > this.serverPosition) this.serverPosition = msg.endLsn;
-        } catch (cause) {
-          capture.fail(cause instanceof AgentError ? cause : new AgentError('protocol', 'decoding a change failed', { cause }));
-        }
-      },
+      onData: (payload) => gate.push(payload),
       onServerPosition: (lsn) => {
         if (lsn > this.serverPosition) this.serverPosition = lsn;
         // Caught up with nothing buffered: the keepalive position holds no
         // change for us, so confirming it lets the server recycle WAL.
-        if (capture.idle) stream?.confirm(lsn);
+        if (capture.idle && gate.idle) stream?.confirm(lsn);
       },
     });
     const current = stream;

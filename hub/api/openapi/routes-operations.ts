@@ -3,18 +3,55 @@
  * files (alert-routes.ts, doctor-routes.ts; schema history by the schema
  * drift work), described here.
  */
-import { anyObject, arr, obj, str, type RouteDoc } from './spec.js';
+import { anyObject, arr, bool, int, nullable, obj, str, type RouteDoc, type Schema } from './spec.js';
+
+const COLUMN_VIEW = obj({ name: str(), type: str('source type'), key: bool() });
+const TABLE_SUMMARY = obj({
+  agent: str(),
+  source: str(),
+  schema: str(),
+  table: str(),
+  version: int('current version'),
+  versions: int('number of versions'),
+  sincePosition: str('source position (decimal) the current version applies from'),
+  firstSeenAt: nullable(str('when the hub first stored version 1', { format: 'date-time' })),
+  changedAt: nullable(str('when the hub first stored the current version', { format: 'date-time' })),
+});
+const DIFF: Schema = obj({
+  added: arr(COLUMN_VIEW),
+  dropped: arr(COLUMN_VIEW),
+  typeChanged: arr(obj({ column: str(), from: str(), to: str(), change: str('', { enum: ['widened', 'incompatible'] }) })),
+  keyChanged: nullable(obj({ from: arr(str()), to: arr(str()) })),
+  renamed: arr(obj({ from: str(), to: str() }), 'likely renames (a dropped and an added column at the same place with the same type); a hint only'),
+});
+const VERSION = obj({
+  version: int(),
+  sincePosition: str('source position (decimal) the version applies from'),
+  firstSeenAt: nullable(str('when the hub first stored it', { format: 'date-time' })),
+  dialect: str('postgres or mysql'),
+  columns: arr(obj({ name: str(), type: str('source type'), kind: str('value kind'), key: bool(), nullable: bool() })),
+  key: arr(str()),
+  diff: DIFF,
+});
 
 export const OPERATIONS_ROUTES: readonly RouteDoc[] = [
-  { method: 'get', path: '/v1/schemas', tag: 'schemas', auth: 'read', summary: 'Current schema version of every captured table', response: obj({ schemas: arr(anyObject()) }) },
+  {
+    method: 'get',
+    path: '/v1/schemas',
+    tag: 'schemas',
+    auth: 'read',
+    summary: 'Every captured table of the workspace with its current schema version (read from the hub log)',
+    response: obj({ tables: arr(TABLE_SUMMARY) }),
+  },
   {
     method: 'get',
     path: '/v1/schemas/{agent}/{source}/{schema}/{table}',
     tag: 'schemas',
     auth: 'read',
     params: { agent: 'agent id', source: 'source id', schema: 'schema (MySQL: database)', table: 'table' },
-    summary: 'Schema history of one table: every version with its columns and the log position it took effect',
-    response: anyObject(),
+    summary: 'Schema history of one table: every version with its columns, key, the log position it took effect, when the hub first stored it, and the diff from the previous version',
+    response: obj({ agent: str(), source: str(), schema: str(), table: str(), versions: arr(VERSION) }),
+    errors: ['NOT_FOUND'],
   },
   {
     method: 'get',

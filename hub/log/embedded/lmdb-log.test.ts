@@ -223,6 +223,22 @@ describe('LmdbChangeLog', () => {
     assert.deepEqual(toBinary(TableSchemaSchema, log.schema(SRC, 'public', 'orders', 2) ?? schema('x', 0, [])), toBinary(TableSchemaSchema, orders2));
   });
 
+  it('lists every stored schema version with the time it was first stored, kept when the agent sends it again', async () => {
+    let log = openLog();
+    const before = Date.now() * 1000;
+    await log.append(SRC, 1, 100n, batch(1), [schema('orders', 1, [['id', ValueKind.INT64]])]);
+    const first = log.schemaRecords();
+    assert.deepEqual(first.map((r) => [r.sourceKey, r.schema.table, r.schema.version]), [[SRC, 'orders', 1]]);
+    const seen = first[0]?.firstSeenUs ?? 0;
+    assert.ok(seen >= before - 1000 && seen <= Date.now() * 1000 + 1000, `first seen ${seen}`);
+    await new Promise((r) => setTimeout(r, 5));
+    // After a reconnect the agent sends the version again with its next batch.
+    await log.append(SRC, 2, 200n, batch(2), [schema('orders', 1, [['id', ValueKind.INT64]])]);
+    await close(log);
+    log = openLog();
+    assert.deepEqual(log.schemaRecords().map((r) => r.firstSeenUs), [seen]);
+  });
+
   it('accepts the same schema version again with the same columns', async () => {
     const log = openLog();
     const s = schema('orders', 1, [['id', ValueKind.INT64]]);

@@ -3,7 +3,7 @@ import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { TableSchemaSchema, type TableSchema } from '../../../proto/gen/tributary/v1/change_pb.js';
 import { HubError } from '../../errors.js';
-import type { AppendResult, ChangeLog, LogEntry, SourceCheckpoint } from '../change-log.js';
+import type { AppendResult, ChangeLog, LogEntry, SchemaRecord, SourceCheckpoint } from '../change-log.js';
 
 interface StoredEntry {
   sourceKey: string;
@@ -26,6 +26,8 @@ export class LmdbChangeLog implements ChangeLog {
   private readonly seqIndex: Database<Uint8Array, [string, number]>;
   private readonly schemas: Database<Uint8Array, [string, string, string, number]>;
   private readonly offsets: Database<number, string>;
+  /** When each schema version was first stored (µs), written with it. */
+  private readonly schemaSeen: Database<number, [string, string, string, number]>;
   /** Last offset handed to an append (its transaction may still be in flight). */
   private head: number;
   /**
@@ -47,6 +49,7 @@ export class LmdbChangeLog implements ChangeLog {
     this.seqIndex = this.root.openDB({ name: 'sequences', encoding: 'binary' });
     this.schemas = this.root.openDB({ name: 'schemas', encoding: 'binary' });
     this.offsets = this.root.openDB({ name: 'sink-offsets', encoding: 'msgpack' });
+    this.schemaSeen = this.root.openDB({ name: 'schema-seen', encoding: 'msgpack' });
     let head = 0;
     for (const key of this.entries.getKeys({ reverse: true, limit: 1 })) head = key;
     for (const { value } of this.sources.getRange({})) head = Math.max(head, value.lastOffset);
@@ -81,14 +84,17 @@ export class LmdbChangeLog implements ChangeLog {
     // transaction below either stores all of it or none.
     const encodedSchemas = schemas.map((s) => ({ key: [sourceKey, s.schema, s.table, s.version] as [string, string, string, number], value: toBinary(TableSchemaSchema, s) }));
     this.expected.set(sourceKey, sequence + 1);
+    const nowUs = Math.round((performance.timeOrigin + performance.now()) * 1000);
+    const firstSeen = encodedSchemas.filter((s) => this.schemaSeen.get(s.key) === undefined);
     const offset = ++this.head;
     const checkpoint: StoredCheckpoint = { ackedSequence: sequence, sourcePosition: sourcePosition.toString(), lastOffset: offset };
     try {
       await this.root.transaction(() => {
-        void this.entries.put(offset, { sourceKey, sequence, bytes, ingestedAtUs: Math.round((performance.timeOrigin + performance.now()) * 1000) });
+        void this.entries.put(offset, { sourceKey, sequence, bytes, ingestedAtUs: nowUs });
         void this.sources.put(sourceKey, checkpoint);
         void this.seqIndex.put([sourceKey, sequence], hash);
         for (const s of encodedSchemas) void this.schemas.put(s.key, s.value);
+        for (const s of firstSeen) void this.schemaSeen.put(s.key, nowUs);
       });
       await this.root.flushed;
       this.visible = Math.max(this.visible, offset);
@@ -161,6 +167,14 @@ export class LmdbChangeLog implements ChangeLog {
       this.schemaCache.set(k, s);
     }
     return s;
+  }
+
+  schemaRecords(): SchemaRecord[] {
+    return [...this.schemas.getRange({})].map(({ key, value }) => ({
+      sourceKey: key[0],
+      schema: this.schema(key[0], key[1], key[2], key[3]) ?? fromBinary(TableSchemaSchema, value),
+      firstSeenUs: this.schemaSeen.get(key) ?? 0,
+    }));
   }
 
   sinkOffset(sink: string): number {

@@ -106,4 +106,21 @@ describe('JSON values', () => {
     assert.equal(isoTimestamp(253_402_300_800_000_000n), '+010000-01-01T00:00:00.000000Z');
     assert.equal(isoTimestamp(-62_135_596_800_000_000n - 86_400_000_000n), '0000-12-31T00:00:00.000000Z');
   });
+
+  it('follows schema drift: each record carries its version in the header and the columns of that version', () => {
+    const v4 = create(TableSchemaSchema, {
+      ...schema,
+      version: 4,
+      columns: [
+        create(ColumnSchema, { name: 'id', kind: ValueKind.INT64, sourceType: 'bigint', key: true }),
+        create(ColumnSchema, { name: 'note', kind: ValueKind.INT32, sourceType: 'integer', nullable: true }),
+        create(ColumnSchema, { name: 'added', kind: ValueKind.TEXT, sourceType: 'text', nullable: true }),
+      ],
+    });
+    const [old] = envelopeRecords(change('insert'), ctx, false);
+    const [next] = envelopeRecords(change('insert', { schema: v4, key: [1n], after: [1n, 7n, 'new'] }), ctx, false);
+    assert.equal(old?.schemaVersion, 3);
+    assert.equal(next?.schemaVersion, 4);
+    assert.deepEqual(JSON.parse(next?.value ?? 'null').after, { id: 1, note: 7, added: 'new' });
+  });
 });

@@ -16,13 +16,13 @@ import type { Admin, Kafka, Message, Producer, TopicMessages } from 'kafkajs';
 import { TableSchemaSchema, type TableSchema } from '../../../proto/gen/tributary/v1/change_pb.js';
 import { HubError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import type { AppendResult, IngestLog, SourceCheckpoint } from '../change-log.js';
+import type { AppendResult, IngestLog, SchemaRecord, SourceCheckpoint } from '../change-log.js';
 import { createKafka, ensureTopics } from './client.js';
 import type { KafkaLogConfig } from './config.js';
 import { decodeBatch } from './decode.js';
 import { envelopeRecords, SCHEMA_VERSION_HEADER } from './envelope.js';
 import { SourceWriter } from './source-writer.js';
-import { schemaKey, StateView, statePartition } from './state.js';
+import { FIRST_SEEN_HEADER, schemaKey, StateView, statePartition } from './state.js';
 import { TopicNamer, ingestTopic, stateTopic, transactionalId } from './topics.js';
 
 /** A batch (up to the agent's 32 MiB message limit) is one ingest record; a wide row is one envelope. */
@@ -158,7 +158,7 @@ export class KafkaChangeLog implements IngestLog {
       hash,
       ingest: { partition: 0, key: sourceKey, value: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), headers: { 'tributary.sequence': String(sequence) } },
       tables,
-      schemas: schemas.map((s) => ({ key: schemaKey(sourceKey, s), value: Buffer.from(toBinary(TableSchemaSchema, s)) })),
+      schemas: schemas.map((s) => ({ key: schemaKey(sourceKey, s), value: Buffer.from(toBinary(TableSchemaSchema, s)), headers: { [FIRST_SEEN_HEADER]: String(this.state.firstSeenUs(sourceKey, s)) } })),
     });
     return 'appended';
   }
@@ -215,6 +215,10 @@ export class KafkaChangeLog implements IngestLog {
 
   schema(sourceKey: string, schema: string, table: string, version: number): TableSchema | undefined {
     return this.state.schema(sourceKey, schema, table, version);
+  }
+
+  schemaRecords(): SchemaRecord[] {
+    return this.state.allSchemas();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -25,6 +25,8 @@ const CHECKPOINT = 'c';
 const SCHEMA = 's';
 const BARRIER = 'b';
 const SEP = '\u0000';
+/** Header of a schema record: when a hub first stored the version (µs), carried on every rewrite so compaction cannot lose it. */
+export const FIRST_SEEN_HEADER = 'tributary.first-seen-us';
 
 export function checkpointKey(sourceKey: string): string {
   return [CHECKPOINT, sourceKey].join(SEP);
@@ -48,6 +50,7 @@ export function statePartition(sourceKey: string, partitions: number): number {
 export class StateView {
   readonly checkpoints = new Map<string, StoredCheckpoint>();
   private readonly schemas = new Map<string, TableSchema>();
+  private readonly firstSeen = new Map<string, number>();
   private readonly seen = new Map<number, number>();
   private readonly waiters = new Set<() => void>();
   private consumer: Consumer | null = null;
@@ -83,14 +86,14 @@ export class StateView {
     });
     await consumer.run({
       eachMessage: async ({ partition, message }) => {
-        this.apply(message.key?.toString('utf8') ?? '', message.value);
+        this.apply(message.key?.toString('utf8') ?? '', message.value, message.headers?.[FIRST_SEEN_HEADER]?.toString() ?? message.timestamp);
         this.seen.set(partition, Math.max(this.seen.get(partition) ?? -1, Number(message.offset)));
         for (const w of [...this.waiters]) w();
       },
     });
   }
 
-  private apply(key: string, value: Buffer | null): void {
+  private apply(key: string, value: Buffer | null, seen: string): void {
     const [kind, sourceKey = ''] = key.split(SEP, 2);
     if (value === null) return;
     if (kind === CHECKPOINT) {
@@ -98,12 +101,27 @@ export class StateView {
       this.noteCheckpoint(sourceKey, { sequence: v.sequence, position: BigInt(v.position), offset: v.offset, hash: v.hash });
     } else if (kind === SCHEMA) {
       this.schemas.set(key, fromBinary(TableSchemaSchema, value));
+      const us = Number(seen) * (seen.length > 14 ? 1 : 1000);
+      const known = this.firstSeen.get(key);
+      if (Number.isFinite(us) && us > 0 && (known === undefined || us < known)) this.firstSeen.set(key, us);
     }
   }
 
   /** A schema this hub just committed: known at once, before the reader gets to it. */
   noteSchema(sourceKey: string, s: TableSchema): void {
-    this.schemas.set(schemaKey(sourceKey, s), s);
+    const key = schemaKey(sourceKey, s);
+    this.schemas.set(key, s);
+    if (!this.firstSeen.has(key)) this.firstSeen.set(key, Math.round((performance.timeOrigin + performance.now()) * 1000));
+  }
+
+  /** When the version was first stored (µs); 0 when unknown. */
+  firstSeenUs(sourceKey: string, s: Pick<TableSchema, 'schema' | 'table' | 'version'>): number {
+    return this.firstSeen.get(schemaKey(sourceKey, s)) ?? 0;
+  }
+
+  /** Every schema version read or written so far, with its source key. */
+  allSchemas(): { sourceKey: string; schema: TableSchema; firstSeenUs: number }[] {
+    return [...this.schemas].map(([key, schema]) => ({ sourceKey: key.split(SEP)[1] ?? '', schema, firstSeenUs: this.firstSeen.get(key) ?? 0 }));
   }
 
   /** Fencing gives each source one writer at a time, so its checkpoints only move forward: an older one read late is ignored. */

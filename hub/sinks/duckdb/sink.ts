@@ -15,7 +15,11 @@ import { destinationTableName } from '../merge/naming.js';
 import { DEFAULT_FLUSH } from '../merge/options.js';
 import { splitRuns } from '../merge/runs.js';
 import type { FlushPolicy, Sink, SinkBatch, SinkChange } from '../sink.js';
-import { commentSql, createTableSql, offsetsTableSql, ownedByOther, planTable, quoteIdent, quoteLiteral, stageTableSql, type DuckTablePlan } from './ddl.js';
+import type { Logger } from '../../log.js';
+import { offsetsTableSql, planTable, quoteIdent, quoteLiteral, stageTableSql, type DuckTablePlan } from './ddl.js';
+import type { TableSchema } from '../../../proto/gen/tributary/v1/change_pb.js';
+import type { Fill } from '../merge/fill.js';
+import { columnsLedgerSql, ensureDuckTable, runFill, type Evolved } from './evolve.js';
 import { stageRun } from './stage.js';
 
 export interface DuckDbSinkOptions {
@@ -24,6 +28,9 @@ export interface DuckDbSinkOptions {
   readonly schema: string;
   readonly deletePolicy?: DeletePolicy;
   readonly flush?: FlushPolicy;
+  /** Drop destination columns the source dropped (default: keep them, NULL from then on). */
+  readonly dropColumns?: boolean;
+  readonly logger?: Logger;
 }
 
 interface Step {
@@ -47,7 +54,7 @@ export class DuckDbSink implements Sink {
   private conn: DuckDBConnection | null = null;
   /** Destination table name, folded to lower case (DuckDB's matching) -> source identity, for clash checks. */
   private readonly owners = new Map<string, string>();
-  private readonly ready = new Set<string>();
+  private readonly ready = new Map<string, Evolved>();
 
   constructor(private readonly options: DuckDbSinkOptions) {
     this.name = options.name;
@@ -68,6 +75,7 @@ export class DuckDbSink implements Sink {
     try {
       await conn.run(`CREATE SCHEMA IF NOT EXISTS ${this.schemaIdent}`);
       await conn.run(offsetsTableSql(this.options.schema));
+      await conn.run(columnsLedgerSql(this.options.schema));
       return await this.readOffset(conn);
     } catch (err) {
       throw this.classify(err, OFFSETS_TABLE);
@@ -96,8 +104,13 @@ export class DuckDbSink implements Sink {
       try {
         const stored = await this.readOffset(conn);
         if (stored === null || stored < batch.lastOffset) {
+          const fills = await this.evolveAll(conn, steps);
           for (const step of steps) {
             where = `${step.first.schema.schema}.${step.first.schema.table}`;
+            // Defaults for rows from before a version: after this table's earlier versions in the batch are applied.
+            const key = `${step.ident}|${step.first.schema.version}`;
+            for (const f of fills.get(key) ?? []) await runFill(conn, step.ident, f, step.first.schema.sourceDialect);
+            fills.delete(key);
             await this.apply(conn, step);
           }
           where = OFFSETS_TABLE;
@@ -172,40 +185,57 @@ export class DuckDbSink implements Sink {
   private async apply(conn: DuckDBConnection, step: Step): Promise<void> {
     const shape = { target: step.ident, meta: quotedMeta, deletePolicy: this.policy, now: 'now()' } as const;
     if (step.stage === null) {
-      if (step.plan !== null) await this.ensureTable(conn, step.plan);
-      else if (!(await this.tableExists(conn, step.table))) return;
+      if (step.plan === null && !(await this.tableExists(conn, step.table))) return;
       const p = step.first.position;
       await conn.run(truncateSql(shape, p.commit, p.index, `make_timestamptz(${step.first.commitTimeUs})`));
       return;
     }
     const plan = step.plan as DuckTablePlan;
-    await this.ensureTable(conn, plan);
-    const merge: MergeShape = { ...shape, stage: step.stage, columns: plan.columns.map((c) => c.ident), keyIndexes: plan.keyIndexes, unchanged: STAGE_UNCHANGED, partial: step.partial };
+    const { targets, nulls } = await this.ensureTable(conn, plan, step.first.schema);
+    const merge: MergeShape = { ...shape, stage: step.stage, columns: plan.columns.map((c) => c.ident), targets, nulls, keyIndexes: plan.keyIndexes, unchanged: STAGE_UNCHANGED, partial: step.partial };
     await conn.run(mergeSql(merge));
   }
 
-  /** Creates the table (with its ownership comment) or checks the owner and adds missing columns; inside the batch transaction. */
-  private async ensureTable(conn: DuckDBConnection, plan: DuckTablePlan): Promise<void> {
-    const key = `${plan.ident}|${plan.columns.map((c) => `${c.name}:${c.type}`).join(',')}`;
-    if (this.ready.has(key)) return;
-    const found = await conn.runAndReadAll(
-      `SELECT comment FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ${quoteLiteral(this.options.schema)} AND lower(table_name) = lower(${quoteLiteral(plan.name)})`,
-    );
-    const row = found.getRows()[0];
-    if (row === undefined) {
-      await conn.run(createTableSql(plan, this.policy));
-      await conn.run(commentSql(plan));
-    } else {
-      const comment = row[0] === null || row[0] === undefined ? null : String(row[0]);
-      if (ownedByOther(comment, plan)) throw new HubError('schema', `sink ${this.name}: destination table ${plan.name} already holds another source table (${comment}); ${plan.source} maps to the same name`);
-      const cols = await conn.runAndReadAll(
-        `SELECT lower(column_name) FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = ${quoteLiteral(this.options.schema)} AND lower(table_name) = lower(${quoteLiteral(plan.name)})`,
-      );
-      const have = new Set(cols.getRows().map((r) => String(r[0])));
-      for (const c of plan.columns) if (!have.has(c.name.toLowerCase())) await conn.run(`ALTER TABLE ${plan.ident} ADD COLUMN ${c.ident} ${c.type}`);
-      if (this.policy === 'soft' && !have.has(META.deleted)) await conn.run(`ALTER TABLE ${plan.ident} ADD COLUMN ${META.deleted} BOOLEAN DEFAULT FALSE`);
+  /**
+   * Every table version of the batch is created or evolved before any row is
+   * applied: DuckDB refuses to commit DDL on a table the same transaction
+   * already updated. When that changed a table, the versions are planned
+   * again against the result, so an older version in the batch writes the
+   * columns as they are now (and skips one a newer version dropped).
+   */
+  private async evolveAll(conn: DuckDBConnection, steps: readonly Step[]): Promise<Map<string, Fill[]>> {
+    let changed = false;
+    const fills = new Map<string, Fill[]>();
+    for (const s of steps) {
+      if (s.plan === null) continue;
+      const e = await this.ensureTable(conn, s.plan, s.first.schema);
+      if ((e.evolution?.changes.length ?? 0) > 0) changed = true;
+      if (e.fills.length > 0) fills.set(`${s.plan.ident}|${s.first.schema.version}`, [...e.fills]);
     }
-    this.ready.add(key);
+    if (changed) for (const s of steps) if (s.plan !== null) await this.ensureTable(conn, s.plan, s.first.schema, true);
+    return fills;
+  }
+
+  /** Creates or evolves the table inside the batch transaction (evolve.ts); the result is kept per table version until a batch fails. */
+  private async ensureTable(conn: DuckDBConnection, plan: DuckTablePlan, schema: TableSchema, fresh = false): Promise<Evolved> {
+    const version = schema.version;
+    const key = `${plan.ident}|${version}`;
+    const known = this.ready.get(key);
+    if (known !== undefined && !fresh) return known;
+    const forget = (): void => {
+      // Other versions' mappings were made against the table as it was: plan them again when next used.
+      for (const k of [...this.ready.keys()]) if (k.startsWith(`${plan.ident}|`)) this.ready.delete(k);
+    };
+    try {
+      const evolved = await ensureDuckTable(conn, this.options.schema, plan, schema, this.policy, this.options.dropColumns === true);
+      for (const c of evolved.evolution?.changes ?? []) this.options.logger?.info('destination table evolved', { sink: this.name, table: plan.name, version, change: c });
+      if ((evolved.evolution?.changes.length ?? 0) > 0) forget();
+      // Fills run once, in the batch that added the column: the cached mapping has none.
+      this.ready.set(key, { ...evolved, fills: [] });
+      return evolved;
+    } catch (err) {
+      throw err instanceof HubError ? new HubError(err.kind, `sink ${this.name}: ${err.message}`, { cause: err }) : err;
+    }
   }
 
   private async tableExists(conn: DuckDBConnection, table: string): Promise<boolean> {

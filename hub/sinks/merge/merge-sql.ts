@@ -18,8 +18,12 @@ export interface MergeShape {
   readonly target: string;
   /** Qualified, quoted staging table. */
   readonly stage: string;
-  /** Quoted data column names, in stage/target order. */
+  /** Quoted data column names of the stage, in stage order. */
   readonly columns: readonly string[];
+  /** Quoted target column per stage column, when schema evolution moved one (merge/evolve.ts); null: not written; default: the same names. */
+  readonly targets?: readonly (string | null)[];
+  /** Quoted target columns the source dropped: set NULL by every staged change. */
+  readonly nulls?: readonly string[];
   readonly keyIndexes: readonly number[];
   /** Quoted metadata column names. */
   readonly meta: { readonly lsn: string; readonly index: string; readonly op: string; readonly commitTime: string; readonly syncedAt: string; readonly deleted: string };
@@ -39,24 +43,27 @@ function guard(m: MergeShape['meta']): string {
 export function mergeSql(x: MergeShape): string {
   const m = x.meta;
   const keys = new Set(x.keyIndexes);
-  const on = x.keyIndexes.map((i) => `t.${x.columns[i]} = s.${x.columns[i]}`).join(' AND ');
-  const value = (c: string, i: number) => (x.partial ? `CASE WHEN SUBSTR(s.${x.unchanged}, ${i + 1}, 1) = '1' THEN t.${c} ELSE s.${c} END` : `s.${c}`);
+  const tc = (i: number): string => (x.targets === undefined ? (x.columns[i] as string) : (x.targets[i] ?? ''));
+  const written = (i: number): boolean => tc(i) !== '';
+  const on = x.keyIndexes.map((i) => `t.${tc(i)} = s.${x.columns[i]}`).join(' AND ');
+  const value = (c: string, i: number) => (x.partial ? `CASE WHEN SUBSTR(s.${x.unchanged}, ${i + 1}, 1) = '1' THEN t.${tc(i)} ELSE s.${c} END` : `s.${c}`);
   const metaSet = [`${m.lsn} = s.${m.lsn}`, `${m.index} = s.${m.index}`, `${m.op} = s.${m.op}`, `${m.commitTime} = s.${m.commitTime}`, `${m.syncedAt} = ${x.now}`];
   const soft = x.deletePolicy === 'soft';
-  const sets = [...x.columns.flatMap((c, i) => (keys.has(i) ? [] : [`${c} = ${value(c, i)}`])), ...metaSet, ...(soft ? [`${m.deleted} = FALSE`] : [])];
+  const nulls = (x.nulls ?? []).map((c) => `${c} = NULL`);
+  const sets = [...x.columns.flatMap((c, i) => (keys.has(i) || !written(i) ? [] : [`${tc(i)} = ${value(c, i)}`])), ...nulls, ...metaSet, ...(soft ? [`${m.deleted} = FALSE`] : [])];
   const metaCols = [m.lsn, m.index, m.op, m.commitTime, m.syncedAt];
   const metaVals = [`s.${m.lsn}`, `s.${m.index}`, `s.${m.op}`, `s.${m.commitTime}`, x.now];
   // A row never stored cannot supply its unsent values: they land as NULL (README: TOAST).
-  const insert = (cols: readonly string[], deleted: boolean) =>
-    `INSERT (${[...cols, ...metaCols, ...(soft ? [m.deleted] : [])].join(', ')}) VALUES (${[...cols.map((c) => `s.${c}`), ...metaVals, ...(soft ? [deleted ? 'TRUE' : 'FALSE'] : [])].join(', ')})`;
+  const insert = (all: readonly number[], deleted: boolean, idx = all.filter(written)) =>
+    `INSERT (${[...idx.map(tc), ...metaCols, ...(soft ? [m.deleted] : [])].join(', ')}) VALUES (${[...idx.map((i) => `s.${x.columns[i]}`), ...metaVals, ...(soft ? [deleted ? 'TRUE' : 'FALSE'] : [])].join(', ')})`;
   const clauses = [
     soft
       ? `WHEN MATCHED AND s.${m.op} = 'd' AND ${guard(m)} THEN UPDATE SET ${[...metaSet, `${m.deleted} = TRUE`].join(', ')}`
       : `WHEN MATCHED AND s.${m.op} = 'd' AND ${guard(m)} THEN DELETE`,
     `WHEN MATCHED AND s.${m.op} <> 'd' AND ${guard(m)} THEN UPDATE SET ${sets.join(', ')}`,
-    `WHEN NOT MATCHED AND s.${m.op} <> 'd' THEN ${insert(x.columns, false)}`,
+    `WHEN NOT MATCHED AND s.${m.op} <> 'd' THEN ${insert(x.columns.map((_, i) => i), false)}`,
     // Soft deletes keep a tombstone even for a key never seen, so a replayed older insert cannot bring it back.
-    ...(soft ? [`WHEN NOT MATCHED AND s.${m.op} = 'd' THEN ${insert(x.keyIndexes.map((i) => x.columns[i] as string), true)}`] : []),
+    ...(soft ? [`WHEN NOT MATCHED AND s.${m.op} = 'd' THEN ${insert(x.keyIndexes, true)}`] : []),
   ];
   return `MERGE INTO ${x.target} AS t USING ${x.stage} AS s ON ${on} ${clauses.join(' ')}`;
 }

@@ -23,6 +23,9 @@ export const META = {
 /** Offsets (one row per sink) kept in the destination and written in the batch's own transaction. */
 export const OFFSETS_TABLE = '_tributary_offsets';
 
+/** Per destination table and column: the type the sink gave it and the newest source schema version applied (merge/evolve.ts). */
+export const COLUMNS_LEDGER = '_tributary_columns';
+
 export const OP_CHAR = { insert: 'c', update: 'u', read: 'r', delete: 'd', truncate: 't' } as const;
 
 /** `hard`: a source delete removes the row. `soft`: the row stays, `_tributary_deleted = true`. */

@@ -14,8 +14,8 @@ const problems = (sink: Record<string, unknown>): string => {
 
 describe('warehouse sink configuration', () => {
   it('reads a duckdb sink with defaults and merge options', () => {
-    const [s] = parse({ kind: 'duckdb', name: 'lake', path: '/tmp/x.duckdb', flushMs: 1000, deletePolicy: 'soft' }).sinks;
-    assert.deepEqual(s, { kind: 'duckdb', name: 'lake', path: '/tmp/x.duckdb', schema: 'main', merge: { flush: { maxEvents: 20_000, maxDelayMs: 1000 }, deletePolicy: 'soft' } });
+    const [s] = parse({ kind: 'duckdb', name: 'lake', path: '/tmp/x.duckdb', flushMs: 1000, deletePolicy: 'soft', dropColumns: true }).sinks;
+    assert.deepEqual(s, { kind: 'duckdb', name: 'lake', path: '/tmp/x.duckdb', schema: 'main', merge: { flush: { maxEvents: 20_000, maxDelayMs: 1000 }, deletePolicy: 'soft', dropColumns: true } });
   });
   it('reads a snowflake sink with key-pair auth from the environment, secrets hidden', () => {
     const c = parse(
@@ -37,5 +37,6 @@ describe('warehouse sink configuration', () => {
     assert.match(snow, /sinks\[0\]\.auth\.password: required for password auth/);
     assert.match(snow, /sinks\[0\]\.mode: "upsert" is not "merge" or "append"/);
     assert.match(problems({ kind: 'postgres', name: 'p', database: 'd', user: 'u', flushEvents: 0 }), /sinks\[0\]\.flushEvents/);
+    assert.match(problems({ kind: 'postgres', name: 'p', database: 'd', user: 'u', dropColumns: 'yes' }), /sinks\[0\]\.dropColumns: expected true or false/);
   });
 });

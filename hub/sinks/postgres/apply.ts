@@ -108,13 +108,16 @@ const upsertStatement: Build<Upsert> = (plan, entries, params) => {
   const casts = [...plan.columns.map((c) => c.cast), ...META_CASTS];
   const rows = entries.map((e) => tuple([...e.row, ...metaValues(e.change)], casts, params));
   const keys = new Set(plan.keyIndexes);
-  const sets = [...plan.columns.filter((_, i) => !keys.has(i)).map((c) => c.ident), ...META_COLS].map((c) => `${c} = EXCLUDED.${c}`);
+  const sets = [...plan.columns.filter((_, i) => !keys.has(i)).map((c) => c.ident), ...META_COLS].map((c) => `${c} = EXCLUDED.${c}`).concat(nulls(plan));
   return (
     `INSERT INTO ${plan.ident} AS t (${[...plan.columns.map((c) => c.ident), ...META_COLS].join(', ')}) VALUES ${rows.join(', ')} ` +
     `ON CONFLICT (${keyCols(plan).map((c) => c.ident).join(', ')}) DO UPDATE SET ${sets.join(', ')}, ${META.syncedAt} = now()${undelete(plan)} ` +
     `WHERE ${GUARD('t', `EXCLUDED.${META.lsn}`, `EXCLUDED.${META.index}`)}`
   );
 };
+
+/** Columns the source dropped stay, NULL from the first change after the drop (merge/evolve.ts). */
+const nulls = (plan: TablePlan) => plan.nulled.map((c) => `${c} = NULL`);
 
 /** Under the soft-delete policy a row written again is no longer deleted. */
 const undelete = (plan: TablePlan) => (plan.softDelete ? `, ${META.deleted} = false` : '');
@@ -160,6 +163,7 @@ const partialStatement: Build<Upsert> = (plan, entries, params) => {
     ...sent.filter((s) => !keySet.has(s.i)).map((s) => `${s.c.ident} = ${pOf(s.i)}`),
     ...META_COLS.map((m, j) => `${m} = v.m${j}`),
     `${META.syncedAt} = now()${undelete(plan)}`,
+    ...nulls(plan),
   ];
   const match = (alias: string) => plan.keyIndexes.map((i) => `${alias}.${plan.columns[i]?.ident} = ${pOf(i)}`).join(' AND ');
   const oldMatch = keys.map((c, j) => `o.${c.ident} = v.k${j}`).join(' AND ');

@@ -16,6 +16,7 @@ import { HubError } from '../../errors.js';
 import { pgTypeForMySql } from './mysql-types.js';
 import { META, OFFSETS_TABLE, isMetaName, type DeletePolicy } from '../merge/metadata.js';
 import { destinationTableName } from '../merge/naming.js';
+import { evolveTable, recordColumns, type EvolveResult } from './evolve.js';
 
 export { META, OFFSETS_TABLE } from '../merge/metadata.js';
 export { destinationTableName } from '../merge/naming.js';
@@ -49,6 +50,8 @@ export interface TablePlan {
   readonly keyIndexes: readonly number[];
   /** Soft-delete policy: the table carries `_tributary_deleted`. */
   readonly softDelete: boolean;
+  /** Quoted data columns this version does not write (dropped at the source): set NULL by every change. */
+  readonly nulled: readonly string[];
 }
 
 /** Double-quotes an identifier (embedded quotes doubled) after checking PostgreSQL can hold it unchanged. */
@@ -124,7 +127,7 @@ export function planTable(destSchema: string, schema: TableSchema, policy: Delet
         `(or REPLICA IDENTITY USING INDEX on a unique index)`,
     );
   }
-  return { source, sourceId: JSON.stringify([schema.schema, schema.table]), name, ident, columns, keyIndexes, softDelete: policy === 'soft' };
+  return { source, sourceId: JSON.stringify([schema.schema, schema.table]), name, ident, columns, keyIndexes, softDelete: policy === 'soft', nulled: [] };
 }
 
 export function createSchemaSql(destSchema: string): string {
@@ -149,11 +152,6 @@ export function createTableSql(plan: TablePlan): string {
   );
 }
 
-/** Columns added at the source get added here; existing destination columns are never changed (drift policy comes later). */
-export function addColumnsSql(plan: TablePlan, missing: readonly PlannedColumn[]): string {
-  return `ALTER TABLE ${plan.ident} ${missing.map((c) => `ADD COLUMN IF NOT EXISTS ${c.ident} ${c.type}`).join(', ')}`;
-}
-
 export function ownerComment(plan: TablePlan): string {
   return COMMENT_PREFIX + plan.sourceId;
 }
@@ -169,13 +167,15 @@ export function ownedByOther(comment: string | null, plan: TablePlan): boolean {
 
 /**
  * Creates the table if missing (with its ownership comment), else checks that
- * it holds this source table and adds the columns it lacks. Runs inside the
- * caller's transaction, so a failed batch also undoes its DDL.
+ * it holds this source table and evolves it to this version (evolve.ts).
+ * Runs inside the caller's transaction, so a failed batch also undoes its
+ * DDL. Returns the plan that writes the version's rows.
  */
-export async function ensureTable(client: ClientBase, plan: TablePlan): Promise<void> {
+export async function ensureTable(client: ClientBase, destSchema: string, plan: TablePlan, schema: TableSchema, dropColumns: boolean): Promise<EvolveResult | null> {
+  const version = schema.version;
   const found = await client.query<{ comment: string | null; columns: string[] }>(
     `SELECT obj_description(c.oid, 'pg_class') AS comment,
-            ARRAY(SELECT attname::text FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns
+            ARRAY(SELECT attname::text FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS columns
        FROM pg_class c WHERE c.oid = to_regclass($1)`,
     [plan.ident],
   );
@@ -183,7 +183,8 @@ export async function ensureTable(client: ClientBase, plan: TablePlan): Promise<
   if (existing === undefined) {
     await client.query(createTableSql(plan));
     await client.query(commentSql(plan));
-    return;
+    await recordColumns(client, destSchema, plan, version);
+    return null;
   }
   if (ownedByOther(existing.comment, plan)) {
     throw new HubError(
@@ -192,10 +193,8 @@ export async function ensureTable(client: ClientBase, plan: TablePlan): Promise<
         `${plan.source} maps to the same name`,
     );
   }
-  const have = new Set(existing.columns);
-  const missing = plan.columns.filter((c) => !have.has(c.name));
-  if (missing.length > 0) await client.query(addColumnsSql(plan, missing));
-  if (plan.softDelete && !have.has(META.deleted)) await client.query(`ALTER TABLE ${plan.ident} ADD COLUMN IF NOT EXISTS ${META.deleted} boolean NOT NULL DEFAULT false`);
+  if (plan.softDelete && !existing.columns.includes(META.deleted)) await client.query(`ALTER TABLE ${plan.ident} ADD COLUMN IF NOT EXISTS ${META.deleted} boolean NOT NULL DEFAULT false`);
+  return evolveTable(client, destSchema, plan, schema, existing.columns, dropColumns);
 }
 
 /** Whether a table exists, for a truncate that carries no columns to create it from. */

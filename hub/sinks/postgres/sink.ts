@@ -15,7 +15,9 @@ import type { DeletePolicy } from '../merge/metadata.js';
 import { DEFAULT_FLUSH } from '../merge/options.js';
 import { splitRuns } from '../merge/runs.js';
 import type { FlushPolicy, Sink, SinkBatch, SinkChange } from '../sink.js';
+import type { Logger } from '../../log.js';
 import { applyRun, applyTruncate } from './apply.js';
+import { columnsLedgerSql } from './evolve.js';
 import {
   OFFSETS_TABLE,
   createSchemaSql,
@@ -39,6 +41,9 @@ export interface PostgresSinkConfig {
   readonly maxRowsPerStatement?: number;
   readonly deletePolicy?: DeletePolicy;
   readonly flush?: FlushPolicy;
+  /** Drop destination columns the source dropped (default: keep them, NULL from then on). */
+  readonly dropColumns?: boolean;
+  readonly logger?: Logger;
 }
 
 const DEFAULT_MAX_ROWS = 1000;
@@ -57,7 +62,7 @@ export class PostgresSink implements Sink {
   private readonly owners = new Map<string, string>();
   private closed = false;
 
-  constructor(config: PostgresSinkConfig) {
+  constructor(private readonly config: PostgresSinkConfig) {
     this.name = config.name;
     this.flush = config.flush ?? DEFAULT_FLUSH;
     this.policy = config.deletePolicy ?? 'hard';
@@ -90,6 +95,7 @@ export class PostgresSink implements Sink {
       // Checked first so a role without CREATE works against a schema prepared for it.
       if (ns.rowCount === 0) await client.query(createSchemaSql(this.schema));
       if (!(await tableExists(client, this.offsetsIdent))) await client.query(offsetsTableSql(this.schema));
+      await client.query(columnsLedgerSql(this.schema));
       const offset = await this.readOffset(client, false);
       client.release();
       return offset;
@@ -178,7 +184,15 @@ export class PostgresSink implements Sink {
     }
     this.owners.set(plan.name, plan.sourceId);
     try {
-      await ensureTable(client, plan);
+      const evolved = await ensureTable(client, this.schema, plan, schema, this.config.dropColumns === true);
+      if (evolved !== null) {
+        plan = evolved.plan;
+        // Other versions' plans were made against the table as it was: plan them again when next used.
+        if (evolved.evolution.changes.length > 0) forgetTable(schema, this.ready, pending);
+        for (const c of evolved.evolution.changes) this.config.logger?.info('destination table evolved', { sink: this.name, table: plan.name, version: schema.version, change: c });
+        for (const i of evolved.evolution.incompatible)
+          this.config.logger?.warn('incompatible type change: values land in a new column', { sink: this.name, table: plan.name, column: i.column, from: i.from, to: i.to, target: i.target });
+      }
     } catch (err) {
       if (err instanceof HubError) throw new HubError(err.kind, `sink ${this.name}: ${err.message}`, { cause: err });
       if (err instanceof DatabaseError && !isTransientSqlState(err.code)) {
@@ -235,4 +249,10 @@ export class PostgresSink implements Sink {
     // No SQLSTATE: refused connection, reset, timeout -- the destination is unreachable.
     return new HubError('sink-unavailable', `${where}: destination unreachable: ${message}`, { cause: err });
   }
+}
+
+/** Drops the cached plans (by versionKey) of every version of `schema`'s table. */
+function forgetTable(schema: TableSchema, ...caches: Map<string, TablePlan>[]): void {
+  const prefix = JSON.stringify([schema.schema, schema.table]).slice(0, -1) + ',';
+  for (const cache of caches) for (const key of [...cache.keys()]) if (key.startsWith(prefix)) cache.delete(key);
 }

@@ -104,7 +104,7 @@ export function offsetsTableSql(schemaIdent: string): string {
  * Append mode's current-state view: the newest change per key after the
  * last truncate; deleted keys are left out (hard) or flagged (soft).
  */
-export function currentViewSql(view: string, raw: string, plan: SnowTablePlan, policy: DeletePolicy): string {
+export function currentViewSql(view: string, raw: string, plan: Pick<SnowTablePlan, 'keyIndexes'> & { readonly columns: readonly { readonly ident: string }[] }, policy: DeletePolicy): string {
   const keys = plan.keyIndexes.map((i) => `r.${plan.columns[i]?.ident}`).join(', ');
   const cols = plan.columns.map((c) => `r.${c.ident}`);
   const later = `(x.${M.lsn} > r.${M.lsn} OR (x.${M.lsn} = r.${M.lsn} AND x.${M.index} > r.${M.index}))`;

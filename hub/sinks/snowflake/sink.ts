@@ -23,6 +23,9 @@ import type { FlushPolicy, Sink, SinkBatch, SinkChange } from '../sink.js';
 import { SnowflakeClient } from './client.js';
 import type { SnowflakeSinkConfig } from './config.js';
 import { M, UNCHANGED_COL, createTableSql, currentViewSql, ident, offsetsTableSql, planTable, quoteIdent, snowflakeName, stageTableSql, type SnowTablePlan } from './ddl.js';
+import type { TableSchema } from '../../../proto/gen/tributary/v1/change_pb.js';
+import type { Fill } from '../merge/fill.js';
+import { columnsLedgerSql, evolveSnowTable, runFill, type Evolved } from './evolve.js';
 import { commitTimeText, copySql, keyOnly, rowsOfEntries, stagedLines, type StagedRow } from './stage.js';
 
 const STAGE = ident('_tributary_stage');
@@ -46,7 +49,7 @@ export class SnowflakeSink implements Sink {
   private readonly offsets: string;
   private readonly policy: DeletePolicy;
   private readonly owners = new Map<string, string>();
-  private readonly ready = new Set<string>();
+  private readonly ready = new Map<string, Evolved>();
 
   constructor(private readonly config: SnowflakeSinkConfig) {
     this.name = config.name;
@@ -68,6 +71,7 @@ export class SnowflakeSink implements Sink {
     await this.client.exec(`USE SCHEMA ${this.schemaIdent}`);
     await this.client.exec(`CREATE STAGE IF NOT EXISTS ${STAGE}`);
     await this.client.exec(offsetsTableSql(this.schemaIdent));
+    await this.client.exec(columnsLedgerSql(this.schemaIdent));
     return this.readOffset();
   }
 
@@ -82,14 +86,28 @@ export class SnowflakeSink implements Sink {
       // A previous attempt may have committed this batch (its COMMIT reply lost): then skip the uploads too.
       const stored = await this.readOffset();
       if (stored !== null && stored >= batch.lastOffset) return;
-      for (const s of steps) if (s.plan !== null) await this.ensureTable(s.plan);
+      // Every version of the batch is evolved first; if that changed a table, the versions are planned again
+      // against the result, so an older version in the batch writes the columns as they are now.
+      let changed = false;
+      const fills = new Map<Step, readonly Fill[]>();
+      for (const s of steps) {
+        if (s.plan === null) continue;
+        const e = await this.ensureTable(s.plan, s.first.schema);
+        if (e.evolution.changes.length > 0) changed = true;
+        if (e.fills.length > 0) fills.set(s, e.fills);
+      }
+      if (changed) for (const s of steps) if (s.plan !== null) await this.ensureTable(s.plan, s.first.schema, true);
       for (const s of steps) await this.load(s, batchId);
       signal.throwIfAborted();
       await this.client.exec('BEGIN TRANSACTION');
       try {
         const again = await this.readOffset();
         if (again === null || again < batch.lastOffset) {
-          for (const s of steps) await this.apply(s);
+          for (const s of steps) {
+            // Defaults for rows from before a version: after this table's earlier versions in the batch are applied.
+            for (const f of fills.get(s) ?? []) await runFill(this.client, (s.plan as SnowTablePlan).ident, f, (s.plan as SnowTablePlan).columns[s.first.schema.columns.indexOf(f.column)]?.type ?? 'VARCHAR');
+            await this.apply(s);
+          }
           await this.client.exec(
             `MERGE INTO ${this.offsets} AS t USING (SELECT ? AS ${ident('sink')}, ?::NUMBER(20,0) AS ${ident('log_offset')}) AS s ON t.${ident('sink')} = s.${ident('sink')} ` +
               `WHEN MATCHED THEN UPDATE SET ${ident('log_offset')} = s.${ident('log_offset')}, ${ident('updated_at')} = CURRENT_TIMESTAMP() ` +
@@ -151,20 +169,28 @@ export class SnowflakeSink implements Sink {
     return plan;
   }
 
-  private async ensureTable(plan: SnowTablePlan): Promise<void> {
-    const key = `${plan.ident}|${plan.columns.map((c) => `${c.name}:${c.type}`).join(',')}`;
-    if (this.ready.has(key)) return;
+  /** Creates or evolves the table (evolve.ts) once per table version, before the transaction. */
+  private async ensureTable(plan: SnowTablePlan, schema: TableSchema, fresh = false): Promise<Evolved> {
+    const version = schema.version;
+    const key = `${plan.ident}|${version}`;
+    const known = this.ready.get(key);
+    if (known !== undefined && !fresh) return known;
+    const forget = (): void => {
+      // Other versions' mappings were made against the table as it was: plan them again when next used.
+      for (const k of [...this.ready.keys()]) if (k.startsWith(`${plan.ident}|`)) this.ready.delete(k);
+    };
     await this.client.exec(createTableSql(plan, this.policy, this.append()));
-    const have = new Set(
-      (await this.client.exec(`SELECT column_name AS "n" FROM information_schema.columns WHERE table_schema = ? AND table_name = ?`, [this.config.schema, plan.name])).map((r) => String(r['n'])),
-    );
-    for (const c of plan.columns) if (!have.has(snowflakeName(c.name))) await this.client.exec(`ALTER TABLE ${plan.ident} ADD COLUMN ${c.ident} ${c.type}`);
-    if (this.policy === 'soft' && !this.append() && !have.has('_TRIBUTARY_DELETED') && have.size > 0) await this.client.exec(`ALTER TABLE ${plan.ident} ADD COLUMN ${M.deleted} BOOLEAN DEFAULT FALSE`);
+    const evolved = await evolveSnowTable(this.client, this.config.schema, this.schemaIdent, plan, schema, this.config.merge.dropColumns);
+    if (this.policy === 'soft' && !this.append()) await this.client.exec(`ALTER TABLE ${plan.ident} ADD COLUMN IF NOT EXISTS ${M.deleted} BOOLEAN DEFAULT FALSE`);
     if (this.append()) {
       const view = `${this.schemaIdent}.${quoteIdent(plan.name.slice(0, -'_CHANGES'.length), 'current-state view')}`;
-      await this.client.exec(currentViewSql(view, plan.ident, plan, this.policy));
+      const columns = [...evolved.targets, ...evolved.nulls].flatMap((ident) => (ident === null ? [] : [{ ident }]));
+      await this.client.exec(currentViewSql(view, plan.ident, { keyIndexes: plan.keyIndexes, columns }, this.policy));
     }
-    this.ready.add(key);
+    if (evolved.evolution.changes.length > 0) forget();
+    // Fills run once, in the batch that added the column: the cached mapping has none.
+    this.ready.set(key, { ...evolved, fills: [] });
+    return evolved;
   }
 
   private async load(step: Step, batchId: string): Promise<void> {
@@ -192,15 +218,18 @@ export class SnowflakeSink implements Sink {
       return;
     }
     const plan = step.plan as SnowTablePlan;
+    const { targets, nulls } = await this.ensureTable(plan, step.first.schema);
     if (this.append()) {
-      const cols = [...plan.columns.map((c) => c.ident), M.lsn, M.index, M.op, M.commitTime, UNCHANGED_COL];
+      const meta = [M.lsn, M.index, M.op, M.commitTime, UNCHANGED_COL];
+      const written = plan.columns.flatMap((c, i) => (targets[i] === null ? [] : [{ from: c.ident, to: targets[i] as string }]));
+      const cols = [...written.map((w) => w.from), ...meta];
       await this.client.exec(
-        `INSERT INTO ${target} (${cols.join(', ')}, ${M.syncedAt}) SELECT ${cols.map((c) => `s.${c}`).join(', ')}, CURRENT_TIMESTAMP() FROM ${step.stageTable} AS s ` +
+        `INSERT INTO ${target} (${[...written.map((w) => w.to), ...meta].join(', ')}, ${M.syncedAt}) SELECT ${cols.map((c) => `s.${c}`).join(', ')}, CURRENT_TIMESTAMP() FROM ${step.stageTable} AS s ` +
           `WHERE NOT EXISTS (SELECT 1 FROM ${target} AS r WHERE r.${M.lsn} = s.${M.lsn} AND r.${M.index} = s.${M.index} AND r.${M.op} = s.${M.op})`,
       );
       return;
     }
-    await this.client.exec(mergeSql({ ...shape, stage: step.stageTable, columns: plan.columns.map((c) => c.ident), keyIndexes: plan.keyIndexes, unchanged: UNCHANGED_COL, partial: step.partial }));
+    await this.client.exec(mergeSql({ ...shape, stage: step.stageTable, columns: plan.columns.map((c) => c.ident), targets, nulls, keyIndexes: plan.keyIndexes, unchanged: UNCHANGED_COL, partial: step.partial }));
   }
 
   private async exists(table: string): Promise<boolean> {

@@ -193,3 +193,19 @@ export function splitTable(table: string): [string, string] {
   const dot = table.indexOf('.');
   return [table.slice(0, dot), table.slice(dot + 1)];
 }
+
+/** Base tables matching `database.table` / `database.*` patterns (all outside the system databases when none), without the agent's own tables. */
+export async function snapshotTables(conn: mysql.Connection, patterns: readonly string[], system: readonly string[], own: readonly (string | null)[]): Promise<string[]> {
+  const [rows] = await conn.query(
+    "SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) AS t FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN (?) ORDER BY 1",
+    [system],
+  );
+  const all = (rows as { t: string }[]).map((r) => r.t);
+  const match = (t: string): boolean =>
+    patterns.length === 0 ||
+    patterns.some((p) => {
+      const [db, table] = splitTable(p);
+      return table === '*' ? t.startsWith(`${db}.`) : t === p;
+    });
+  return all.filter((t) => !own.includes(t) && match(t));
+}

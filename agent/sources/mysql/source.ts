@@ -22,7 +22,7 @@ import { commitPosition, decodeResume, encodeResume, formatGtid, type ResumePosi
 import { BinlogStream, classify } from './stream.js';
 import { SnapshotEngine } from '../../snapshot/engine.js';
 import { progressEmitter, registerSnapshotCommands } from '../../snapshot/commands.js';
-import { MySqlSnapshotSource, splitTable, type MySqlChunkMeta } from './snapshot.js';
+import { MySqlSnapshotSource, snapshotTables, splitTable, type MySqlChunkMeta } from './snapshot.js';
 import { HeartbeatTimer } from '../heartbeat-timer.js';
 import { MySqlHeartbeatWriter } from './heartbeat.js';
 
@@ -200,7 +200,7 @@ export class MySqlSource implements ChangeSource {
       const { password, ...c } = this.connection();
       conn = await mysql.createConnection({ ...c, ...(password !== undefined ? { password } : {}), connectTimeout: 10_000, supportBigNumbers: true, bigNumberStrings: true });
       const info = await preflight(conn, config);
-      const tables = await capturedTables(conn, config.tables, [config.snapshot.signalTable, config.heartbeatTable]);
+      const tables = await snapshotTables(conn, config.tables, SYSTEM_SCHEMAS, [config.snapshot.signalTable, config.heartbeatTable]);
       const stored = buffer.state().sourceState ?? null;
       if (stored !== null) {
         const start = decodeResume(stored);
@@ -289,20 +289,4 @@ export class MySqlSource implements ChangeSource {
     }
     if (capture.error !== null) throw capture.error;
   }
-}
-
-/** Base tables matching `database.table` / `database.*` patterns (all outside the system databases when none), without the agent's own tables. */
-async function capturedTables(conn: mysql.Connection, patterns: readonly string[], own: readonly (string | null)[]): Promise<string[]> {
-  const [rows] = await conn.query(
-    "SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) AS t FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN (?) ORDER BY 1",
-    [SYSTEM_SCHEMAS],
-  );
-  const all = (rows as { t: string }[]).map((r) => r.t);
-  const match = (t: string): boolean =>
-    patterns.length === 0 ||
-    patterns.some((p) => {
-      const [db, table] = splitTable(p);
-      return table === '*' ? t.startsWith(`${db}.`) : t === p;
-    });
-  return all.filter((t) => !own.includes(t) && match(t));
 }

@@ -20,10 +20,9 @@ import { AgentError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { RowConverter } from './convert.js';
 import { writeScalar } from './convert-scalar.js';
-import type { PgOutputMessage, RelationMessage, TupleData } from './protocol.js';
-import { WATERMARK_PREFIX, type SnapshotHooks } from '../../snapshot/snapshot-source.js';
-import { tupleTexts } from './tuple-text.js';
-import type { PgChunkMeta } from './snapshot.js';
+import type { PgOutputMessage, RelationMessage } from './protocol.js';
+import { WATERMARK_PREFIX } from '../../snapshot/snapshot-source.js';
+import { CaptureSnapshotHooks, type CaptureSnapshots } from './capture-snapshots.js';
 import type { PgTypeCatalog, ResolvedType } from './types.js';
 import { formatLsn } from './position.js';
 
@@ -53,17 +52,7 @@ export interface CaptureSink {
   stop(): void;
 }
 
-/** Snapshot wiring (agent/snapshot/): the engine's hooks, and the signal table when watermarks are rows. */
-export interface CaptureSnapshots {
-  readonly hooks: SnapshotHooks<PgChunkMeta>;
-  /** `schema.table` whose inserts are watermarks (column `id`), or null for logical decoding messages. */
-  readonly signalTable: string | null;
-}
-
 const utf8 = new TextDecoder();
-
-/** Recent commits remembered for the snapshot check (a chunk's in-progress list names only recent ones). */
-const RECENT_COMMITS = 100_000;
 
 function fingerprintOf(columns: ReadonlyArray<{ name: string; key: boolean; resolved: ResolvedType }>): string {
   return JSON.stringify(columns.map((c) => [c.name, c.key, c.resolved.kind, c.resolved.sourceType]));
@@ -82,10 +71,7 @@ export class Capture {
   private readonly writer = new RowWriter(4096);
   /** A relation whose new version needs its columns' missing values looked up before its rows are handled. */
   private lookup: { readonly relationId: number; readonly tableKey: string } | null = null;
-  /** Commit order of recent transactions (xid → commit count), and the count when each watermark was seen. */
-  private readonly commitOrder = new Map<number, number>();
-  private readonly watermarkOrder = new Map<string, number>();
-  private commits = 0;
+  private readonly snapshots: CaptureSnapshotHooks | null;
   eventsCaptured = 0;
 
   constructor(
@@ -97,8 +83,9 @@ export class Capture {
     signal: AbortSignal,
     /** Changes of tables it does not accept are dropped (pipeline tables applied while running). */
     private readonly tables?: { accepts(schema: string, table: string): boolean },
-    private readonly snapshots: CaptureSnapshots | null = null,
+    snapshots: CaptureSnapshots | null = null,
   ) {
+    this.snapshots = snapshots === null ? null : new CaptureSnapshotHooks(snapshots);
     this.spooledEnd = buffer.state().committedPosition;
     this.spool = new SpoolWriter(buffer, target, log, signal);
   }
@@ -265,7 +252,11 @@ export class Capture {
     const signal = this.snapshots?.signalTable ?? null;
     if (signal !== null) {
       const known = this.relations.get(relationId);
-      if (known !== undefined && known.tableKey === signal) return this.onSignalRow(known, op, newTuple);
+      if (known !== undefined && known.tableKey === signal) {
+        const id = this.snapshots?.signalId(known.tableKey, known.converter, op, newTuple) ?? null;
+        if (id !== null) this.onWatermark(id);
+        return;
+      }
     }
     if (!this.captures(relationId)) return;
     const r = this.relation(relationId);
@@ -273,8 +264,8 @@ export class Capture {
     if (keySource === null) throw new AgentError('protocol', `${r.tableKey}: change without a tuple`);
     r.converter.writeKey(keySource, this.writer.reset());
     const key = this.writer.finish();
-    const hooks = this.snapshots?.hooks;
-    if (hooks !== undefined && hooks.watching(r.tableKey)) {
+    const hooks = this.snapshots;
+    if (hooks !== null && hooks.watching(r.tableKey)) {
       hooks.changed(r.tableKey, key);
       if (oldKind === 'K' && oldTuple !== null && newTuple !== null) {
         r.converter.writeKey(oldTuple, this.writer.reset());
@@ -299,23 +290,8 @@ export class Capture {
     const tx = this.currentTx();
     if (tx.skip || !this.captures(relationId)) return;
     const r = this.relation(relationId);
-    this.snapshots?.hooks.truncated(r.tableKey);
+    this.snapshots?.truncated(r.tableKey);
     this.addEvent(tx, r, Op.TRUNCATE, new Uint8Array(0), null, null);
-  }
-
-  /** Insertion-ordered map with a bound: the oldest entry goes first. */
-  private remember<K>(map: Map<K, number>, key: K, value: number): void {
-    map.set(key, value);
-    if (map.size > RECENT_COMMITS) map.delete(map.keys().next().value as K);
-  }
-
-  /** A watermark row in the signal table: never forwarded; its insert is the watermark. */
-  private onSignalRow(r: RelationState, op: Op, newTuple: TupleData | null): void {
-    if (op !== Op.INSERT || newTuple === null) return;
-    const idColumn = r.converter.columns.findIndex((c) => c.name === 'id');
-    if (idColumn < 0) throw new AgentError('source-misconfigured', `signal table ${r.tableKey} has no column "id"`);
-    const [id] = tupleTexts(newTuple, [idColumn]);
-    if (id !== undefined) this.onWatermark(id);
   }
 
   /**
@@ -326,15 +302,8 @@ export class Capture {
    */
   private onWatermark(id: string): void {
     const tx = this.currentTx();
-    this.remember(this.watermarkOrder, id, this.commits);
-    const emission = this.snapshots?.hooks.watermark(id) ?? null;
+    const emission = this.snapshots?.watermark(id) ?? null;
     if (emission === null) return;
-    const low = this.watermarkOrder.get(emission.lowId);
-    const hidden = low === undefined ? undefined : emission.meta.inProgress.find((x) => (this.commitOrder.get(x) ?? Infinity) <= low);
-    if (hidden !== undefined) {
-      emission.rejected(`transaction ${hidden} committed before the low watermark but was not yet visible to the chunk SELECT`);
-      return;
-    }
     const meta = emission.meta.relation;
     const tableKey = `${meta.namespace}.${meta.name}`;
     const columns = this.resolveColumns(meta);
@@ -377,7 +346,7 @@ export class Capture {
     const tx = this.tx;
     this.tx = null;
     if (tx === null) return;
-    if (this.snapshots !== null) this.remember(this.commitOrder, tx.xid, ++this.commits);
+    this.snapshots?.committed(tx.xid);
     if (tx.skip) {
       if (this.droppedResent++ === 0) this.log.info('dropping transactions the spool already holds (the server resent them after a restart)', { upTo: formatLsn(this.spooledEnd) });
       return;

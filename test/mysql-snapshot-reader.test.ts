@@ -14,6 +14,8 @@ import { RowWriter } from '../proto/tributary/v1/row-codec.js';
 import { RowConverter } from '../agent/sources/mysql/convert.js';
 import { ChunkReader, openSnapshotConnection, type ChunkCursor } from '../agent/sources/mysql/snapshot-chunk.js';
 import { readTableShape } from '../agent/sources/mysql/snapshot-shape.js';
+import { MySqlSnapshotSource } from '../agent/sources/mysql/snapshot.js';
+import { createLogger } from '../agent/log.js';
 import { BinlogStream } from '../agent/sources/mysql/stream.js';
 import { eventName, tableShape, type TableShape } from '../agent/sources/mysql/table-map.js';
 import type { TableMapEntry } from '../agent/sources/mysql/types.js';
@@ -152,5 +154,24 @@ test('keyset chunks read every row once: composite key in declared order, edge v
     const [all] = await conn.query({ sql: `SELECT n FROM ${table} ORDER BY ${table === 'c' ? 'k2, k3, k1' : 'id'}`, rowsAsArray: true });
     assert.equal(got.length, total);
     assert.deepEqual(got, (all as unknown[][]).map((r) => String(r[0])));
+  }
+});
+
+test('a table without a primary key is described as such and never read in chunks', { timeout: 60_000 }, async () => {
+  await conn.query('CREATE TABLE nokey (a int, b varchar(5))');
+  const source = new MySqlSnapshotSource({
+    connection: { host: mdb.host, port: mdb.port, user: 'root', password: undefined },
+    signalTable: null,
+    zeroDates: 'null',
+    log: createLogger('error', {}, () => undefined),
+    capture: () => null,
+  });
+  try {
+    const info = await source.describe('shop.nokey');
+    assert.equal(info.kind, 'noKey');
+    assert.match(info.kind === 'noKey' ? info.reason : '', /no primary key/);
+    assert.throws(() => new ChunkReader({ db: 'shop', table: 'nokey', tableKey: 'shop.nokey', columns: [], keyOrder: [], fingerprint: '', rowsEstimate: 0 }), /no primary key/);
+  } finally {
+    await source.close();
   }
 });

@@ -81,7 +81,7 @@ function setup() {
   const capture = new Capture({
     buffer: mem.buffer,
     target: { confirm: () => undefined, pause: () => undefined, resume: () => undefined, stop: () => undefined },
-    log: createLogger({ level: 'error' } as never),
+    log: createLogger('error', {}, () => undefined),
     batchEvents: 1000,
     zeroDates: 'null',
     signal: new AbortController().signal,

@@ -9,6 +9,7 @@ import { parseSpoolKey } from './buffer/encrypted-change-buffer.js';
 import { HUB_TLS_FIELDS, parseHubTls, type HubTlsConfig } from './enroll/config.js';
 import { AgentError } from './errors.js';
 import { parseMySqlSource, type MySqlSourceConfig } from './sources/mysql/config.js';
+import { parseSnapshotConfig, type SnapshotConfig } from './snapshot/config.js';
 
 export type { MySqlSourceConfig } from './sources/mysql/config.js';
 
@@ -47,6 +48,8 @@ export interface PostgresSourceConfig {
   readonly createPublication: boolean;
   /** How often a heartbeat is written into the WAL (pg_logical_emit_message) so lag is measured when idle; 0 = off. */
   readonly heartbeatIntervalMs: number;
+  /** Incremental snapshots (README, "Snapshots"). */
+  readonly snapshot: SnapshotConfig;
 }
 
 export type SourceConfig = PostgresSourceConfig | MySqlSourceConfig;
@@ -151,7 +154,7 @@ function parseSource(r: FieldReader, v: Json | undefined): SourceConfig {
   const kind = r.string(o, 'kind', 'source');
   if (kind === 'mysql') return parseMySqlSource(r, o);
   if (kind !== 'postgres' && kind !== '') r.errors.push(`source.kind: "${kind}" is not supported (expected "postgres" or "mysql")`);
-  r.unknownKeys(o, ['kind', 'id', 'host', 'port', 'database', 'user', 'password', 'slot', 'publication', 'tables', 'createPublication', 'heartbeatIntervalMs'], 'source');
+  r.unknownKeys(o, ['kind', 'id', 'host', 'port', 'database', 'user', 'password', 'slot', 'publication', 'tables', 'createPublication', 'heartbeatIntervalMs', 'snapshot'], 'source');
   const tablesRaw = o['tables'] ?? [];
   const tables: string[] = [];
   if (!Array.isArray(tablesRaw)) r.errors.push('source.tables: expected an array of "schema.table" or "schema.*"');
@@ -173,6 +176,7 @@ function parseSource(r: FieldReader, v: Json | undefined): SourceConfig {
     tables,
     createPublication: r.bool(o, 'createPublication', 'source', true),
     heartbeatIntervalMs: heartbeatInterval(r, o),
+    snapshot: parseSnapshotConfig(r, o['snapshot'], 'source.snapshot'),
   };
 }
 

@@ -1,3 +1,5 @@
+import type { SnapshotRecord } from '../snapshot/snapshot-record.js';
+
 /** One spooled batch: its dense sequence and its ChangeBatch wire bytes (sequence included). */
 export interface SpooledBatch {
   readonly sequence: number;
@@ -51,9 +53,21 @@ export interface ChangeBuffer extends AsyncDisposable {
    * that position upstream. Resolves with the assigned sequence.
    * `sourceState`, when given with a boundary, is stored in the same LMDB
    * transaction as the batch and `endsTransactionAt`, so the resume state
-   * never runs ahead of (or behind) the events it covers.
+   * never runs ahead of (or behind) the events it covers. `snapshots`
+   * (snapshot progress records, one per table) are stored in that same
+   * transaction: a chunk's progress is durable exactly when its rows are.
    */
-  append(body: Uint8Array, endsTransactionAt: bigint | null, schemaVersions?: readonly SchemaVersionRecord[], sourceState?: string): Promise<number>;
+  append(
+    body: Uint8Array,
+    endsTransactionAt: bigint | null,
+    schemaVersions?: readonly SchemaVersionRecord[],
+    sourceState?: string,
+    snapshots?: readonly SnapshotRecord[],
+  ): Promise<number>;
+  /** Every stored snapshot record (one per table ever snapshotted). */
+  snapshotRecords(): SnapshotRecord[];
+  /** Stores a snapshot record on its own (a state change without rows); resolves once flushed. */
+  putSnapshotRecord(record: SnapshotRecord): Promise<void>;
   /** The latest schema version recorded for a table key, if any. */
   schemaVersion(tableKey: string): SchemaVersionRecord | undefined;
   /**

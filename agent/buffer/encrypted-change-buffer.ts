@@ -13,6 +13,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { AgentError } from '../errors.js';
 import { withSequence } from './batch-builder.js';
 import type { ChangeBuffer, ChangeBufferState, SchemaVersionRecord, SpooledBatch } from './change-buffer.js';
+import type { SnapshotRecord } from '../snapshot/snapshot-record.js';
 
 const VERSION = 0x01;
 const AAD = Buffer.from('tributary-spool-v1');
@@ -50,8 +51,22 @@ export class EncryptedChangeBuffer implements ChangeBuffer {
   }
 
   /** Seals the body, then appends it: durable when the inner append resolves, as before. */
-  append(body: Uint8Array, endsTransactionAt: bigint | null, schemaVersions?: readonly SchemaVersionRecord[]): Promise<number> {
-    return this.inner.append(seal(this.key, body), endsTransactionAt, schemaVersions);
+  append(
+    body: Uint8Array,
+    endsTransactionAt: bigint | null,
+    schemaVersions?: readonly SchemaVersionRecord[],
+    sourceState?: string,
+    snapshots?: readonly SnapshotRecord[],
+  ): Promise<number> {
+    return this.inner.append(seal(this.key, body), endsTransactionAt, schemaVersions, sourceState, snapshots);
+  }
+
+  snapshotRecords(): SnapshotRecord[] {
+    return this.inner.snapshotRecords();
+  }
+
+  putSnapshotRecord(record: SnapshotRecord): Promise<void> {
+    return this.inner.putSnapshotRecord(record);
   }
 
   schemaVersion(tableKey: string): SchemaVersionRecord | undefined {

@@ -2,6 +2,7 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 import { AgentError } from '../errors.js';
 import type { ChangeBuffer, ChangeBufferState, SchemaVersionRecord, SpooledBatch } from './change-buffer.js';
 import { withSequence } from './batch-builder.js';
+import type { SnapshotRecord } from '../snapshot/snapshot-record.js';
 
 export interface LmdbChangeBufferOptions {
   readonly path: string;
@@ -31,6 +32,7 @@ export class LmdbChangeBuffer implements ChangeBuffer {
   private readonly batches: Database<Uint8Array, number>;
   private readonly metaDb: Database<Meta, string>;
   private readonly schemaDb: Database<SchemaVersionRecord, string>;
+  private readonly snapshotDb: Database<SnapshotRecord, string>;
   private meta: Meta;
   /**
    * The commit point of the newest boundary append *queued* to LMDB. LMDB
@@ -47,10 +49,11 @@ export class LmdbChangeBuffer implements ChangeBuffer {
 
   private constructor(private readonly options: LmdbChangeBufferOptions) {
     try {
-      this.root = open({ path: options.path, maxDbs: 4, compression: false });
+      this.root = open({ path: options.path, maxDbs: 8, compression: false });
       this.batches = this.root.openDB<Uint8Array, number>({ name: 'batches', encoding: 'binary' });
       this.metaDb = this.root.openDB<Meta, string>({ name: 'meta', encoding: 'msgpack' });
       this.schemaDb = this.root.openDB<SchemaVersionRecord, string>({ name: 'schemas', encoding: 'msgpack' });
+      this.snapshotDb = this.root.openDB<SnapshotRecord, string>({ name: 'snapshots', encoding: 'msgpack' });
     } catch (cause) {
       throw new AgentError('spool-corrupt', `cannot open the spool at ${options.path}`, { cause });
     }
@@ -111,7 +114,22 @@ export class LmdbChangeBuffer implements ChangeBuffer {
     return this.schemaDb.get(tableKey);
   }
 
-  async append(body: Uint8Array, endsTransactionAt: bigint | null, schemaVersions: readonly SchemaVersionRecord[] = [], sourceState?: string): Promise<number> {
+  snapshotRecords(): SnapshotRecord[] {
+    return [...this.snapshotDb.getRange({})].map((e) => e.value);
+  }
+
+  async putSnapshotRecord(record: SnapshotRecord): Promise<void> {
+    await this.snapshotDb.put(record.table, record);
+    await this.root.flushed;
+  }
+
+  async append(
+    body: Uint8Array,
+    endsTransactionAt: bigint | null,
+    schemaVersions: readonly SchemaVersionRecord[] = [],
+    sourceState?: string,
+    snapshots: readonly SnapshotRecord[] = [],
+  ): Promise<number> {
     const sequence = this.nextSequence++;
     const bytes = withSequence(body, sequence);
     this.sizes.set(sequence, bytes.length);
@@ -125,6 +143,7 @@ export class LmdbChangeBuffer implements ChangeBuffer {
       void this.batches.put(sequence, bytes);
       if (boundary) void this.metaDb.put(META_KEY, this.storedMeta(point));
       for (const v of schemaVersions) void this.schemaDb.put(v.tableKey, v);
+      for (const r of snapshots) void this.snapshotDb.put(r.table, r);
     });
     await this.root.flushed;
     if (boundary && sequence > this.meta.committedSequence) {

@@ -14,6 +14,13 @@ import { BatchBuilder as Builder } from './batch-builder.js';
 import type { ChangeBuffer, SchemaVersionRecord } from './change-buffer.js';
 import { AgentError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { SnapshotRecord } from '../snapshot/snapshot-record.js';
+
+/** A snapshot record written with the batch that ends its transaction, and who to tell once that batch is durable. */
+interface PendingSnapshot {
+  readonly record: SnapshotRecord;
+  readonly durable: () => void;
+}
 
 export interface SpoolTarget {
   /** Everything up to this commit position is durable in the spool. */
@@ -31,6 +38,8 @@ export class SpoolWriter {
   private readonly committed = new Builder();
   private committedVersions: SchemaVersionRecord[] = [];
   private openVersions: SchemaVersionRecord[] = [];
+  private committedSnapshots: PendingSnapshot[] = [];
+  private openSnapshots: PendingSnapshot[] = [];
   private lastPosition = 0n;
   private lastState: (() => string) | undefined = undefined;
   /** Source clock at the newest gathered commit (freshness, ChangeBatch.source_time_us). */
@@ -67,6 +76,15 @@ export class SpoolWriter {
   }
 
   /**
+   * A snapshot chunk's record, added to the open transaction: stored in the
+   * same spool write as the batch that ends it; `durable` runs once that
+   * write is flushed (never after a failed one).
+   */
+  addSnapshot(record: SnapshotRecord, durable: () => void): void {
+    this.openSnapshots.push({ record, durable });
+  }
+
+  /**
    * The open transaction ended at `position`; `state`, for sources that keep
    * one, gives its resume state (computed only when written). `sourceTimeUs`
    * is the source's clock at that commit (a heartbeat's commit included),
@@ -76,6 +94,8 @@ export class SpoolWriter {
     this.committed.absorb(open);
     this.committedVersions.push(...this.openVersions);
     this.openVersions = [];
+    this.committedSnapshots.push(...this.openSnapshots);
+    this.openSnapshots = [];
     this.lastPosition = position;
     this.lastState = state;
     if (sourceTimeUs > this.lastSourceTimeUs) this.lastSourceTimeUs = sourceTimeUs;
@@ -93,7 +113,7 @@ export class SpoolWriter {
   /** A large transaction: spool what is committed, then the open part, invisible until its end. */
   partial(open: BatchBuilder): void {
     if (this.pendingCommit) this.flush();
-    this.write(open.build(this.lastPosition, false), null, [], undefined);
+    this.write(open.build(this.lastPosition, false), null, [], undefined, []);
   }
 
   flush(): void {
@@ -103,20 +123,23 @@ export class SpoolWriter {
     this.committedVersions = [];
     const sourceTimeUs = this.lastSourceTimeUs;
     this.lastSourceTimeUs = 0;
-    this.write(this.committed.build(this.lastPosition, true, sourceTimeUs), this.lastPosition, versions, this.lastState?.());
+    const snapshots = this.committedSnapshots;
+    this.committedSnapshots = [];
+    this.write(this.committed.build(this.lastPosition, true, sourceTimeUs), this.lastPosition, versions, this.lastState?.(), snapshots);
   }
 
-  private write(body: Uint8Array, end: bigint | null, versions: SchemaVersionRecord[], state: string | undefined): void {
+  private write(body: Uint8Array, end: bigint | null, versions: SchemaVersionRecord[], state: string | undefined, snapshots: PendingSnapshot[]): void {
     this.inFlight++;
     this.inFlightBytes += body.length;
     if (this.inFlightBytes > MAX_IN_FLIGHT_BYTES) this.target.pause();
-    const appended = this.buffer.append(body, end, versions, state);
+    const appended = this.buffer.append(body, end, versions, state, snapshots.map((p) => p.record));
     if (this.buffer.isFull()) this.checkRoom();
     appended.then(
       () => {
         this.inFlight--;
         this.inFlightBytes -= body.length;
         if (end !== null && this.failure === null) this.target.confirm(end);
+        for (const p of snapshots) p.durable();
         this.checkRoom();
       },
       (cause: unknown) => {

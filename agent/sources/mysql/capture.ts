@@ -8,7 +8,11 @@
  * - the resume position (GTID set, binlog file/position) after a transaction
  *   is stored in the same spool write as the batch that ends it;
  * - a transaction at or below the spool's last commit position is dropped
- *   (the server may resend it when resuming by file/position).
+ *   (the server may resend it when resuming by file/position);
+ * - snapshot chunk rows (agent/snapshot/) enter as READ events at their high
+ *   watermark: inside the signal-table transaction that is one, or (read-only
+ *   watermarks) alone between two transactions at the read position, with
+ *   the chunk's progress record in the same spool write as their end.
  *
  * commit_position: `file number × 2^32 + end offset of the transaction's
  * first event` (its GTID event, or BEGIN). The server writes a transaction's
@@ -17,27 +21,21 @@
  * arrive (the end offset of the commit event is not).
  */
 import type { AnyBinlogEvent, MariadbGtidEvent, QueryEvent, TableMapEvent } from '@vlasky/zongji';
-import { Op, type TableSchema } from '../../../proto/gen/tributary/v1/change_pb.js';
+import { Op } from '../../../proto/gen/tributary/v1/change_pb.js';
 import { RowWriter } from '../../../proto/tributary/v1/row-codec.js';
 import { BatchBuilder, encodeEvent } from '../../buffer/batch-builder.js';
-import type { ChangeBuffer, SchemaVersionRecord } from '../../buffer/change-buffer.js';
+import type { ChangeBuffer } from '../../buffer/change-buffer.js';
 import { AgentError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { ZeroDatePolicy } from './config.js';
-import { RowConverter } from './convert.js';
 import { advanceMariaDb, commitPosition, encodeResume, parseMySqlGtidSet, type GtidPosition, type MariaDbGtid, type ResumePosition } from './position.js';
 import { ddlNotice } from './ddl-notice.js';
-import { eventName, sameShape, tableSchema, tableShape, type TableShape } from './table-map.js';
-import type { TableMapEntry } from './types.js';
+import { eventName } from './table-map.js';
 import { SpoolWriter, type SpoolTarget } from '../../buffer/spool-writer.js';
-
-interface TableState {
-  readonly tableKey: string;
-  readonly shape: TableShape;
-  readonly schema: TableSchema;
-  readonly converter: RowConverter;
-  sent: boolean;
-}
+import { CaptureTables, type TableState } from './capture-tables.js';
+import type { SnapshotEmission, SnapshotHooks } from '../../snapshot/snapshot-source.js';
+import { CaptureWatermarks } from './capture-watermarks.js';
+import type { MySqlChunkMeta, VirtualWatermarks } from './snapshot.js';
 
 interface OpenTransaction {
   readonly position: bigint;
@@ -66,19 +64,22 @@ export interface CaptureOptions {
   readonly start: ResumePosition;
   /** The MySQL-flavour executed GTID set after the current event (zongji tracks it). */
   readonly mysqlGtidSet: () => string | undefined;
+  /** Snapshot wiring (agent/snapshot/), or null without snapshots. */
+  readonly snapshots: CaptureSnapshots | null;
   /** Reports a dropped or renamed table (ddl-notice.ts) to the hub; not durable, informational. */
   readonly notify?: ((kind: string, payload: unknown) => void) | undefined;
   /** `database.table` of the agent's heartbeat table: its rows are freshness, never changes. */
   readonly heartbeatTable?: string | null;
 }
 
-export class Capture {
-  private readonly tables = new Map<number, TableState>();
-  /** Table ids the binlog maps to the heartbeat table. */
-  private readonly heartbeatIds = new Set<number>();
-  private readonly byName = new Map<string, TableState>();
-  private readonly versions = new Map<string, SchemaVersionRecord>();
-  private readonly sentSchemas = new Set<string>();
+/** The engine's hooks, and the signal table when watermarks are rows in it (else read-only watermarks). */
+export interface CaptureSnapshots {
+  readonly hooks: SnapshotHooks<MySqlChunkMeta>;
+  readonly signalTable: string | null;
+}
+
+export class Capture implements VirtualWatermarks {
+  private readonly t: CaptureTables;
   private readonly writer = new RowWriter(4096);
   private readonly open = new BatchBuilder();
   private readonly spool: SpoolWriter;
@@ -87,6 +88,10 @@ export class Capture {
   private file: string;
   private gtid: GtidPosition | null;
   private dropped = 0;
+  /** Binlog offset just after the last transaction handed to the spool (the resume point). */
+  private endPos: number;
+  private endFile: string;
+  private readonly w: CaptureWatermarks;
   /** Newest position the server reported (heartbeats and events). */
   serverPosition = 0n;
   eventsCaptured = 0;
@@ -95,7 +100,18 @@ export class Capture {
     this.spooledEnd = o.buffer.state().committedPosition;
     this.file = o.start.file;
     this.gtid = o.start.gtid;
+    this.endPos = o.start.pos;
+    this.endFile = o.start.file;
     this.spool = new SpoolWriter(o.buffer, o.target, o.log, o.signal);
+    this.w = new CaptureWatermarks(o.snapshots?.hooks ?? null);
+    this.t = new CaptureTables({
+      buffer: o.buffer,
+      log: o.log,
+      zeroDates: o.zeroDates,
+      signalTable: o.snapshots?.signalTable ?? null,
+      heartbeatTable: o.heartbeatTable ?? null,
+      addVersion: (v) => this.spool.addVersion(v),
+    });
   }
 
   get error(): AgentError | null {
@@ -112,7 +128,20 @@ export class Capture {
   }
 
   handle(e: AnyBinlogEvent): void {
-    switch (eventName(e)) {
+    const name = eventName(e);
+    this.dispatch(e, name);
+    if (name === 'rotate') {
+      const r = e as { binlogName: string; position: number };
+      this.reached(commitPosition(r.binlogName, r.position));
+    } else if (name === 'heartbeat') {
+      // Sent only when the server has nothing more: everything before it was read.
+      const h = e as { binlogName: string; nextPosition: number };
+      if (h.nextPosition > 0) this.reached(commitPosition(h.binlogName, h.nextPosition));
+    } else if (e.nextPosition > 0) this.reached(commitPosition(this.file, e.nextPosition));
+  }
+
+  private dispatch(e: AnyBinlogEvent, name: string): void {
+    switch (name) {
       case 'rotate':
         this.file = (e as { binlogName: string }).binlogName;
         return;
@@ -129,7 +158,7 @@ export class Capture {
       case 'anonymousgtid':
         return this.begin(e.nextPosition, e.timestamp, null, false);
       case 'tablemap':
-        return this.onTableMap(e as TableMapEvent);
+        return this.t.map(e as TableMapEvent, this.tx?.position ?? 0n);
       case 'writerows':
       case 'updaterows':
       case 'deleterows':
@@ -169,8 +198,7 @@ export class Capture {
     // statement); it commits implicitly. The next TABLE_MAP of an altered table
     // carries its new columns, so rows after this point decode with them.
     if (this.tx === null) this.begin(e.nextPosition, e.timestamp, null, false);
-    this.tables.clear();
-    this.heartbeatIds.clear();
+    this.t.forgetIds();
     const notice = this.tx?.skip === true ? null : ddlNotice(q, e.schema);
     if (notice !== null) {
       this.o.log.info('table DDL', { ...notice });
@@ -185,51 +213,8 @@ export class Capture {
     if (!this.tx!.explicit) this.commit(e.nextPosition);
   }
 
-  private onTableMap(e: TableMapEvent): void {
-    const entry = e.tableMap[e.tableId] as unknown as TableMapEntry | undefined;
-    if (entry === undefined) return;
-    if (this.o.heartbeatTable != null && `${entry.parentSchema}.${entry.tableName}` === this.o.heartbeatTable) {
-      this.heartbeatIds.add(e.tableId);
-      return;
-    }
-    const prev = this.tables.get(e.tableId);
-    if (prev !== undefined && sameShape(prev.shape, entry)) return;
-    const shape = tableShape(entry, e.primaryKey);
-    const tableKey = shape.tableKey;
-    let current = this.versions.get(tableKey) ?? this.o.buffer.schemaVersion(tableKey);
-    if (current === undefined || current.fingerprint !== shape.fingerprint) {
-      current = { tableKey, version: (current?.version ?? 0) + 1, fingerprint: shape.fingerprint };
-      this.spool.addVersion(current);
-    }
-    this.versions.set(tableKey, current);
-    if (shape.keyIndexes.length === 0) this.o.log.warn('table has no primary key; updates and deletes cannot be applied by key', { table: tableKey });
-    const converter = new RowConverter(tableKey, shape.columns, shape.keyIndexes, this.o.zeroDates, (column) =>
-      this.o.log.warn('zero date landed as NULL (source.zeroDates is "null")', { table: tableKey, column }),
-    );
-    const state: TableState = {
-      tableKey,
-      shape,
-      schema: tableSchema(entry, shape, current.version, e.tableId, this.tx?.position ?? 0n),
-      converter,
-      sent: this.sentSchemas.has(`${tableKey}@${current.version}`),
-    };
-    this.tables.set(e.tableId, state);
-    this.byName.set(tableKey, state);
-  }
-
   private table(tableId: number): TableState {
-    const t = this.tables.get(tableId);
-    if (t === undefined) throw new AgentError('protocol', `row event for table id ${tableId} arrived before its TABLE_MAP event`);
-    return this.markSent(t);
-  }
-
-  private markSent(t: TableState): TableState {
-    if (!t.sent) {
-      t.sent = true;
-      this.sentSchemas.add(`${t.tableKey}@${t.schema.version}`);
-      this.open.addSchema(t.schema);
-    }
-    return t;
+    return this.t.markSent(this.t.table(tableId), this.open);
   }
 
   private onRows(e: AnyBinlogEvent): void {
@@ -237,15 +222,29 @@ export class Capture {
     if (tx === null) throw new AgentError('protocol', 'row event outside a transaction');
     if (tx.skip) return;
     const tableId = (e as { tableId: number }).tableId;
-    if (this.heartbeatIds.has(tableId)) return this.onHeartbeat(tx, e);
+    if (this.t.isHeartbeat(tableId)) return this.onHeartbeat(tx, e);
     const op = ROW_OPS[eventName(e)]!;
-    const t = this.table((e as { tableId: number }).tableId);
+    if (this.t.isSignal(tableId)) {
+      if (op === Op.INSERT) for (const emission of this.w.signalRows((e as { rows: Record<string, unknown>[] }).rows)) this.emit(tx, emission);
+      return;
+    }
+    const t = this.table(tableId);
     const w = this.writer;
     const c = t.converter;
+    const hooks = this.o.snapshots?.hooks;
+    const watched = hooks !== undefined && hooks.watching(t.tableKey);
     for (const row of (e as { rows: Record<string, unknown>[] }).rows) {
       const image = op === Op.UPDATE ? (row as { after: Record<string, unknown> }).after : row;
       c.writeKey(image, w.reset());
       const key = w.finish();
+      if (watched) {
+        hooks.changed(t.tableKey, key);
+        if (op === Op.UPDATE) {
+          // A key change: the old key's row is gone as of this change too.
+          c.writeKey((row as { before: Record<string, unknown> }).before, w.reset());
+          hooks.changed(t.tableKey, w.finish());
+        }
+      }
       let before: Uint8Array | null = null;
       let after: Uint8Array | null = null;
       if (op !== Op.INSERT) {
@@ -273,14 +272,15 @@ export class Capture {
     const tx = this.tx!;
     if (tx.skip) return;
     const tableKey = `${db}.${table}`;
-    const t = this.byName.get(tableKey);
+    this.o.snapshots?.hooks.truncated(tableKey);
+    const t = this.t.named(tableKey);
     if (t !== undefined) {
-      this.markSent(t);
+      this.t.markSent(t, this.open);
       return this.addEvent(tx, db, table, t.schema.version, Op.TRUNCATE, new Uint8Array(0), null, null);
     }
     // Not seen in this session (after a restart, say): the hub already holds the
     // version the spool recorded, and a truncate needs only the table's name.
-    const v = this.versions.get(tableKey) ?? this.o.buffer.schemaVersion(tableKey);
+    const v = this.t.latest(tableKey);
     if (v === undefined) {
       this.o.log.info('TRUNCATE of a table with no captured rows: nothing to truncate downstream', { table: tableKey });
       return;
@@ -321,9 +321,48 @@ export class Capture {
       const set = this.o.mysqlGtidSet();
       if (set !== undefined && set !== '') this.gtid = parseMySqlGtidSet(set);
     }
+    this.endPos = endPos;
+    this.endFile = this.file;
     const resume = { gtid: this.gtid, file: this.file, pos: endPos };
     // Source time: the commit's binlog timestamp (whole seconds), or the heartbeat's server clock (µs).
     this.spool.commit(this.open, tx.position, () => encodeResume(resume), this.o.batchEvents, Math.max(tx.timeUs, tx.heartbeatUs));
+  }
+
+  /** Read-only low watermark: the window opens at the capture's current point. */
+  low(id: string): void {
+    this.w.low(id);
+  }
+
+  /** Read-only high watermark: closes once the binlog is read up to `position`, between transactions. */
+  high(id: string, position: bigint): void {
+    this.w.high(id, position);
+    this.closeDue();
+  }
+
+  private reached(position: bigint): void {
+    this.w.reached(position);
+    this.closeDue();
+  }
+
+  private closeDue(): void {
+    if (this.tx !== null || this.spool.error !== null) return;
+    for (const emission of this.w.due()) {
+      // Rows of their own, between the last transaction read and the next: at
+      // the read position, which lies strictly between their commit positions.
+      const tx: OpenTransaction = { position: this.w.position, timeUs: Date.now() * 1000, gtid: null, explicit: false, skip: false, index: 0, heartbeatUs: 0 };
+      this.emit(tx, emission);
+      const resume = { gtid: this.gtid, file: this.endFile, pos: this.endPos };
+      this.spool.commit(this.open, tx.position, () => encodeResume(resume), this.o.batchEvents);
+    }
+  }
+
+  /** Chunk rows that survived their window, as READ events in `tx`; the chunk's record goes with the batch that ends it. */
+  private emit(tx: OpenTransaction, emission: SnapshotEmission<MySqlChunkMeta>): void {
+    const t = this.t.forSnapshot(emission.meta.shape, tx.position);
+    if (t === null) return emission.rejected('the table changed between the chunk SELECT and its high watermark');
+    this.t.markSent(t, this.open);
+    for (const row of emission.rows) this.addEvent(tx, t.schema.schema, t.schema.table, t.schema.version, Op.READ, row.key, null, row.after);
+    this.spool.addSnapshot(emission.record, emission.durable);
   }
 
   /** True when nothing is open or in flight. */

@@ -1,5 +1,6 @@
 /** The `mysql` source's configuration (MySQL 8 / MariaDB 10.5+ binlog), parsed with the agent's FieldReader. */
 import { heartbeatInterval, type FieldReader, type Secret } from '../../config.js';
+import { parseSnapshotConfig, type SnapshotConfig } from '../../snapshot/config.js';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -29,11 +30,13 @@ export interface MySqlSourceConfig {
   readonly heartbeatTable: string | null;
   /** How often the heartbeat row is written; 0 = off. */
   readonly heartbeatIntervalMs: number;
+  /** Incremental snapshots (README, "Snapshots"); `signalTable` null = read-only watermarks (MariaDB). */
+  readonly snapshot: SnapshotConfig;
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 export const TABLE = /^[A-Za-z0-9_$]+\.(\*|[A-Za-z0-9_$]+)$/;
-const FIELDS = ['kind', 'id', 'host', 'port', 'user', 'password', 'serverId', 'tables', 'zeroDates', 'heartbeatMs', 'heartbeatTable', 'heartbeatIntervalMs'];
+const FIELDS = ['kind', 'id', 'host', 'port', 'user', 'password', 'serverId', 'tables', 'zeroDates', 'heartbeatMs', 'heartbeatTable', 'heartbeatIntervalMs', 'snapshot'];
 const HEARTBEAT_TABLE = /^[A-Za-z0-9_$]+\.[A-Za-z0-9_$]+$/;
 const SYSTEM_DATABASES = ['mysql', 'sys', 'information_schema', 'performance_schema'];
 
@@ -63,6 +66,7 @@ export function parseMySqlSource(r: FieldReader, o: Record<string, Json>): MySql
     heartbeatMs: r.int(o, 'heartbeatMs', 'source', 100, 60_000, 1000),
     heartbeatTable: heartbeatTable(r, o),
     heartbeatIntervalMs: heartbeatInterval(r, o),
+    snapshot: parseSnapshotConfig(r, o['snapshot'], 'source.snapshot'),
   };
 }
 

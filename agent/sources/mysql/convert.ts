@@ -90,6 +90,27 @@ export class RowConverter {
     }
   }
 
+  /** A row as values in column order (a snapshot SELECT's row), written exactly as `writeRow` writes the same row. */
+  writeValues(values: readonly Raw[], w: RowWriter): void {
+    const n = this.names.length;
+    w.columns(n);
+    for (let i = 0; i < n; i++) {
+      const v = values[i];
+      if (v === null) w.null();
+      else this.writers[i]!(v, w);
+    }
+  }
+
+  /** The key image of a row given as values in column order. */
+  writeKeyValues(values: readonly Raw[], w: RowWriter): void {
+    w.columns(this.keyIndexes.length);
+    for (const i of this.keyIndexes) {
+      const v = values[i];
+      if (v === null) w.null();
+      else this.writers[i]!(v, w);
+    }
+  }
+
   private zero(column: string, text: string, w: RowWriter): void {
     if (this.zeroDates === 'error')
       throw new AgentError(

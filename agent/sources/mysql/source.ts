@@ -20,6 +20,9 @@ import type { MySqlSourceConfig } from './config.js';
 import { checkRetained, currentEnd, preflight } from './preflight.js';
 import { commitPosition, decodeResume, encodeResume, formatGtid, type ResumePosition } from './position.js';
 import { BinlogStream, classify } from './stream.js';
+import { SnapshotEngine } from '../../snapshot/engine.js';
+import { progressEmitter, registerSnapshotCommands } from '../../snapshot/commands.js';
+import { MySqlSnapshotSource, snapshotTables, splitTable, type MySqlChunkMeta } from './snapshot.js';
 import { HeartbeatTimer } from '../heartbeat-timer.js';
 import { MySqlHeartbeatWriter } from './heartbeat.js';
 
@@ -36,11 +39,11 @@ export interface MySqlSourceOptions {
 
 const SYSTEM_SCHEMAS = ['mysql', 'information_schema', 'performance_schema', 'sys'];
 
-/** zongji schema filters from `database.table` / `database.*` patterns (plus the heartbeat table, whose rows are freshness). */
-export function schemaFilters(tables: readonly string[], heartbeatTable: string | null = null): { include: Record<string, string[] | true> | undefined; exclude: Record<string, true> | undefined } {
+/** zongji schema filters from `database.table` / `database.*` patterns, plus the agent's own tables (heartbeat, snapshot signal), whose rows the capture reads and never forwards. */
+export function schemaFilters(tables: readonly string[], ...own: (string | null)[]): { include: Record<string, string[] | true> | undefined; exclude: Record<string, true> | undefined } {
   if (tables.length === 0) return { include: undefined, exclude: Object.fromEntries(SYSTEM_SCHEMAS.map((s) => [s, true] as const)) };
   const include: Record<string, string[] | true> = {};
-  for (const t of heartbeatTable === null ? tables : [...tables, heartbeatTable]) {
+  for (const t of [...tables, ...own.filter((o): o is string => o !== null)]) {
     const dot = t.indexOf('.');
     const db = t.slice(0, dot);
     const table = t.slice(dot + 1);
@@ -61,6 +64,10 @@ export class MySqlSource implements ChangeSource {
   private heartbeat: HeartbeatTimer | null = null;
   private captured = 0;
   private serverPosition = 0n;
+  private readonly snapshotReader: MySqlSnapshotSource;
+  /** Incremental snapshots beside the stream (agent/snapshot/): commands and progress. */
+  readonly snapshots: SnapshotEngine<MySqlChunkMeta>;
+
   readonly tables: CapturedTables;
   /** Ends the current binlog session (the run loop starts the next one at once, from the spool's position). */
   private endSession: (() => void) | null = null;
@@ -68,6 +75,22 @@ export class MySqlSource implements ChangeSource {
   constructor(private readonly options: MySqlSourceOptions) {
     this.id = options.config.id;
     this.tables = options.tables ?? CapturedTables.fromConfig(options.config.tables);
+    const log = options.log.child('snapshot');
+    this.snapshotReader = new MySqlSnapshotSource({
+      connection: this.connection(),
+      signalTable: options.config.snapshot.signalTable,
+      zeroDates: options.config.zeroDates,
+      log,
+      capture: () => (this.connected ? this.capture : null),
+    });
+    this.snapshots = new SnapshotEngine({
+      source: this.snapshotReader,
+      buffer: options.buffer,
+      log,
+      settings: options.config.snapshot,
+      ...(options.control ? { onProgress: progressEmitter(options.control) } : {}),
+    });
+    if (options.control) registerSnapshotCommands(options.control, this.snapshots);
   }
 
   /**
@@ -85,10 +108,11 @@ export class MySqlSource implements ChangeSource {
   /** zongji filters for the current set: none named means nothing included. */
   private filters(): ReturnType<typeof schemaFilters> {
     const t = this.tables.current;
-    const heartbeat = this.options.config.heartbeatTable;
-    if (t.all) return schemaFilters(this.options.config.tables, heartbeat);
-    if (t.patterns.length > 0) return schemaFilters(t.patterns, heartbeat);
-    return heartbeat === null ? { include: {}, exclude: undefined } : schemaFilters([heartbeat]);
+    const { heartbeatTable, snapshot } = this.options.config;
+    if (t.all) return schemaFilters(this.options.config.tables, heartbeatTable, snapshot.signalTable);
+    if (t.patterns.length > 0) return schemaFilters(t.patterns, heartbeatTable, snapshot.signalTable);
+    const own = [heartbeatTable, snapshot.signalTable].filter((o): o is string => o !== null);
+    return own.length === 0 ? { include: {}, exclude: undefined } : schemaFilters(own);
   }
 
   status(): SourceStatus {
@@ -106,6 +130,23 @@ export class MySqlSource implements ChangeSource {
   }
 
   async run(signal: AbortSignal): Promise<void> {
+    // The engine lives as long as the stream: a source that stops (a setting
+    // that needs a person, say) stops its snapshots too.
+    const engine = new AbortController();
+    const onAbort = (): void => engine.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    const snapshots = this.snapshots.run(engine.signal).catch((e: unknown) => this.options.log.error('snapshot engine stopped', { error: e }));
+    try {
+      await this.stream(signal);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      engine.abort();
+      await snapshots;
+      await this.snapshotReader.close();
+    }
+  }
+
+  private async stream(signal: AbortSignal): Promise<void> {
     const backoff = new Backoff({ initialMs: 250, maxMs: 30_000 });
     const log = this.options.log;
     while (!signal.aborted) {
@@ -124,6 +165,7 @@ export class MySqlSource implements ChangeSource {
         log.warn('source session failed; retrying', { error: err });
       } finally {
         this.connected = false;
+        this.snapshots.hooks.sessionStarted();
         if (this.capture !== null) this.captured += this.capture.eventsCaptured;
         this.capture = null;
       }
@@ -150,24 +192,25 @@ export class MySqlSource implements ChangeSource {
     return { host: c.host, port: c.port, user: c.user, password: c.password?.reveal() };
   }
 
-  /** Pre-flight and the start position; a new spool first records the server's current end. */
-  private async prepare(): Promise<ResumePosition> {
+  /** Pre-flight, the start position (a new spool first records the server's current end) and the captured tables. */
+  private async prepare(): Promise<{ start: ResumePosition; tables: string[] }> {
     const { config, buffer, log } = this.options;
     let conn: mysql.Connection | null = null;
     try {
       const { password, ...c } = this.connection();
       conn = await mysql.createConnection({ ...c, ...(password !== undefined ? { password } : {}), connectTimeout: 10_000, supportBigNumbers: true, bigNumberStrings: true });
       const info = await preflight(conn, config);
+      const tables = await snapshotTables(conn, config.tables, SYSTEM_SCHEMAS, [config.snapshot.signalTable, config.heartbeatTable]);
       const stored = buffer.state().sourceState ?? null;
       if (stored !== null) {
         const start = decodeResume(stored);
         await checkRetained(conn, info, start);
-        return start;
+        return { start, tables };
       }
       const start = await currentEnd(conn, info);
       await buffer.append(new BatchBuilder().build(commitPosition(start.file, start.pos), true), commitPosition(start.file, start.pos), [], encodeResume(start));
       log.info('new spool: capturing from the server\'s current end (earlier changes need a snapshot)', { file: start.file, pos: start.pos, server: info.version });
-      return start;
+      return { start, tables };
     } catch (cause) {
       throw classify(cause);
     } finally {
@@ -181,7 +224,7 @@ export class MySqlSource implements ChangeSource {
     // server resends it whole, and a boundary appended by prepare() must not
     // make them visible.
     await buffer.discardUncommitted();
-    const start = await this.prepare();
+    const { start, tables } = await this.prepare();
     let stream: BinlogStream | null = null;
     const session = new AbortController();
     const onAbort = (): void => session.abort();
@@ -202,9 +245,12 @@ export class MySqlSource implements ChangeSource {
       signal: session.signal,
       start,
       mysqlGtidSet: () => stream?.gtidSet,
+      snapshots: { hooks: this.snapshots.hooks, signalTable: config.snapshot.signalTable },
       notify: (kind, payload) => this.options.control?.emit(kind, payload),
       heartbeatTable: config.heartbeatTable,
     });
+    // Windows opened in an earlier session can no longer close in this one.
+    this.snapshots.hooks.sessionStarted();
     this.capture = capture;
     const filters = this.filters();
     stream = new BinlogStream({
@@ -229,6 +275,7 @@ export class MySqlSource implements ChangeSource {
     this.connected = true;
     log.info('streaming', { serverId: config.serverId, from: start.gtid !== null ? formatGtid(start.gtid) : `${start.file}:${start.pos}` });
     onStreaming();
+    this.snapshots.include(tables.filter((t) => this.tables.accepts(...splitTable(t))));
     const heartbeats = this.heartbeats(capture, session.signal);
     try {
       await stream.run();

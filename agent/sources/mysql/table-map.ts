@@ -21,15 +21,20 @@ export interface TableShape {
 export function tableShape(entry: TableMapEntry, primaryKey: readonly number[] | undefined): TableShape {
   const columns = tableColumns(entry);
   const keyIndexes = primaryKey ?? [];
-  const keys = new Set(keyIndexes);
   return {
     tableKey: `${entry.parentSchema}.${entry.tableName}`,
     columns,
     keyIndexes,
-    fingerprint: JSON.stringify(columns.map((c, i) => [c.name, keys.has(i), c.kind, c.sourceType])),
+    fingerprint: shapeFingerprint(columns, keyIndexes),
     names: entry.columns.map((c) => c.name),
     types: entry.columns.map((c) => c.type),
   };
+}
+
+/** Decides whether a shape is a new schema version; the same for binlog and snapshot shapes. */
+export function shapeFingerprint(columns: readonly MySqlColumn[], keyIndexes: readonly number[]): string {
+  const keys = new Set(keyIndexes);
+  return JSON.stringify(columns.map((c, i) => [c.name, keys.has(i), c.kind, c.sourceType]));
 }
 
 /** True when a TABLE_MAP describes the same columns as a shape already known (the common case: every statement maps its tables). */

@@ -7,10 +7,14 @@ import { pgoutput, UNCHANGED_TOAST, type ByteBuilder, type FixtureColumn, type F
 import { withSequence } from '../../buffer/batch-builder.js';
 import type { ChangeBuffer, ChangeBufferState, SchemaVersionRecord, SpooledBatch } from '../../buffer/change-buffer.js';
 import { AgentError } from '../../errors.js';
+import type { SnapshotRecord } from '../../snapshot/snapshot-record.js';
+import { WATERMARK_PREFIX, type Chunk } from '../../snapshot/snapshot-source.js';
+import { WindowRegistry } from '../../snapshot/windows.js';
+import type { PgChunkMeta } from './snapshot.js';
 import { createLogger } from '../../log.js';
 import { CapturedTables } from '../../pipeline/captured-tables.js';
 import { Capture, type CaptureSink } from './capture.js';
-import { decodePgOutput } from './protocol.js';
+import { decodePgOutput, type RelationMessage } from './protocol.js';
 import { PgTypeCatalog, type PgTypeRow } from './types.js';
 
 // ---------------------------------------------------------------- fakes
@@ -60,6 +64,14 @@ class FaultyBuffer implements ChangeBuffer {
       };
       this.appends.push(a);
     });
+  }
+
+  snapshotRecords(): SnapshotRecord[] {
+    return [];
+  }
+
+  putSnapshotRecord(): Promise<void> {
+    return Promise.resolve();
   }
 
   schemaVersion(tableKey: string): SchemaVersionRecord | undefined {
@@ -663,5 +675,65 @@ describe('Capture', () => {
     for (const a of h.buffer.appends) if (!a.settled) a.resolve();
     await drain;
     assert.deepEqual(atDrain, { appends: 1, allSettled: true }, 'the committed transaction is in the spool when drain() resolves');
+  });
+});
+
+describe('Capture with snapshots', () => {
+  const relation: RelationMessage = {
+    tag: 'relation',
+    relationId: ORDERS,
+    namespace: 'public',
+    name: 'orders',
+    replicaIdentity: 'd',
+    columns: [
+      { key: true, name: 'id', typeOid: 23, typeMod: -1 },
+      { key: false, name: 'note', typeOid: 25, typeMod: -1 },
+    ],
+  };
+  const record = (c: Chunk<PgChunkMeta>): SnapshotRecord => ({ table: 'public.orders', state: 'running', lastKey: c.lastKey, rowsDone: c.rows.length, rowsEstimate: 0, chunksDone: 1, startedAt: '', updatedAt: '' });
+  const chunkRow = { key: Uint8Array.of(1, 2, 3), after: Uint8Array.of(4, 5, 6) };
+
+  function setup(): { h: Omit<Harness, 'capture'> & { capture: Capture }; windows: WindowRegistry<PgChunkMeta>; feed: (...m: ByteBuilder[]) => void } {
+    const buffer = new FaultyBuffer();
+    const sink = new RecordingSink();
+    const windows = new WindowRegistry<PgChunkMeta>();
+    const capture = new Capture(buffer, catalog, sink, createLogger('error', {}, () => undefined), 1000, new AbortController().signal, undefined, { hooks: windows, signalTable: null });
+    const feed = (...messages: ByteBuilder[]): void => {
+      for (const m of messages) capture.handle(decodePgOutput(m.build()));
+    };
+    const tx = (finalLsn: bigint, endLsn: bigint, xid: number, ...body: ByteBuilder[]): void => feed(pgoutput.begin(finalLsn, T0, xid), ...body, pgoutput.commit(finalLsn, endLsn, T0));
+    return { h: { buffer, sink, capture, lines: [], feed, tx }, windows, feed };
+  }
+  const mark = (id: string): ByteBuilder => pgoutput.message(true, 0x10n, WATERMARK_PREFIX, new TextEncoder().encode(id));
+
+  it('writes the surviving chunk rows as READ events in the high watermark transaction, with the record, then reports them durable', async () => {
+    const { h, windows } = setup();
+    const w = windows.open('public.orders', record);
+    h.tx(0x100n, 0x180n, 501, mark(w.lowId));
+    w.window.setChunk({ rows: [chunkRow], lastKey: ['1'], meta: { relation, inProgress: [999] } });
+    h.tx(0x200n, 0x280n, 502, mark(w.highId));
+    await tick();
+    const a = h.buffer.at(h.buffer.appends.length - 1);
+    const batch = decodeBatch(a);
+    assert.deepEqual(batch.events.map((e) => [e.op, e.commitPosition, e.table]), [[Op.READ, 0x200n, 'orders']]);
+    assert.equal(batch.schemas[0]?.table, 'orders', 'the schema travels with the first rows of a table the stream has not shown yet');
+    let done = false;
+    void w.done.then(() => (done = true));
+    await tick();
+    assert.equal(done, false, 'not done before the spool write is durable');
+    a.resolve();
+    await tick();
+    await tick();
+    assert.equal(done, true);
+  });
+
+  it('reads the chunk again when a transaction the log committed before the low watermark was invisible to its SELECT', async () => {
+    const { h, windows } = setup();
+    const w = windows.open('public.orders', record);
+    h.tx(0x100n, 0x180n, 500, ordersRelation(), insert(1));
+    h.tx(0x200n, 0x280n, 501, mark(w.lowId));
+    w.window.setChunk({ rows: [chunkRow], lastKey: ['1'], meta: { relation, inProgress: [500] } });
+    h.tx(0x300n, 0x380n, 502, mark(w.highId));
+    await assert.rejects(w.done, /transaction 500 committed before the low watermark/);
   });
 });

@@ -20,14 +20,17 @@ import { AgentError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { RowConverter } from './convert.js';
 import { writeScalar } from './convert-scalar.js';
-import type { PgOutputMessage } from './protocol.js';
-import type { PgTypeCatalog } from './types.js';
+import type { PgOutputMessage, RelationMessage } from './protocol.js';
+import { WATERMARK_PREFIX } from '../../snapshot/snapshot-source.js';
+import { CaptureSnapshotHooks, type CaptureSnapshots } from './capture-snapshots.js';
+import type { PgTypeCatalog, ResolvedType } from './types.js';
 import { formatLsn } from './position.js';
 
 interface RelationState {
   readonly tableKey: string;
   readonly schema: TableSchema;
   readonly converter: RowConverter;
+  readonly fingerprint: string;
   /** The schema went into a batch in this session (it is sent once per version). */
   sent: boolean;
 }
@@ -49,6 +52,12 @@ export interface CaptureSink {
   stop(): void;
 }
 
+const utf8 = new TextDecoder();
+
+function fingerprintOf(columns: ReadonlyArray<{ name: string; key: boolean; resolved: ResolvedType }>): string {
+  return JSON.stringify(columns.map((c) => [c.name, c.key, c.resolved.kind, c.resolved.sourceType]));
+}
+
 export class Capture {
   private readonly relations = new Map<number, RelationState>();
   private readonly versions = new Map<string, SchemaVersionRecord>();
@@ -62,6 +71,7 @@ export class Capture {
   private readonly writer = new RowWriter(4096);
   /** A relation whose new version needs its columns' missing values looked up before its rows are handled. */
   private lookup: { readonly relationId: number; readonly tableKey: string } | null = null;
+  private readonly snapshots: CaptureSnapshotHooks | null;
   eventsCaptured = 0;
 
   constructor(
@@ -73,7 +83,9 @@ export class Capture {
     signal: AbortSignal,
     /** Changes of tables it does not accept are dropped (pipeline tables applied while running). */
     private readonly tables?: { accepts(schema: string, table: string): boolean },
+    snapshots: CaptureSnapshots | null = null,
   ) {
+    this.snapshots = snapshots === null ? null : new CaptureSnapshotHooks(snapshots);
     this.spooledEnd = buffer.state().committedPosition;
     this.spool = new SpoolWriter(buffer, target, log, signal);
   }
@@ -112,21 +124,34 @@ export class Capture {
       case 'truncate':
         for (const id of msg.relationIds) this.onTruncate(id);
         return;
+      case 'message':
+        // Our watermarks are transactional: they arrive inside their own
+        // transaction, at its commit position in the stream.
+        if (msg.prefix === WATERMARK_PREFIX && this.tx !== null && !this.tx.skip) this.onWatermark(utf8.decode(msg.content));
+        return;
       default:
         return;
     }
   }
 
-  private onRelation(msg: Extract<PgOutputMessage, { tag: 'relation' }>): void {
+  private onRelation(msg: RelationMessage): void {
     const tableKey = `${msg.namespace}.${msg.name}`;
-    const columns = msg.columns.map((c) => {
+    const columns = this.resolveColumns(msg);
+    this.registerRelation(msg, tableKey, columns, fingerprintOf(columns));
+  }
+
+  private resolveColumns(msg: RelationMessage): Array<RelationMessage['columns'][number] & { resolved: ResolvedType }> {
+    const tableKey = `${msg.namespace}.${msg.name}`;
+    return msg.columns.map((c) => {
       const t = this.catalog.resolve(c.typeOid, c.typeMod);
       // A type created after this session loaded the catalog (a new enum, say):
       // retryable, the next session reloads the catalog and resumes here.
       if (t === undefined) throw new AgentError('source-unavailable', `${tableKey}.${c.name}: type OID ${c.typeOid} is newer than the loaded type catalog; reconnecting to reload it`);
       return { ...c, resolved: t };
     });
-    const fingerprint = JSON.stringify(columns.map((c) => [c.name, c.key, c.resolved.kind, c.resolved.sourceType]));
+  }
+
+  private registerRelation(msg: RelationMessage, tableKey: string, columns: ReturnType<Capture['resolveColumns']>, fingerprint: string): void {
     let current = this.versions.get(tableKey) ?? this.buffer.schemaVersion(tableKey);
     if (current === undefined || current.fingerprint !== fingerprint) {
       current = { tableKey, version: (current?.version ?? 0) + 1, fingerprint };
@@ -155,7 +180,7 @@ export class Capture {
     });
     if (!columns.some((c) => c.key))
       this.log.warn('table has no replica identity key; updates and deletes cannot be applied by key', { table: tableKey });
-    this.relations.set(msg.relationId, { tableKey, schema, converter: new RowConverter(tableKey, columns), sent: this.sentSchemas.has(`${tableKey}@${current.version}`) });
+    this.relations.set(msg.relationId, { tableKey, schema, converter: new RowConverter(tableKey, columns), fingerprint, sent: this.sentSchemas.has(`${tableKey}@${current.version}`) });
   }
 
   /**
@@ -222,12 +247,31 @@ export class Capture {
     oldKind: 'K' | 'O' | null,
   ): void {
     const tx = this.currentTx();
-    if (tx.skip || !this.captures(relationId)) return;
+    if (tx.skip) return;
+    // Watermark rows, whatever the table filter says; never forwarded (not even their schema).
+    const signal = this.snapshots?.signalTable ?? null;
+    if (signal !== null) {
+      const known = this.relations.get(relationId);
+      if (known !== undefined && known.tableKey === signal) {
+        const id = this.snapshots?.signalId(known.tableKey, known.converter, op, newTuple) ?? null;
+        if (id !== null) this.onWatermark(id);
+        return;
+      }
+    }
+    if (!this.captures(relationId)) return;
     const r = this.relation(relationId);
     const keySource = newTuple ?? oldTuple;
     if (keySource === null) throw new AgentError('protocol', `${r.tableKey}: change without a tuple`);
     r.converter.writeKey(keySource, this.writer.reset());
     const key = this.writer.finish();
+    const hooks = this.snapshots;
+    if (hooks !== null && hooks.watching(r.tableKey)) {
+      hooks.changed(r.tableKey, key);
+      if (oldKind === 'K' && oldTuple !== null && newTuple !== null) {
+        r.converter.writeKey(oldTuple, this.writer.reset());
+        hooks.changed(r.tableKey, this.writer.finish());
+      }
+    }
     let before: Uint8Array | null = null;
     if (oldTuple !== null) {
       if (oldKind === 'K') r.converter.writeKeyImage(oldTuple, this.writer.reset());
@@ -246,7 +290,36 @@ export class Capture {
     const tx = this.currentTx();
     if (tx.skip || !this.captures(relationId)) return;
     const r = this.relation(relationId);
+    this.snapshots?.truncated(r.tableKey);
     this.addEvent(tx, r, Op.TRUNCATE, new Uint8Array(0), null, null);
+  }
+
+  /**
+   * A watermark seen in the stream. At a high watermark the engine hands back
+   * the chunk rows that survived its window: they join this transaction as
+   * READ events, at its commit position, with the chunk's progress record
+   * stored in the same spool write as its end.
+   */
+  private onWatermark(id: string): void {
+    const tx = this.currentTx();
+    const emission = this.snapshots?.watermark(id) ?? null;
+    if (emission === null) return;
+    const meta = emission.meta.relation;
+    const tableKey = `${meta.namespace}.${meta.name}`;
+    const columns = this.resolveColumns(meta);
+    const fingerprint = fingerprintOf(columns);
+    const known = this.relations.get(meta.relationId);
+    // A version first described by a chunk (the stream has not shown the
+    // table in this session) is sent with the rows, before any missing-value
+    // lookup: READ rows carry every column's value, so they need none.
+    if (known === undefined) this.registerRelation(meta, tableKey, columns, fingerprint);
+    else if (known.fingerprint !== fingerprint || known.tableKey !== tableKey) {
+      emission.rejected('the table changed between the chunk SELECT and its high watermark');
+      return;
+    }
+    const r = this.relation(meta.relationId);
+    for (const row of emission.rows) this.addEvent(tx, r, Op.READ, row.key, null, row.after);
+    this.spool.addSnapshot(emission.record, emission.durable);
   }
 
   private addEvent(tx: OpenTransaction, r: RelationState, op: Op, key: Uint8Array, before: Uint8Array | null, after: Uint8Array | null): void {
@@ -273,6 +346,7 @@ export class Capture {
     const tx = this.tx;
     this.tx = null;
     if (tx === null) return;
+    this.snapshots?.committed(tx.xid);
     if (tx.skip) {
       if (this.droppedResent++ === 0) this.log.info('dropping transactions the spool already holds (the server resent them after a restart)', { upTo: formatLsn(this.spooledEnd) });
       return;

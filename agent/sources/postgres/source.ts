@@ -24,6 +24,9 @@ import { ensurePublicationAndSlot, setPublicationTables, type SlotInfo } from '.
 import { CapturedTables } from '../../pipeline/captured-tables.js';
 import { ReplicationStream, classify } from './stream.js';
 import { PG_TYPE_CATALOG_SQL, PgTypeCatalog, type PgTypeRow } from './types.js';
+import { SnapshotEngine } from '../../snapshot/engine.js';
+import { progressEmitter, registerSnapshotCommands } from '../../snapshot/commands.js';
+import { PostgresSnapshotSource, type PgChunkMeta } from './snapshot.js';
 
 export interface PostgresSourceOptions {
   readonly config: PostgresSourceConfig;
@@ -46,11 +49,23 @@ export class PostgresSource implements ChangeSource {
   /** The running session's heartbeat timer, if any. */
   private heartbeat: HeartbeatTimer | null = null;
   private captured = 0;
+  private readonly snapshotReader: PostgresSnapshotSource;
+  /** Incremental snapshots beside the stream (agent/snapshot/): commands and progress. */
+  readonly snapshots: SnapshotEngine<PgChunkMeta>;
   readonly tables: CapturedTables;
 
   constructor(private readonly options: PostgresSourceOptions) {
     this.id = options.config.id;
     this.tables = options.tables ?? CapturedTables.fromConfig(options.config.tables);
+    this.snapshotReader = new PostgresSnapshotSource({ client: this.clientConfig(), signalTable: options.config.snapshot.signalTable, log: options.log.child('snapshot') });
+    this.snapshots = new SnapshotEngine({
+      source: this.snapshotReader,
+      buffer: options.buffer,
+      log: options.log.child('snapshot'),
+      settings: options.config.snapshot,
+      ...(options.control ? { onProgress: progressEmitter(options.control) } : {}),
+    });
+    if (options.control) registerSnapshotCommands(options.control, this.snapshots);
   }
 
   /**
@@ -105,6 +120,16 @@ export class PostgresSource implements ChangeSource {
   }
 
   async run(signal: AbortSignal): Promise<void> {
+    const snapshots = this.snapshots.run(signal).catch((e: unknown) => this.options.log.error('snapshot engine stopped', { error: e }));
+    try {
+      await this.stream(signal);
+    } finally {
+      await snapshots;
+      await this.snapshotReader.close();
+    }
+  }
+
+  private async stream(signal: AbortSignal): Promise<void> {
     const backoff = new Backoff({ initialMs: 250, maxMs: 30_000 });
     const log = this.options.log;
     while (!signal.aborted) {
@@ -145,13 +170,15 @@ export class PostgresSource implements ChangeSource {
   }
 
   /** One ordinary connection per session: server checks, publication and slot, then the type catalog. */
-  private async prepare(): Promise<{ slot: SlotInfo; catalog: PgTypeCatalog }> {
+  private async prepare(): Promise<{ slot: SlotInfo; catalog: PgTypeCatalog; tables: string[] }> {
     const client = new pg.Client(this.clientConfig());
     try {
       await client.connect();
       const slot = await ensurePublicationAndSlot(this.publicationConfig(), client);
       const { rows } = await client.query<PgTypeRow>(PG_TYPE_CATALOG_SQL);
-      return { slot, catalog: new PgTypeCatalog(rows) };
+      const published = await client.query<{ t: string }>("SELECT schemaname || '.' || tablename AS t FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1", [this.options.config.publication]);
+      const signalTable = this.options.config.snapshot.signalTable;
+      return { slot, catalog: new PgTypeCatalog(rows), tables: published.rows.map((r) => r.t).filter((t) => t !== signalTable) };
     } catch (cause) {
       throw classify(cause);
     } finally {
@@ -161,7 +188,7 @@ export class PostgresSource implements ChangeSource {
 
   private async session(signal: AbortSignal, onStreaming: () => void): Promise<void> {
     const { config, buffer, log } = this.options;
-    const { slot, catalog } = await this.prepare();
+    const { slot, catalog, tables } = await this.prepare();
     await buffer.discardUncommitted();
     const spooled = buffer.state().committedPosition;
     if (spooled !== 0n && spooled < slot.confirmedFlush)
@@ -190,7 +217,10 @@ export class PostgresSource implements ChangeSource {
       this.options.batchEvents,
       session.signal,
       this.tables,
+      { hooks: this.snapshots.hooks, signalTable: config.snapshot.signalTable },
     );
+    // Windows opened in an earlier session can no longer close in this one.
+    this.snapshots.hooks.sessionStarted();
     this.capture = capture;
     const gate = new LookupGate(
       capture,
@@ -231,6 +261,7 @@ export class PostgresSource implements ChangeSource {
     log.info('streaming', { slot: config.slot, publication: config.publication, from: formatLsn(startLsn) });
     onStreaming();
     const heartbeats = this.heartbeats(capture, session.signal);
+    this.snapshots.include(tables.filter((t) => this.tables.accepts(t.slice(0, t.indexOf('.')), t.slice(t.indexOf('.') + 1))));
     try {
       await stream.run();
     } finally {

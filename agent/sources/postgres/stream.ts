@@ -38,7 +38,7 @@ interface CopyConnection {
 }
 
 /** The escaped `options` startup parameter for session settings. */
-function optionsString(settings: Readonly<Record<string, string>>): string {
+export function optionsString(settings: Readonly<Record<string, string>>): string {
   return Object.entries(settings)
     .map(([k, v]) => `-c ${k}=${v.replace(/\\/g, '\\\\').replace(/ /g, '\\ ')}`)
     .join(' ');

@@ -57,6 +57,7 @@ describe('Debezium envelope', () => {
     assert.deepEqual(d.before, { id: 5 });
     assert.equal(d.after, null);
     assert.equal(JSON.parse(envelopeValue(change('read'), ctx)).source.snapshot, 'true');
+    assert.equal(JSON.parse(envelopeValue(change('read'), ctx)).op, 'r', 'a snapshot row is Debezium op "r"');
     const t = JSON.parse(envelopeValue(change('truncate', { key: [], after: null }), ctx));
     assert.equal(t.op, 't');
     assert.equal(t.after, null);

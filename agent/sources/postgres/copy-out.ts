@@ -1,0 +1,138 @@
+/**
+ * `COPY (SELECT ...) TO STDOUT` in text format over an ordinary node-pg
+ * client, row by row, as pgoutput-style text tuples. COPY's text output and
+ * pgoutput's text tuples both come from each type's output function under the
+ * session's settings, so a row read here converts through the same
+ * RowConverter to exactly the bytes the stream produces for that row. COPY
+ * rather than a SELECT through the driver: no per-value JS string on the way,
+ * and the server's fastest output path.
+ *
+ * Text format (PostgreSQL manual, COPY, "Text Format"): one line per row,
+ * columns separated by TAB, NULL as `\N`; COPY TO escapes backslash, TAB and
+ * newline-class characters with a backslash (`\\`, `\t`, `\n`, `\r`, `\b`,
+ * `\f`, `\v`) and writes every other byte as is.
+ */
+import { AgentError } from '../../errors.js';
+import { TupleKind, type TupleData } from './protocol.js';
+
+const TAB = 0x09;
+const NL = 0x0a;
+const BACKSLASH = 0x5c;
+const ESCAPES: Record<number, number> = { 0x62: 0x08, 0x66: 0x0c, 0x6e: 0x0a, 0x72: 0x0d, 0x74: 0x09, 0x76: 0x0b };
+
+/**
+ * Rewrites one COPY text line (without its newline) as TupleData with `count`
+ * columns into `out` (grown as needed); returns the tuple and the buffer used.
+ */
+export function copyLineToTuple(line: Uint8Array, count: number, out: Uint8Array): { tuple: TupleData; buf: Uint8Array } {
+  // Worst case: every column adds a 5-byte header; escapes only shrink.
+  if (out.length < line.length + count * 5) out = new Uint8Array((line.length + count * 5) * 2);
+  let o = 0;
+  let p = 0;
+  let columns = 0;
+  while (columns < count) {
+    if (p > line.length) throw new AgentError('protocol', `COPY text row has ${columns} columns, expected ${count}`);
+    if (line[p] === BACKSLASH && line[p + 1] === 0x4e && (p + 2 === line.length || line[p + 2] === TAB)) {
+      out[o++] = TupleKind.Null;
+      p += 3;
+      columns++;
+      continue;
+    }
+    out[o] = TupleKind.Text;
+    const lenAt = o + 1;
+    o += 5;
+    const start = o;
+    while (p < line.length && line[p] !== TAB) {
+      const c = line[p++] as number;
+      if (c !== BACKSLASH) {
+        out[o++] = c;
+        continue;
+      }
+      const e = line[p++];
+      if (e === undefined) throw new AgentError('protocol', 'COPY text row ends inside an escape');
+      out[o++] = ESCAPES[e] ?? e;
+    }
+    const len = o - start;
+    out[lenAt] = len >>> 24;
+    out[lenAt + 1] = (len >>> 16) & 0xff;
+    out[lenAt + 2] = (len >>> 8) & 0xff;
+    out[lenAt + 3] = len & 0xff;
+    columns++;
+    p++; // the TAB (or one past the end)
+  }
+  if (p <= line.length) throw new AgentError('protocol', `COPY text row has more than ${count} columns`);
+  return { tuple: { buf: out, start: 0, end: o, count }, buf: out };
+}
+
+interface CopyConnection {
+  query(text: string): void;
+}
+
+/**
+ * A node-pg submittable running one COPY ... TO STDOUT: `onLine` receives
+ * each row's bytes (valid only during the call). Resolves with the number of
+ * rows; rejects with the server's error (SQLSTATE kept on `code`).
+ */
+export class CopyOut {
+  readonly done: Promise<number>;
+  private resolve!: (rows: number) => void;
+  private reject!: (e: unknown) => void;
+  private rows = 0;
+  private rest: Uint8Array | null = null;
+  private failed: unknown = null;
+
+  constructor(
+    private readonly text: string,
+    private readonly onLine: (line: Uint8Array) => void,
+  ) {
+    this.done = new Promise<number>((res, rej) => {
+      this.resolve = res;
+      this.reject = rej;
+    });
+  }
+
+  submit(connection: CopyConnection): void {
+    connection.query(this.text);
+  }
+
+  handleCopyData(msg: { chunk: Buffer }): void {
+    if (this.failed !== null) return;
+    let data: Uint8Array = msg.chunk;
+    if (this.rest !== null) {
+      data = Buffer.concat([this.rest, data]);
+      this.rest = null;
+    }
+    let start = 0;
+    try {
+      for (let nl = data.indexOf(NL, start); nl >= 0; nl = data.indexOf(NL, start)) {
+        this.onLine(data.subarray(start, nl));
+        this.rows++;
+        start = nl + 1;
+      }
+    } catch (cause) {
+      this.failed = cause;
+      return;
+    }
+    if (start < data.length) this.rest = Uint8Array.prototype.slice.call(data, start);
+  }
+
+  handleCommandComplete(): void {}
+  handleRowDescription(): void {}
+  handleDataRow(): void {}
+  handleEmptyQuery(): void {}
+  handlePortalSuspended(): void {}
+
+  handleCopyInResponse(connection: { sendCopyFail(msg: string): void }): void {
+    connection.sendCopyFail('COPY FROM is not expected here');
+  }
+
+  handleReadyForQuery(): void {
+    if (this.failed !== null) this.reject(this.failed);
+    else if (this.rest !== null) this.reject(new AgentError('protocol', 'COPY output ended inside a row'));
+    else this.resolve(this.rows);
+  }
+
+  handleError(err: unknown): void {
+    this.reject(err);
+  }
+}

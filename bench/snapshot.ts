@@ -1,0 +1,184 @@
+/**
+ * `npm run bench:snapshot`: incremental snapshot throughput into the hub log
+ * while the stream keeps running, beside `\copy ... TO` of the same table in
+ * the same run (psql, the fastest way to read a table out of PostgreSQL), and
+ * the source's extra CPU while the snapshot runs at its ceiling (unlimited:
+ * as fast as it goes), from /proc of the PostgreSQL server processes.
+ *
+ * Set BENCH_ROWS to scale the table (default 1000000), BENCH_CHUNK the
+ * chunk size (default 10000) and BENCH_CEILING the rows-per-second ceiling
+ * (default 0, unlimited).
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { fromBinary } from '@bufbuild/protobuf';
+import { open } from 'lmdb';
+import { ChangeBatchSchema, Op } from '../proto/gen/tributary/v1/change_pb.js';
+import { startE2E, type E2E } from '../test/support/e2e.js';
+import { ManagedProcess, apiFetch, waitFor } from '../test/support/pipeline.js';
+
+const run = promisify(execFile);
+const ROWS = Number(process.env['BENCH_ROWS'] ?? 1_000_000);
+const CHUNK = Number(process.env['BENCH_CHUNK'] ?? 10_000);
+/** `source.snapshot.maxRowsPerSecond` for the run; 0 = unlimited. */
+const CEILING = Number(process.env['BENCH_CEILING'] ?? 0);
+const CLOCK_TICKS = 100;
+
+function log(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+async function ingested(e: E2E): Promise<number> {
+  const text = await (await apiFetch(e.httpPort, '/metrics')).text();
+  const m = /^tributary_hub_events_ingested_total\{source="agent-1\/src"\} (\d+)/m.exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+/** CPU seconds used so far by the postmaster and its children (backends, walsenders), per pid. */
+function serverCpu(e: E2E): Map<number, number> {
+  const postmaster = Number(readFileSync(join(e.pgi.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  const out = new Map<number, number>();
+  const add = (pid: number): void => {
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+      out.set(pid, (Number(rest[11]) + Number(rest[12])) / CLOCK_TICKS);
+    } catch {
+      // exited between listing and reading
+    }
+  };
+  add(postmaster);
+  let children = '';
+  try {
+    children = readFileSync(`/proc/${postmaster}/task/${postmaster}/children`, 'utf8');
+  } catch {
+    // no children file on this kernel: the postmaster alone is counted
+  }
+  for (const c of children.trim().split(/\s+/).filter(Boolean)) add(Number(c));
+  return out;
+}
+
+/** CPU seconds used so far by one process. */
+function processCpu(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return (Number(rest[11]) + Number(rest[12])) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+
+function cpuDelta(a: Map<number, number>, b: Map<number, number>): number {
+  let s = 0;
+  for (const [pid, t] of b) s += t - (a.get(pid) ?? 0);
+  return s;
+}
+
+function agentWith(e: E2E, snapshot: Record<string, unknown>): ManagedProcess {
+  const dir = join(e.dir, 'agent');
+  const config = JSON.parse(readFileSync(join(dir, 'agent.json'), 'utf8')) as { source: Record<string, unknown> };
+  config.source['snapshot'] = snapshot;
+  const path = join(dir, 'agent-bench.json');
+  writeFileSync(path, JSON.stringify(config, null, 2));
+  return new ManagedProcess('agent', ['agent', '--config', path], join(dir, 'agent.log'));
+}
+
+function snapshotLog(e: E2E, msg: string): Array<{ ts: string; rowsDone?: number; state?: string }> {
+  return readFileSync(join(e.dir, 'agent', 'agent.log'), 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(`"msg":"${msg}"`) && l.includes('"table":"public.snap"'))
+    .map((l) => JSON.parse(l) as { ts?: string; time?: string; rowsDone?: number; state?: string })
+    .map((r) => ({ ...r, ts: r.time ?? r.ts ?? '' }));
+}
+
+/** Commit → durable in the hub log, for the streamed table's rows committed between `fromMs` and `toMs`. */
+async function streamLatency(e: E2E, fromMs: number, toMs: number): Promise<string> {
+  const root = open({ path: join(e.dir, 'hub', 'log'), maxDbs: 8, compression: false, readOnly: true });
+  const entries = root.openDB<{ bytes: Uint8Array; ingestedAtUs: number }, number>({ name: 'entries', encoding: 'msgpack' });
+  const lat: number[] = [];
+  for (const { value } of entries.getRange({})) {
+    const batch = fromBinary(ChangeBatchSchema, value.bytes);
+    for (const ev of batch.events) {
+      const commitMs = Number(ev.commitTimeUs) / 1000;
+      if (ev.table === 'stream' && ev.op !== Op.READ && commitMs >= fromMs && commitMs <= toMs) lat.push(value.ingestedAtUs / 1000 - commitMs);
+    }
+  }
+  await root.close();
+  lat.sort((a, b) => a - b);
+  const q = (p: number): string => (lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? NaN).toFixed(0);
+  return `p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${q(1)} ms (${lat.length} rows)`;
+}
+
+const e = await startE2E({ name: 'bench_snapshot', batchEvents: 2000 });
+let agent: ManagedProcess | null = null;
+try {
+  log(`machine: ${(await run('nproc')).stdout.trim()} cores; PostgreSQL from ${e.pgi.binDir}; ${ROWS} rows, chunks of ${CHUNK}, ceiling ${CEILING === 0 ? 'none' : `${CEILING} rows/s`}`);
+  await e.src.query('CREATE TABLE snap (id bigint PRIMARY KEY, v int NOT NULL, label text NOT NULL, at timestamptz NOT NULL)');
+  await e.src.query(`INSERT INTO snap SELECT g, g % 1000, 'row-' || g, '2024-01-01'::timestamptz + g * interval '1 ms' FROM generate_series(1, ${ROWS}) g`);
+  await e.src.query('CREATE TABLE stream (id bigserial PRIMARY KEY, v int)');
+  await e.src.query('VACUUM ANALYZE snap');
+
+  // Baseline: \copy of the same table, twice (the first warms the cache as the snapshot will find it).
+  const psql = join(e.pgi.binDir, 'psql');
+  const copy = async (): Promise<number> => {
+    const t0 = performance.now();
+    await run(psql, ['-X', '-q', '-d', e.pgi.connectionString('src'), '-c', "\\copy snap TO '/dev/null'"]);
+    return ROWS / ((performance.now() - t0) / 1000);
+  };
+  await copy();
+  const copyRate = await copy();
+
+  e.hubLogOnly.start();
+  // The stream keeps running: ~1000 inserts/s into another table for the whole measurement.
+  let streaming = true;
+  let streamed = 0;
+  const writer = (async () => {
+    while (streaming) {
+      await e.src.query('INSERT INTO stream (v) SELECT g FROM generate_series(1, 10) g');
+      streamed += 10;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  })();
+  agent = agentWith(e, { initial: true, chunkRows: CHUNK, maxRowsPerSecond: CEILING });
+  const idle0 = serverCpu(e);
+  const idleT0 = performance.now();
+  agent.start();
+  await waitFor('the snapshot to start', () => snapshotLog(e, 'snapshot started').length > 0, 120_000, 20);
+  const idleCpu = cpuDelta(idle0, serverCpu(e)) / ((performance.now() - idleT0) / 1000);
+  const cpu0 = serverCpu(e);
+  const agentCpu0 = processCpu(agent.pid);
+  const hubCpu0 = processCpu(e.hubLogOnly.pid);
+  const started = Date.parse(snapshotLog(e, 'snapshot started')[0]?.ts ?? '');
+  await waitFor('the snapshot to end', () => snapshotLog(e, 'snapshot ended').length > 0, 1_800_000, 20);
+  const cpu1 = serverCpu(e);
+  const agentCpu = processCpu(agent.pid) - agentCpu0;
+  const hubCpu = processCpu(e.hubLogOnly.pid) - hubCpu0;
+  const ended = snapshotLog(e, 'snapshot ended')[0];
+  const streamedAtEnd = streamed;
+  // Everything the snapshot wrote, plus what the stream carried meanwhile, durable in the hub log.
+  await waitFor('the hub log to hold the snapshot', async () => (await ingested(e)) >= (ended?.rowsDone ?? ROWS) + streamedAtEnd, 1_800_000, 20);
+  const done = Date.now();
+  streaming = false;
+  await writer;
+  const seconds = (done - started) / 1000;
+  const rate = ROWS / seconds;
+  const snapCpu = cpuDelta(cpu0, cpu1) / ((Date.parse(ended?.ts ?? '') - started) / 1000);
+  const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  log(`snapshot of ${ROWS} rows (state ${ended?.state}) while the stream carried ${streamedAtEnd} inserts; load average ${load}`);
+  log(`  psql \\copy snap TO /dev/null       ${copyRate.toFixed(0).padStart(8)} rows/s   (baseline, same table, same run)`);
+  log(`  snapshot → hub log (durable)      ${rate.toFixed(0).padStart(8)} rows/s   ${((100 * rate) / copyRate).toFixed(0)}% of \\copy  (${seconds.toFixed(1)} s)`);
+  const span = (Date.parse(ended?.ts ?? '') - started) / 1000;
+  log(`  snapshot chunks read and durable in the agent's spool: ${(ROWS / span).toFixed(0)} rows/s (${span.toFixed(1)} s)`);
+  log(`  while snapshotting: agent ${((100 * agentCpu) / span).toFixed(0)}% of a core, hub ${((100 * hubCpu) / span).toFixed(0)}% of a core (the agent's process includes its tsx loader)`);
+  await e.hubLogOnly.stop();
+  log(`  the stream's own latency meanwhile (commit → durable in the hub log): ${await streamLatency(e, started, Date.parse(ended?.ts ?? ''))}`);
+  log(`  PostgreSQL CPU: ${(100 * idleCpu).toFixed(0)}% of a core streaming only, ${(100 * snapCpu).toFixed(0)}% while snapshotting (extra ${(100 * (snapCpu - idleCpu)).toFixed(0)}% of a core)`);
+} finally {
+  await agent?.stop();
+  agent?.close();
+  await e.close();
+}

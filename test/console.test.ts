@@ -185,9 +185,21 @@ async function clickThrough(page: Page): Promise<void> {
   const form = page.getByTestId('snapshot-start');
   await form.getByLabel('Pipeline').selectOption('orders');
   await form.getByLabel('Table').fill('public.orders');
+  const requestedAt = Date.now();
   await form.getByRole('button', { name: 'Start snapshot' }).click();
   await page.getByText("snapshot of public.orders requested from pipeline orders's agent").waitFor();
-  await page.getByTestId('snapshots').getByRole('row', { name: /public\.orders/ }).getByText('done', { exact: true }).waitFor({ timeout: 120_000 });
+  // This request's run (the pipeline's initial load of the table ran before it), done.
+  await waitFor(
+    'the requested snapshot to finish',
+    async () => {
+      const { snapshots } = (await (await apiFetch(httpPort, '/v1/snapshots')).json()) as { snapshots: { table: string; state: string; startedAt: string | null }[] };
+      const s = snapshots.find((x) => x.table === 'public.orders');
+      return s !== undefined && s.state === 'done' && Date.parse(s.startedAt ?? '') >= requestedAt - 1000;
+    },
+    120_000,
+    500,
+  );
+  await page.getByTestId('snapshots').getByRole('row', { name: /public\.orders/ }).getByText('done', { exact: true }).waitFor();
   await shot(page, 'snapshots');
 
   // The table's schema history.

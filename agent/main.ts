@@ -36,7 +36,7 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
   const spoolKey = config.spool.encryptionKey === null ? null : parseSpoolKey(config.spool.encryptionKey.reveal());
   const buffer: ChangeBuffer = spoolKey === null ? spool : new EncryptedChangeBuffer(spool, spoolKey);
   try {
-    const control = new AgentControl(log.child('control'));
+    const control = new AgentControl(log.child('control'), 1000, [config.source.user, config.source.password?.reveal() ?? '']);
     const tables = initialTables(config.spool.path, config.source.tables);
     const sourceOptions = { buffer, log: log.child('source'), batchEvents: config.spool.batchEvents, control, tables };
     const source =

@@ -60,3 +60,11 @@ test('oversized or non-JSON payloads and bad kinds are refused, not sent', () =>
   assert.throws(() => control.emit('Bad Kind', {}), /must match/);
   assert.equal(sent.length, 0);
 });
+
+test('the source user name and password never leave in an event, however they got there', () => {
+  const control = new AgentControl(quiet, 10, ['pg', 's3cr.t+']);
+  const sent: AgentEvent[] = [];
+  control.attach((e) => sent.push(e));
+  control.emit('doctor.findings', { message: 'role pg lacks REPLICATION; see pg_replication_slots', fix: 'ALTER ROLE "pg" REPLICATION;', error: 'password s3cr.t+ refused; s3cr.tX kept' });
+  assert.deepEqual(json(sent[0]!), { message: 'role [redacted] lacks REPLICATION; see pg_replication_slots', fix: 'ALTER ROLE "[redacted]" REPLICATION;', error: 'password [redacted] refused; s3cr.tX kept' });
+});

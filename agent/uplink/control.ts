@@ -11,6 +11,10 @@
  *   first) and is drained while a stream is up. Events are NOT durable: state
  *   that matters (snapshot progress, doctor findings) must be re-emitted
  *   periodically by its owner, and nothing in the durability chain depends on them.
+ * - Source credentials stay home: every occurrence of a `redact` string (the
+ *   source user name and password) in an event's JSON is replaced by
+ *   `[redacted]` before it is queued, whatever put it there (a doctor finding,
+ *   a database error quoted in a command's answer).
  */
 import { create } from '@bufbuild/protobuf';
 import { AgentEventSchema, type AgentEvent, type Command } from '../../proto/gen/tributary/v1/uplink_pb.js';
@@ -32,16 +36,30 @@ export class CommandError extends Error {
 export const MAX_EVENT_PAYLOAD_BYTES = 64 << 10;
 const KIND = /^[a-z][a-z0-9_.-]{0,63}$/;
 
+/**
+ * Matches `value` as it appears inside JSON text, as a whole token: not when
+ * it is part of a longer name (user "pg" stays in "pg_replication_slots").
+ */
+function redaction(value: string): RegExp {
+  const inJson = JSON.stringify(value).slice(1, -1).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`(?<![A-Za-z0-9_$])${inJson}(?![A-Za-z0-9_$])`, 'g');
+}
+
 export class AgentControl {
   private readonly handlers = new Map<string, CommandHandler>();
   private readonly queue: AgentEvent[] = [];
   private sender: ((e: AgentEvent) => void) | null = null;
   dropped = 0;
 
+  private readonly redactions: RegExp[];
+
   constructor(
     private readonly log: Logger,
     private readonly maxQueued = 1000,
-  ) {}
+    redact: readonly string[] = [],
+  ) {
+    this.redactions = redact.filter((r) => r.length > 0).map(redaction);
+  }
 
   /** Registers the handler of one command kind; a second registration for the kind replaces the first. */
   handle(kind: string, handler: CommandHandler): void {
@@ -57,7 +75,9 @@ export class AgentControl {
     if (!KIND.test(kind)) throw new Error(`event kind ${JSON.stringify(kind)} must match ${KIND}`);
     let bytes: Uint8Array;
     try {
-      bytes = Buffer.from(JSON.stringify(payload) ?? 'null', 'utf8');
+      let text = JSON.stringify(payload) ?? 'null';
+      for (const r of this.redactions) text = text.replace(r, '[redacted]');
+      bytes = Buffer.from(text, 'utf8');
     } catch (e) {
       this.log.warn('event payload is not JSON; not sent', { kind, error: e });
       return false;

@@ -181,3 +181,38 @@ test('no chunk is read while the hub has not acknowledged the spool (an outage, 
   stop.abort();
   await running;
 });
+
+/** A source that writes several watermarks in one transaction: records every write's sides, in order. */
+class BatchingSource extends FakeSource {
+  readonly writes: string[][] = [];
+  private inBatch = false;
+  override writeWatermark(id: string): Promise<void> {
+    if (!this.inBatch) this.writes.push([id.slice(id.lastIndexOf(':') + 1)]);
+    return super.writeWatermark(id);
+  }
+  async writeWatermarks(ids: readonly string[]): Promise<void> {
+    this.writes.push(ids.map((id) => id.slice(id.lastIndexOf(':') + 1)));
+    this.inBatch = true;
+    try {
+      for (const id of ids) await super.writeWatermark(id);
+    } finally {
+      this.inBatch = false;
+    }
+  }
+}
+
+test("a chunk's high watermark shares one write with the next chunk's low watermark; the last goes alone", async () => {
+  const src = new BatchingSource();
+  src.tables.set('public.t', [1, 2, 3, 4, 5, 6, 7]);
+  const buf = fakeBuffer();
+  const e = engine(src, buf);
+  const stop = new AbortController();
+  const running = e.run(stop.signal);
+  e.include(['public.t']);
+  await until(() => e.list()[0]?.state === 'done');
+  stop.abort();
+  await running;
+  assert.deepEqual(src.emitted, [1, 2, 3, 4, 5, 6, 7]);
+  // Three chunks: the first low watermark, then HW1+LW2 and HW2+LW3 in one write each, HW3 alone at the end.
+  assert.deepEqual(src.writes, [['low'], ['high', 'low'], ['high', 'low'], ['high']]);
+});

@@ -202,6 +202,7 @@ export class SnapshotEngine<M> {
             this.report(r);
           },
           pace: () => this.spoolRoom(signal),
+          hasRoom: () => this.hasRoom(),
         },
         job,
       );
@@ -216,12 +217,13 @@ export class SnapshotEngine<M> {
     }
   }
 
+  private hasRoom(): boolean {
+    const s = this.options.buffer.state();
+    return s.committedSequence - s.ackedSequence <= MAX_UNACKED_BATCHES;
+  }
+
   private async spoolRoom(signal: AbortSignal): Promise<void> {
-    for (;;) {
-      const s = this.options.buffer.state();
-      if (signal.aborted || s.committedSequence - s.ackedSequence <= MAX_UNACKED_BATCHES) return;
-      await sleep(5, signal);
-    }
+    while (!signal.aborted && !this.hasRoom()) await sleep(5, signal);
   }
 
   private async store(r: SnapshotRecord): Promise<void> {

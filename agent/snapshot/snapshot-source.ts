@@ -95,6 +95,12 @@ export interface SnapshotSource<M> {
   readChunk(table: KeyedTable, after: ChunkKey | null, limit: number, signal: AbortSignal): Promise<Chunk<M>>;
   /** Writes a watermark carrying `id` into the log; resolves once committed. */
   writeWatermark(id: string, signal: AbortSignal): Promise<void>;
+  /**
+   * Optional: writes several watermarks in one transaction, in the order
+   * given (a chunk's high watermark and the next one's low: one commit);
+   * resolves once committed. Without it they are written one by one.
+   */
+  writeWatermarks?(ids: readonly string[], signal: AbortSignal): Promise<void>;
 }
 
 /** The chunk rows to write at a high watermark (see the header). */

@@ -38,6 +38,8 @@ export interface TableSnapshotContext<M> {
   readonly report: (r: SnapshotRecord) => void;
   /** Resolves when the next chunk may be read (the spool is not backed up). */
   readonly pace: () => Promise<void>;
+  /** True when `pace` would resolve at once. */
+  readonly hasRoom: () => boolean;
 }
 
 const now = (): string => new Date().toISOString();
@@ -66,9 +68,22 @@ export async function snapshotTable<M>(ctx: TableSnapshotContext<M>, job: TableJ
   // windows never overlap; records reach the spool in chunk order; and when
   // one chunk fails the registry fails the later ones with it (windows.ts),
   // so no record ever names a key past a chunk that is missing.
+  //
+  // The newest chunk's high watermark waits for the next chunk's low
+  // watermark: both go out in one source transaction, in that order (one
+  // commit per chunk instead of two). Nothing happens between them, so the
+  // windows still never overlap. Before a wait that does not end by itself
+  // (a full spool, the ceiling, the end, a command) it is written on its
+  // own; it waits only while an earlier chunk of the table settles.
   let cursor = job.record;
   const firstRows = cursor.rowsDone;
   const inFlight: Array<ReadWindow<M>> = [];
+  let unclosed: ReadWindow<M> | null = null;
+  const closeNewest = async (): Promise<void> => {
+    const u = unclosed;
+    unclosed = null;
+    if (u !== null) await writeMarks(ctx, [u.window.highId], [u.window]);
+  };
   const settleOne = async (): Promise<void> => {
     const f = inFlight.shift();
     if (f === undefined) return;
@@ -83,15 +98,23 @@ export async function snapshotTable<M>(ctx: TableSnapshotContext<M>, job: TableJ
   while (!ctx.signal.aborted) {
     try {
       if (job.request !== 'run' || cursor.state === 'done') {
+        await closeNewest();
         while (inFlight.length > 0) await settleOne();
         if (job.request === 'run') return;
         return void (await ctx.store({ ...job.record, state: job.request === 'pause' ? 'paused' : 'cancelled', updatedAt: now() }));
       }
+      if (!ctx.hasRoom()) await closeNewest();
       await ctx.pace();
-      inFlight.push(await readWindow(ctx, job.table, info, cursor));
-      cursor = inFlight.at(-1)?.record ?? cursor;
+      const previous: ReadWindow<M> | null = unclosed;
+      unclosed = null;
+      const read: ReadWindow<M> = await readWindow(ctx, job.table, info, cursor, previous);
+      inFlight.push(read);
+      unclosed = read;
+      cursor = read.record;
       while (inFlight.length >= CHUNKS_IN_FLIGHT) await settleOne();
       backoff.reset();
+      // The ceiling is on rows read from the source.
+      await throttle(ctx, job, started, cursor.rowsDone - firstRows, closeNewest);
     } catch (cause) {
       const err = cause instanceof AgentError ? cause : new AgentError('internal', 'snapshot chunk failed', { cause });
       if (ctx.signal.aborted) return;
@@ -100,12 +123,10 @@ export async function snapshotTable<M>(ctx: TableSnapshotContext<M>, job: TableJ
       // Later chunks failed with the first (windows.ts); their rows may still
       // reach the spool, harmlessly: rows at later positions, records behind.
       inFlight.length = 0;
+      unclosed = null;
       cursor = job.record;
       await backoff.wait(ctx.signal);
-      continue;
     }
-    // The ceiling is on rows read from the source.
-    await throttle(ctx, job, started, cursor.rowsDone - firstRows);
   }
 }
 
@@ -117,12 +138,17 @@ interface ReadWindow<M> {
   readonly record: SnapshotRecord;
 }
 
-/** One DBLog window up to its high watermark: LW, SELECT, HW. */
-async function readWindow<M>(ctx: TableSnapshotContext<M>, table: string, info: KeyedTable, from: SnapshotRecord): Promise<ReadWindow<M>> {
+/**
+ * One DBLog window up to its SELECT: the previous chunk's high watermark
+ * (when it is still unwritten) and this chunk's low watermark in one
+ * transaction, then the SELECT. The caller writes the high watermark.
+ */
+async function readWindow<M>(ctx: TableSnapshotContext<M>, table: string, info: KeyedTable, from: SnapshotRecord, previous: ReadWindow<M> | null): Promise<ReadWindow<M>> {
   let record: SnapshotRecord = from;
   const w: OpenWindow<M> = ctx.windows.open(table, () => record);
   try {
-    await ctx.source.writeWatermark(w.lowId, ctx.signal);
+    if (previous === null) await ctx.source.writeWatermark(w.lowId, ctx.signal);
+    else await writeMarks(ctx, [previous.window.highId, w.lowId], [previous.window]);
     const c = await ctx.source.readChunk(info, from.lastKey, ctx.chunkRows, ctx.signal);
     // A short chunk is the last: the table is done with the same spool write.
     record = {
@@ -134,10 +160,25 @@ async function readWindow<M>(ctx: TableSnapshotContext<M>, table: string, info: 
       updatedAt: now(),
     };
     w.window.setChunk(c);
-    await ctx.source.writeWatermark(w.highId, ctx.signal);
     return { window: w, done: w.done, record };
   } catch (cause) {
     ctx.windows.abandon(w, cause instanceof AgentError ? cause : new AgentError('internal', 'chunk failed', { cause }));
+    throw cause;
+  }
+}
+
+/**
+ * Writes watermarks in one transaction, in order (one by one where the
+ * source cannot); on failure abandons `windows` (and with them every later
+ * window of the table) before rethrowing.
+ */
+async function writeMarks<M>(ctx: TableSnapshotContext<M>, ids: readonly string[], windows: ReadonlyArray<OpenWindow<M>>): Promise<void> {
+  try {
+    if (ctx.source.writeWatermarks !== undefined) await ctx.source.writeWatermarks(ids, ctx.signal);
+    else for (const id of ids) await ctx.source.writeWatermark(id, ctx.signal);
+  } catch (cause) {
+    const err = cause instanceof AgentError ? cause : new AgentError('internal', 'watermark write failed', { cause });
+    for (const w of windows) ctx.windows.abandon(w, err);
     throw cause;
   }
 }
@@ -165,10 +206,11 @@ function abortable<T>(p: Promise<T>, signal: AbortSignal, timeoutMs: number): Pr
 }
 
 /** Sleeps so that rows read since `started` stay under the ceiling; wakes early on a command. */
-async function throttle<M>(ctx: TableSnapshotContext<M>, job: TableJob, started: number, rows: number): Promise<void> {
+async function throttle<M>(ctx: TableSnapshotContext<M>, job: TableJob, started: number, rows: number, beforeSleep: () => Promise<void>): Promise<void> {
   if (ctx.maxRowsPerSecond <= 0) return;
   const due = started + (rows / ctx.maxRowsPerSecond) * 1000 - Date.now();
   if (due <= 0) return;
+  await beforeSleep();
   const wake = new AbortController();
   const onAbort = (): void => wake.abort();
   ctx.signal.addEventListener('abort', onAbort, { once: true });

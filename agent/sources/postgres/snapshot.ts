@@ -192,13 +192,26 @@ export class PostgresSnapshotSource implements SnapshotSource<PgChunkMeta> {
   }
 
   async writeWatermark(id: string): Promise<void> {
+    await this.writeWatermarks([id]);
+  }
+
+  /**
+   * One simple-protocol query of several statements: PostgreSQL runs them as
+   * one implicit transaction, in order (protocol docs, "Multiple Statements
+   * in a Simple Query"), so the watermarks share a commit and enter the WAL
+   * in the order given. The ids are ours (prefix, base64url, side), quoted
+   * as literals all the same.
+   */
+  async writeWatermarks(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
     const signal = this.options.signalTable;
+    const target = signal === null ? null : splitTable(signal);
+    const statement = (id: string): string =>
+      target === null
+        ? `SELECT pg_logical_emit_message(true, ${quoteLiteral(WATERMARK_PREFIX)}, ${quoteLiteral(id)})`
+        : `INSERT INTO ${quoteIdent(target[0])}.${quoteIdent(target[1])} (id) VALUES (${quoteLiteral(id)})`;
     await this.use(async (c) => {
-      if (signal === null) await c.query('SELECT pg_logical_emit_message(true, $1, $2)', [WATERMARK_PREFIX, id]);
-      else {
-        const [schema, name] = splitTable(signal);
-        await c.query(`INSERT INTO ${quoteIdent(schema)}.${quoteIdent(name)} (id) VALUES ($1)`, [id]);
-      }
+      await c.query(ids.map(statement).join('; '));
     });
   }
 

@@ -279,6 +279,31 @@ describe('LmdbChangeLog', () => {
     },
   );
 
+  it('takes appends concurrently, and a batch refused inside a shared commit leaves no later batch stored behind a gap', async () => {
+    const log = openLog();
+    assert.equal(log.concurrentAppends, true);
+    await log.append(SRC, 1, 100n, batch(1), []);
+    // One turn: 2 registers orders v1; 3 carries v1 with other columns (seen only inside the write); 4 follows 3.
+    const two = log.append(SRC, 2, 200n, batch(2), [schema('orders', 1, [['id', ValueKind.INT64]])]);
+    const three = log.append(SRC, 3, 300n, batch(3), [schema('orders', 1, [['id', ValueKind.TEXT]])]);
+    const four = log.append(SRC, 4, 400n, batch(4), []);
+    const settled = await Promise.allSettled([two, three, four]);
+    assert.equal(settled[0].status === 'fulfilled' && settled[0].value, 'appended');
+    assert.ok(settled[1].status === 'rejected' && isHubError('sequence-conflict')(settled[1].reason));
+    assert.ok(settled[2].status === 'rejected' && isHubError('sequence-gap')(settled[2].reason));
+    assert.deepEqual(
+      log.read(0, 10).map((e) => e.sequence),
+      [1, 2],
+    );
+    assert.equal(log.checkpoint(SRC)?.ackedSequence, 2);
+    // The agent resends from 3 after the refusal: the log takes it.
+    assert.equal(await log.append(SRC, 3, 300n, batch(3), []), 'appended');
+    assert.deepEqual(
+      log.read(0, 10).map((e) => e.sequence),
+      [1, 2, 3],
+    );
+  });
+
   it('persists sink offsets across reopen', async () => {
     let log = openLog();
     await log.commitSinkOffset('warehouse', 7);

@@ -41,6 +41,14 @@ export class LmdbChangeLog implements ChangeLog {
   private readonly expected = new Map<string, number>();
   private readonly waiters = new Set<() => void>();
   private readonly schemaCache = new Map<string, TableSchema>();
+  /**
+   * Ingest hands over the next batch before the previous one is durable, so
+   * batches of one turn share a commit and its fsync (one fsync per batch
+   * bounded a source at a batch per disk flush). Each append checks, inside
+   * its own write, that the previous sequence is stored: a failed earlier
+   * write never leaves a later batch stored behind a gap.
+   */
+  readonly concurrentAppends = true;
 
   constructor(path: string) {
     this.root = open({ path, maxDbs: 8, compression: false });
@@ -80,27 +88,33 @@ export class LmdbChangeLog implements ChangeLog {
     }
     if (sequence > expected) throw new HubError('sequence-gap', `${sourceKey}: expected sequence ${expected}, got ${sequence}`);
     for (const s of schemas) this.checkSchema(sourceKey, s);
-    // Everything that can throw happens before the write: the LMDB
-    // transaction below either stores all of it or none.
+    // Checked here for a clear error before anything is queued, and again
+    // inside the write (an earlier append of the same commit may have stored
+    // the version meanwhile): that write stores all of the batch or none.
     const encodedSchemas = schemas.map((s) => ({ key: [sourceKey, s.schema, s.table, s.version] as [string, string, string, number], value: toBinary(TableSchemaSchema, s) }));
     this.expected.set(sourceKey, sequence + 1);
     const nowUs = Math.round((performance.timeOrigin + performance.now()) * 1000);
-    const firstSeen = encodedSchemas.filter((s) => this.schemaSeen.get(s.key) === undefined);
     const offset = ++this.head;
     const checkpoint: StoredCheckpoint = { ackedSequence: sequence, sourcePosition: sourcePosition.toString(), lastOffset: offset };
     try {
-      await this.root.transaction(() => {
+      // A child transaction: this append aborts alone, the others of its commit stand.
+      await this.root.childTransaction(() => {
+        // Reads here see the writes of every earlier append, committed or in this commit.
+        const stored = this.sources.get(sourceKey)?.ackedSequence ?? 0;
+        if (stored !== sequence - 1) throw new HubError('sequence-gap', `${sourceKey}: sequence ${sequence} follows ${stored}, whose successor was not stored`);
+        for (const s of schemas) this.checkSchema(sourceKey, s);
         void this.entries.put(offset, { sourceKey, sequence, bytes, ingestedAtUs: nowUs });
         void this.sources.put(sourceKey, checkpoint);
         void this.seqIndex.put([sourceKey, sequence], hash);
         for (const s of encodedSchemas) void this.schemas.put(s.key, s.value);
-        for (const s of firstSeen) void this.schemaSeen.put(s.key, nowUs);
+        for (const s of encodedSchemas) if (this.schemaSeen.get(s.key) === undefined) void this.schemaSeen.put(s.key, nowUs);
       });
       await this.root.flushed;
       this.visible = Math.max(this.visible, offset);
     } catch (cause) {
       // The log's in-memory view is unknown now: reload it from disk on the next append.
       this.expected.delete(sourceKey);
+      if (cause instanceof HubError) throw cause;
       throw new HubError('log-unavailable', `${sourceKey}: writing sequence ${sequence} to the log failed`, { cause });
     }
     for (const w of [...this.waiters]) w();

@@ -24,8 +24,10 @@ function* jsFiles(dir) {
   }
 }
 
-// Static `from '...'`, side-effect `import '...'` and dynamic `import('...')` specifiers.
-const SPECIFIER = /(?:\bfrom\s*|\bimport\s*\(?\s*)['"]([^'"]+)['"]/g;
+// Specifiers of import/export statements (`import ... from '...'`, `export ... from '...'`,
+// side-effect `import '...'`; tsc puts each statement at the start of a line) and of dynamic
+// `import('...')`. Anchored at statement starts so that a string such as "... DELETE from'" is no import.
+const SPECIFIER = /(?:^[ \t]*(?:import|export)\b[^;'"]*?\bfrom\s*|^[ \t]*import\s*|\bimport\(\s*)['"]([^'"]+)['"]/gm;
 const builtins = new Set(builtinModules);
 const needed = new Set();
 for (const dir of dirs) {

@@ -151,6 +151,25 @@ export class SnapshotEngine<M> {
     this.wakeRunner();
   }
 
+  /**
+   * Runs the engine for as long as `stream` runs: when the source's stream
+   * ends (the signal aborted, or a failure that needs a person), the engine
+   * stops too, so the source's `run` settles and the agent can exit.
+   */
+  async runBeside(stream: () => Promise<void>, signal: AbortSignal): Promise<void> {
+    const engine = new AbortController();
+    const onAbort = (): void => engine.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    const running = this.run(engine.signal).catch((e: unknown) => this.options.log.error('snapshot engine stopped', { error: e }));
+    try {
+      await stream();
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      engine.abort();
+      await running;
+    }
+  }
+
   /** Snapshots queued tables one at a time until the signal aborts. */
   async run(signal: AbortSignal): Promise<void> {
     const timer = setInterval(() => {

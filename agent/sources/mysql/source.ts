@@ -130,18 +130,9 @@ export class MySqlSource implements ChangeSource {
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    // The engine lives as long as the stream: a source that stops (a setting
-    // that needs a person, say) stops its snapshots too.
-    const engine = new AbortController();
-    const onAbort = (): void => engine.abort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    const snapshots = this.snapshots.run(engine.signal).catch((e: unknown) => this.options.log.error('snapshot engine stopped', { error: e }));
     try {
-      await this.stream(signal);
+      await this.snapshots.runBeside(() => this.stream(signal), signal);
     } finally {
-      signal.removeEventListener('abort', onAbort);
-      engine.abort();
-      await snapshots;
       await this.snapshotReader.close();
     }
   }

@@ -25,6 +25,8 @@ const CHUNK = Number(process.env['BENCH_CHUNK'] ?? 10_000);
 /** `source.snapshot.maxRowsPerSecond` for the run; 0 = unlimited. */
 const CEILING = Number(process.env['BENCH_CEILING'] ?? 0);
 const CLOCK_TICKS = 100;
+/** BENCH_TABLE: `narrow` (4 columns, the default) or `wide` (15 columns of an orders table: numeric, text, dates, nulls). */
+const SHAPE = process.env['BENCH_TABLE'] === 'wide' ? 'wide' : 'narrow';
 
 function log(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -116,9 +118,21 @@ async function streamLatency(e: E2E, fromMs: number, toMs: number): Promise<stri
 const e = await startE2E({ name: 'bench_snapshot', batchEvents: 2000 });
 let agent: ManagedProcess | null = null;
 try {
-  log(`machine: ${(await run('nproc')).stdout.trim()} cores; PostgreSQL from ${e.pgi.binDir}; ${ROWS} rows, chunks of ${CHUNK}, ceiling ${CEILING === 0 ? 'none' : `${CEILING} rows/s`}`);
-  await e.src.query('CREATE TABLE snap (id bigint PRIMARY KEY, v int NOT NULL, label text NOT NULL, at timestamptz NOT NULL)');
-  await e.src.query(`INSERT INTO snap SELECT g, g % 1000, 'row-' || g, '2024-01-01'::timestamptz + g * interval '1 ms' FROM generate_series(1, ${ROWS}) g`);
+  log(`machine: ${(await run('nproc')).stdout.trim()} cores; PostgreSQL from ${e.pgi.binDir}; ${SHAPE} table of ${ROWS} rows, chunks of ${CHUNK}, ceiling ${CEILING === 0 ? 'none' : `${CEILING} rows/s`}`);
+  if (SHAPE === 'narrow') {
+    await e.src.query('CREATE TABLE snap (id bigint PRIMARY KEY, v int NOT NULL, label text NOT NULL, at timestamptz NOT NULL)');
+    await e.src.query(`INSERT INTO snap SELECT g, g % 1000, 'row-' || g, '2024-01-01'::timestamptz + g * interval '1 ms' FROM generate_series(1, ${ROWS}) g`);
+  } else {
+    await e.src.query(`CREATE TABLE snap (id bigint PRIMARY KEY, customer_id int NOT NULL, status text NOT NULL, amount numeric(12,2) NOT NULL,
+      currency char(3) NOT NULL, quantity int NOT NULL, discount double precision, paid boolean NOT NULL, sku varchar(32) NOT NULL,
+      email text, note text, region text NOT NULL, ship_date date, created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL)`);
+    await e.src.query(`INSERT INTO snap SELECT g, g % 50000, (ARRAY['new','paid','shipped','returned'])[1 + g % 4], (g % 100000) / 100.0,
+      'EUR', 1 + g % 9, CASE WHEN g % 3 = 0 THEN NULL ELSE (g % 17) / 100.0 END, g % 2 = 0, 'SKU-' || lpad((g % 100000)::text, 8, '0'),
+      'customer' || (g % 50000) || '@example.com', CASE WHEN g % 5 = 0 THEN NULL ELSE 'delivery note for order ' || g || ', leave at the door' END,
+      (ARRAY['eu-west','eu-north','us-east','ap-south'])[1 + g % 4], DATE '2024-01-01' + g % 365,
+      TIMESTAMPTZ '2024-01-01 00:00:00+00' + g * interval '1 second', TIMESTAMPTZ '2024-01-01 00:00:00+00' + g * interval '1 second' + interval '5 minutes'
+      FROM generate_series(1, ${ROWS}) g`);
+  }
   await e.src.query('CREATE TABLE stream (id bigserial PRIMARY KEY, v int)');
   await e.src.query('VACUUM ANALYZE snap');
 

@@ -1,8 +1,10 @@
 /**
  * Builds the wire bytes of a ChangeBatch (without its `sequence`, which the
- * spool assigns). Each event is encoded exactly once, here, by hand-written
- * protobuf that batch-builder.test.ts checks against the generated codec: the
- * generic encoder's per-field reflection costs more than the whole decode.
+ * spool assigns). Each event is encoded exactly once, by hand-written
+ * protobuf that batch-builder.test.ts checks against the generated codec (the
+ * generic encoder's per-field reflection costs more than the whole decode),
+ * straight into the batch's own buffer: its size is computed first, so the
+ * length prefix is written before the fields and nothing is copied per event.
  */
 import { toBinary } from '@bufbuild/protobuf';
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
@@ -34,11 +36,67 @@ function nameBytes(name: string): Uint8Array {
   return b;
 }
 
-/** A reusable scratch buffer: each event is written here, then copied out once. */
-class Scratch {
-  buf = new Uint8Array(4096);
+const LD = 2;
+const tag = (field: number, wire: number): number => (field << 3) | wire;
+/** ChangeBatch.events (field 3, length-delimited). */
+const EVENT_TAG = tag(3, LD);
+const MAX_SAFE = 0x1fffffffffffffn;
+/** A builder's buffer above this size is dropped after its batch is built. */
+const SHRINK_ABOVE = 16 << 20;
+
+/** Bytes of a varint of a non-negative safe integer. */
+function varintSize(n: number): number {
+  let s = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 0x80);
+    s++;
+  }
+  return s;
+}
+
+/** Bytes of an int64/uint64 field value: negatives and values past 2^53 take the 64-bit form. */
+function numberSize(n: number): number {
+  return n >= 0 && Number.isSafeInteger(n) ? varintSize(n) : bigSize(BigInt(n));
+}
+
+function bigSize(n: bigint): number {
+  if (n >= 0n && n <= MAX_SAFE) return varintSize(Number(n));
+  let u = BigInt.asUintN(64, n);
+  let s = 1;
+  while (u >= 0x80n) {
+    u >>= 7n;
+    s++;
+  }
+  return s;
+}
+
+const bytesSize = (b: Uint8Array): number => 1 + varintSize(b.length) + b.length;
+
+/** Encoded size of one ChangeEvent (fields in number order, defaults omitted). */
+function eventSize(e: EventFields, schema: Uint8Array, table: Uint8Array): number {
+  let s = 0;
+  if (schema.length > 0) s += bytesSize(schema);
+  if (table.length > 0) s += bytesSize(table);
+  if (e.op !== 0) s += 1 + numberSize(e.op);
+  if (e.key.length > 0) s += bytesSize(e.key);
+  if (e.before !== null && e.before.length > 0) s += bytesSize(e.before);
+  if (e.after !== null && e.after.length > 0) s += bytesSize(e.after);
+  if (e.commitPosition !== 0n) s += 1 + bigSize(e.commitPosition);
+  if (e.indexInTx !== 0) s += 1 + numberSize(e.indexInTx);
+  if (e.commitTimeUs !== 0) s += 1 + numberSize(e.commitTimeUs);
+  if (e.txid !== 0) s += 1 + numberSize(e.txid);
+  if (e.schemaVersion !== 0) s += 1 + numberSize(e.schemaVersion);
+  return s;
+}
+
+/** A growable byte buffer written front to back. */
+class Bytes {
+  buf: Uint8Array;
   pos = 0;
-  private view = new DataView(this.buf.buffer);
+
+  constructor(size: number) {
+    this.buf = new Uint8Array(size);
+  }
 
   ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
@@ -47,22 +105,22 @@ class Scratch {
     const next = new Uint8Array(size);
     next.set(this.buf.subarray(0, this.pos));
     this.buf = next;
-    this.view = new DataView(next.buffer);
   }
 
   varint(n: number): void {
-    this.ensure(10);
+    const b = this.buf;
+    let p = this.pos;
     while (n >= 0x80) {
-      this.buf[this.pos++] = (n % 0x80) | 0x80;
+      b[p++] = (n % 0x80) | 0x80;
       n = Math.floor(n / 0x80);
     }
-    this.buf[this.pos++] = n;
+    b[p++] = n;
+    this.pos = p;
   }
 
   varint64(n: bigint): void {
     // uint64/int64 wire form: two's complement for negatives, 10 bytes.
     let u = BigInt.asUintN(64, n);
-    this.ensure(10);
     while (u >= 0x80n) {
       this.buf[this.pos++] = Number(u & 0x7fn) | 0x80;
       u >>= 7n;
@@ -70,77 +128,99 @@ class Scratch {
     this.buf[this.pos++] = Number(u);
   }
 
-  bytesField(tag: number, b: Uint8Array): void {
-    this.ensure(b.length + 11);
-    this.buf[this.pos++] = tag;
-    this.varint(b.length);
+  raw(b: Uint8Array): void {
     this.buf.set(b, this.pos);
     this.pos += b.length;
   }
 
-  numberField(tag: number, n: number): void {
-    this.ensure(11);
-    this.buf[this.pos++] = tag;
+  bytesField(t: number, b: Uint8Array): void {
+    this.buf[this.pos++] = t;
+    this.varint(b.length);
+    this.raw(b);
+  }
+
+  numberField(t: number, n: number): void {
+    this.buf[this.pos++] = t;
     if (n >= 0 && Number.isSafeInteger(n)) this.varint(n);
     else this.varint64(BigInt(n));
   }
 
-  bigintField(tag: number, n: bigint): void {
-    this.ensure(11);
-    this.buf[this.pos++] = tag;
-    if (n >= 0n && n <= 0x1fffffffffffffn) this.varint(Number(n));
+  bigintField(t: number, n: bigint): void {
+    this.buf[this.pos++] = t;
+    if (n >= 0n && n <= MAX_SAFE) this.varint(Number(n));
     else this.varint64(n);
+  }
+
+  /** One ChangeEvent's fields; the caller made room for `size` bytes. */
+  event(e: EventFields, schema: Uint8Array, table: Uint8Array): void {
+    if (schema.length > 0) this.bytesField(tag(1, LD), schema);
+    if (table.length > 0) this.bytesField(tag(2, LD), table);
+    if (e.op !== 0) this.numberField(tag(3, 0), e.op);
+    if (e.key.length > 0) this.bytesField(tag(4, LD), e.key);
+    if (e.before !== null && e.before.length > 0) this.bytesField(tag(5, LD), e.before);
+    if (e.after !== null && e.after.length > 0) this.bytesField(tag(6, LD), e.after);
+    if (e.commitPosition !== 0n) this.bigintField(tag(7, 0), e.commitPosition);
+    if (e.indexInTx !== 0) this.numberField(tag(8, 0), e.indexInTx);
+    if (e.commitTimeUs !== 0) this.numberField(tag(9, 0), e.commitTimeUs);
+    if (e.txid !== 0) this.numberField(tag(10, 0), e.txid);
+    if (e.schemaVersion !== 0) this.numberField(tag(11, 0), e.schemaVersion);
   }
 }
 
-const scratch = new Scratch();
-const LD = 2;
-const tag = (field: number, wire: number): number => (field << 3) | wire;
-
 /**
- * Encodes one tributary.v1.ChangeEvent (fields in number order, defaults
- * omitted, exactly as the generated encoder would).
+ * Encodes one tributary.v1.ChangeEvent on its own (fields in number order,
+ * defaults omitted, exactly as the generated encoder would). Batches encode
+ * in place (BatchBuilder.append); this is for single messages and tests.
  */
 export function encodeEvent(e: EventFields): Uint8Array {
-  const w = scratch;
-  w.pos = 0;
-  if (e.schema !== '') w.bytesField(tag(1, LD), nameBytes(e.schema));
-  if (e.table !== '') w.bytesField(tag(2, LD), nameBytes(e.table));
-  if (e.op !== 0) w.numberField(tag(3, 0), e.op);
-  if (e.key.length > 0) w.bytesField(tag(4, LD), e.key);
-  if (e.before !== null && e.before.length > 0) w.bytesField(tag(5, LD), e.before);
-  if (e.after !== null && e.after.length > 0) w.bytesField(tag(6, LD), e.after);
-  if (e.commitPosition !== 0n) w.bigintField(tag(7, 0), e.commitPosition);
-  if (e.indexInTx !== 0) w.numberField(tag(8, 0), e.indexInTx);
-  if (e.commitTimeUs !== 0) w.numberField(tag(9, 0), e.commitTimeUs);
-  if (e.txid !== 0) w.numberField(tag(10, 0), e.txid);
-  if (e.schemaVersion !== 0) w.numberField(tag(11, 0), e.schemaVersion);
-  return w.buf.slice(0, w.pos);
+  const schema = nameBytes(e.schema);
+  const table = nameBytes(e.table);
+  const w = new Bytes(eventSize(e, schema, table));
+  w.event(e, schema, table);
+  return w.buf;
 }
 
 /** Accumulates encoded events and schemas for one spool batch. */
 export class BatchBuilder {
-  private events: Uint8Array[] = [];
+  /** Events as ChangeBatch field 3, each with its tag and length, in order. */
+  private events = new Bytes(64 << 10);
+  private count = 0;
   private schemas: TableSchema[] = [];
-  private bytes = 0;
+  private schemaBytes = 0;
 
   get eventCount(): number {
-    return this.events.length;
+    return this.count;
   }
 
   /** Approximate encoded size, for batch-size limits. */
   get byteLength(): number {
-    return this.bytes;
+    return this.events.pos + this.schemaBytes;
   }
 
   addSchema(schema: TableSchema): void {
     this.schemas.push(schema);
-    this.bytes += 64 * (schema.columns.length + 1);
+    this.schemaBytes += 64 * (schema.columns.length + 1);
   }
 
+  /** Encodes one event into the batch. */
+  append(e: EventFields): void {
+    const schema = nameBytes(e.schema);
+    const table = nameBytes(e.table);
+    const size = eventSize(e, schema, table);
+    const w = this.events;
+    w.ensure(size + 11);
+    w.buf[w.pos++] = EVENT_TAG;
+    w.varint(size);
+    w.event(e, schema, table);
+    this.count++;
+  }
+
+  /** Adds an event already encoded (encodeEvent). */
   addEvent(encoded: Uint8Array): void {
-    this.events.push(encoded);
-    this.bytes += encoded.length + 4;
+    const w = this.events;
+    w.ensure(encoded.length + 11);
+    w.bytesField(EVENT_TAG, encoded);
+    this.count++;
   }
 
   /**
@@ -148,25 +228,40 @@ export class BatchBuilder {
    * `sourceTimeUs`: the source clock at the newest commit the batch completes (0 = unknown).
    */
   build(sourcePosition: bigint, commitBoundary: boolean, sourceTimeUs = 0): Uint8Array {
-    const w = new BinaryWriter();
-    for (const s of this.schemas) w.tag(2, WireType.LengthDelimited).bytes(toBinary(TableSchemaSchema, s));
-    for (const e of this.events) w.tag(3, WireType.LengthDelimited).bytes(e);
-    if (sourcePosition !== 0n) w.tag(4, WireType.Varint).uint64(sourcePosition);
-    if (commitBoundary) w.tag(5, WireType.Varint).bool(true);
-    if (sourceTimeUs !== 0) w.tag(6, WireType.Varint).int64(sourceTimeUs);
-    this.events = [];
+    const head = new BinaryWriter();
+    for (const s of this.schemas) head.tag(2, WireType.LengthDelimited).bytes(toBinary(TableSchemaSchema, s));
+    const schemas = head.finish();
+    const tail = new BinaryWriter();
+    if (sourcePosition !== 0n) tail.tag(4, WireType.Varint).uint64(sourcePosition);
+    if (commitBoundary) tail.tag(5, WireType.Varint).bool(true);
+    if (sourceTimeUs !== 0) tail.tag(6, WireType.Varint).int64(sourceTimeUs);
+    const trailer = tail.finish();
+    const events = this.events.buf.subarray(0, this.events.pos);
+    const out = new Uint8Array(schemas.length + events.length + trailer.length);
+    out.set(schemas, 0);
+    out.set(events, schemas.length);
+    out.set(trailer, schemas.length + events.length);
+    this.reset();
+    return out;
+  }
+
+  private reset(): void {
+    // A batch of huge rows does not keep its buffer for ever.
+    if (this.events.buf.length > SHRINK_ABOVE) this.events = new Bytes(64 << 10);
+    this.events.pos = 0;
+    this.count = 0;
     this.schemas = [];
-    this.bytes = 0;
-    return w.finish();
+    this.schemaBytes = 0;
   }
 
   /** Moves everything from `other` into this builder (other is left empty). */
   absorb(other: BatchBuilder): void {
     for (const s of other.schemas) this.addSchema(s);
-    for (const e of other.events) this.addEvent(e);
-    other.events = [];
-    other.schemas = [];
-    other.bytes = 0;
+    const w = this.events;
+    w.ensure(other.events.pos);
+    w.raw(other.events.buf.subarray(0, other.events.pos));
+    this.count += other.count;
+    other.reset();
   }
 }
 

@@ -8,7 +8,7 @@ import { UPLINK_STREAM_PATH } from '../../proto/tributary/v1/uplink-service.js';
 import { BatchBuilder, encodeEvent, withSequence } from '../../agent/buffer/batch-builder.js';
 import { encodedBatchMessage } from '../../agent/uplink/wire.js';
 import { HubError } from '../errors.js';
-import { hubUplinkDefinition, parseAgentMessage, parseBatch, type ParsedAgentMessage } from './wire.js';
+import { checkEvent, eventWellFormed, hubUplinkDefinition, parseAgentMessage, parseBatch, type ParsedAgentMessage } from './wire.js';
 
 function tableSchema(version: number): TableSchema {
   return create(TableSchemaSchema, {
@@ -188,6 +188,43 @@ describe('parseBatch', () => {
     assertMalformed([...seq, ...lenDelimited(2, [0xff])], 'TableSchema truncated');
     assertMalformed([...seq, 0x00], 'field number 0');
     assertMalformed([...seq, ...field(3, 7)], 'wire type 7');
+  });
+});
+
+describe('eventWellFormed (the in-place fast path of the event check)', () => {
+  it('accepts real events, and never accepts what the full check refuses (20,000 seeded mutations)', () => {
+    let seed = 0x2545f491;
+    const rand = (): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed / 2 ** 32;
+    };
+    const valid = event(300);
+    assert.equal(eventWellFormed(valid, 0, valid.length), true);
+    // Embedded in a larger buffer: only [start, end) is read.
+    const framed = Uint8Array.of(0xff, 0xff, ...valid, 0x0a, 0xff);
+    assert.equal(eventWellFormed(framed, 2, 2 + valid.length), true);
+    let accepted = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const b = Uint8Array.from(valid);
+      for (let k = 0; k < 1 + Math.floor(rand() * 3); k++) b[Math.floor(rand() * b.length)] = Math.floor(rand() * 256);
+      const cut = b.subarray(0, Math.floor(rand() * (b.length + 1)));
+      const padded = Uint8Array.of(...cut, 0x0a, 0x7f, 0x08);
+      if (!eventWellFormed(padded, 0, cut.length)) continue;
+      accepted++;
+      assert.doesNotThrow(() => checkEvent(cut), `mutation ${i} passed the fast path but not the full check`);
+    }
+    assert.ok(accepted > 100, `only ${accepted} mutations were accepted: the comparison tested little`);
+  });
+
+  it('leaves unknown group fields to the full check, which skips them', () => {
+    // field 20, start group (wire type 3) ... end group (wire type 4)
+    const group = [0xa3, 0x01, 0x08, 0x01, 0xa4, 0x01];
+    const ev = Uint8Array.of(...event(1), ...group);
+    assert.equal(eventWellFormed(ev, 0, ev.length), false);
+    assert.doesNotThrow(() => checkEvent(ev));
+    const batch = withSequence(new BatchBuilder().build(0n, false), 1);
+    const withGroup = Uint8Array.of(...batch, 0x1a, ev.length, ...ev);
+    assert.equal(parseBatch(withGroup).eventCount, 1);
   });
 });
 

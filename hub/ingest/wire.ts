@@ -59,7 +59,7 @@ function malformed(what: string, cause?: unknown): HubError {
 }
 
 /** Walks a ChangeEvent's fields without materialising it: wire types must match change.proto. */
-function checkEvent(bytes: Uint8Array): void {
+export function checkEvent(bytes: Uint8Array): void {
   const r = new BinaryReader(bytes);
   while (r.pos < r.len) {
     const [field, type] = r.tag();
@@ -67,6 +67,67 @@ function checkEvent(bytes: Uint8Array): void {
     if (type !== expected) throw malformed(`ChangeEvent field ${field} has wire type ${type}`);
     r.skip(type, field);
   }
+}
+
+/** Reads a varint of at most `max` bytes ending before `end`: the position after it, or -1. */
+function skipVarint(b: Uint8Array, p: number, end: number, max: number): number {
+  for (let i = 0; i < max; i++) {
+    if (p >= end) return -1;
+    if (((b[p++] as number) & 0x80) === 0) return p;
+  }
+  return -1;
+}
+
+/**
+ * The fast path of checkEvent, run on every event of every batch: true when
+ * `b[start, end)` is a ChangeEvent whose known fields have change.proto's
+ * wire types and whose unknown fields are varint, fixed or length-delimited.
+ * Reads the bytes in place (no view per field). False for anything else,
+ * which checkEvent then decides on and names.
+ */
+export function eventWellFormed(b: Uint8Array, start: number, end: number): boolean {
+  let p = start;
+  while (p < end) {
+    let t = b[p++] as number;
+    if (t >= 0x80) {
+      // A multi-byte tag: only unknown fields (number 16 and up) have one.
+      let shift = 7;
+      t &= 0x7f;
+      for (;;) {
+        if (p >= end || shift > 28) return false;
+        const c = b[p++] as number;
+        if (shift === 28 && c > 0x0f) return false; // past uint32
+        t += (c & 0x7f) * 2 ** shift;
+        if (c < 0x80) break;
+        shift += 7;
+      }
+    }
+    const field = Math.floor(t / 8);
+    const type = t & 7;
+    if (field === 0) return false;
+    if (field <= 11) {
+      const ld = field <= 2 || (field >= 4 && field <= 6);
+      if (type !== (ld ? WireType.LengthDelimited : WireType.Varint)) return false;
+    }
+    if (type === WireType.Varint) p = skipVarint(b, p, end, 10);
+    else if (type === WireType.LengthDelimited) {
+      let length = 0;
+      let shift = 0;
+      for (;;) {
+        if (p >= end || shift > 28) return false;
+        const c = b[p++] as number;
+        if (shift === 28 && c > 0x0f) return false;
+        length += (c & 0x7f) * 2 ** shift;
+        if (c < 0x80) break;
+        shift += 7;
+      }
+      p += length;
+    } else if (type === WireType.Bit64) p += 8;
+    else if (type === WireType.Bit32) p += 4;
+    else return false;
+    if (p < 0 || p > end) return false;
+  }
+  return true;
 }
 
 export function parseBatch(bytes: Uint8Array): BatchHeader {
@@ -83,7 +144,11 @@ export function parseBatch(bytes: Uint8Array): BatchHeader {
       if (field === 1 && type === WireType.Varint) sequence = BigInt(r.uint64());
       else if (field === 2 && type === WireType.LengthDelimited) schemas.push(fromBinary(TableSchemaSchema, r.bytes()));
       else if (field === 3 && type === WireType.LengthDelimited) {
-        checkEvent(r.bytes());
+        const length = r.uint32();
+        const start = r.pos;
+        r.pos += length;
+        if (r.pos > r.len) throw malformed('ChangeBatch event runs past the end of the batch');
+        if (!eventWellFormed(bytes, start, r.pos)) checkEvent(bytes.subarray(start, r.pos));
         eventCount++;
       } else if (field === 4 && type === WireType.Varint) sourcePosition = BigInt(r.uint64());
       else if (field === 5 && type === WireType.Varint) commitBoundary = r.bool();

@@ -49,7 +49,10 @@ export class ManagedProcess {
 
   start(): void {
     if (this.child !== null) throw new Error(`${this.name} is already running`);
-    const child = spawn(process.execPath, [CLI, ...this.args], { env: { ...process.env, ...this.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // BENCH_CPU_PROFILE_DIR: each process writes a V8 CPU profile there when it exits (benchmarks' profiling aid).
+    const profile = process.env['BENCH_CPU_PROFILE_DIR'];
+    const flags = profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profile}`];
+    const child = spawn(process.execPath, [...flags, CLI, ...this.args], { env: { ...process.env, ...this.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout?.pipe(this.logFile, { end: false });
     child.stderr?.pipe(this.logFile, { end: false });
     child.on('exit', () => {

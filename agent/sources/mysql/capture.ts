@@ -23,7 +23,7 @@
 import type { AnyBinlogEvent, MariadbGtidEvent, QueryEvent, TableMapEvent } from '@vlasky/zongji';
 import { Op } from '../../../proto/gen/tributary/v1/change_pb.js';
 import { RowWriter } from '../../../proto/tributary/v1/row-codec.js';
-import { BatchBuilder, encodeEvent } from '../../buffer/batch-builder.js';
+import { BatchBuilder } from '../../buffer/batch-builder.js';
 import type { ChangeBuffer } from '../../buffer/change-buffer.js';
 import { AgentError } from '../../errors.js';
 import type { Logger } from '../../log.js';
@@ -289,21 +289,19 @@ export class Capture implements VirtualWatermarks {
   }
 
   private addEvent(tx: OpenTransaction, db: string, table: string, version: number, op: Op, key: Uint8Array, before: Uint8Array | null, after: Uint8Array | null): void {
-    this.open.addEvent(
-      encodeEvent({
-        schema: db,
-        table,
-        op,
-        key,
-        before,
-        after,
-        commitPosition: tx.position,
-        indexInTx: tx.index++,
-        commitTimeUs: tx.timeUs,
-        txid: 0,
-        schemaVersion: version,
-      }),
-    );
+    this.open.append({
+      schema: db,
+      table,
+      op,
+      key,
+      before,
+      after,
+      commitPosition: tx.position,
+      indexInTx: tx.index++,
+      commitTimeUs: tx.timeUs,
+      txid: 0,
+      schemaVersion: version,
+    });
     this.eventsCaptured++;
     if (this.open.eventCount >= this.o.batchEvents) this.spool.partial(this.open);
   }

@@ -13,7 +13,7 @@
 import { create } from '@bufbuild/protobuf';
 import { ColumnSchema, Op, TableSchemaSchema, ValueKind, type TableSchema } from '../../../proto/gen/tributary/v1/change_pb.js';
 import { RowWriter } from '../../../proto/tributary/v1/row-codec.js';
-import { BatchBuilder, encodeEvent } from '../../buffer/batch-builder.js';
+import { BatchBuilder } from '../../buffer/batch-builder.js';
 import { SpoolWriter } from '../../buffer/spool-writer.js';
 import type { ChangeBuffer, SchemaVersionRecord } from '../../buffer/change-buffer.js';
 import { AgentError } from '../../errors.js';
@@ -323,21 +323,19 @@ export class Capture {
   }
 
   private addEvent(tx: OpenTransaction, r: RelationState, op: Op, key: Uint8Array, before: Uint8Array | null, after: Uint8Array | null): void {
-    this.open.addEvent(
-      encodeEvent({
-        schema: r.schema.schema,
-        table: r.schema.table,
-        op,
-        key,
-        before,
-        after,
-        commitPosition: tx.commitLsn,
-        indexInTx: tx.index++,
-        commitTimeUs: tx.commitTimeUs,
-        txid: tx.xid,
-        schemaVersion: r.schema.version,
-      }),
-    );
+    this.open.append({
+      schema: r.schema.schema,
+      table: r.schema.table,
+      op,
+      key,
+      before,
+      after,
+      commitPosition: tx.commitLsn,
+      indexInTx: tx.index++,
+      commitTimeUs: tx.commitTimeUs,
+      txid: tx.xid,
+      schemaVersion: r.schema.version,
+    });
     this.eventsCaptured++;
     if (this.open.eventCount >= this.batchEvents) this.flushPartial();
   }

@@ -130,6 +130,22 @@ export class RowConverter {
     }
   }
 
+  /**
+   * Writes a row (or only its key columns) whose values are text spans of
+   * `buf`: column i is `buf[spans[2i], spans[2i + 1])`, or NULL when
+   * `spans[2i]` is -1. What a COPY text line without escapes is (copy-out.ts).
+   */
+  writeSpans(buf: Uint8Array, spans: Int32Array, w: RowWriter, keysOnly: boolean): void {
+    const n = this.kinds.length;
+    w.columns(keysOnly ? this.keyCount : n);
+    for (let i = 0; i < n; i++) {
+      if (keysOnly && this.keys[i] !== 1) continue;
+      const start = spans[2 * i] as number;
+      if (start < 0) w.null();
+      else this.value(i, buf, start, spans[2 * i + 1] as number, w);
+    }
+  }
+
   private value(i: number, buf: Uint8Array, start: number, end: number, w: RowWriter): void {
     try {
       const kind = this.kinds[i] as ValueKind;

@@ -64,6 +64,34 @@ export function copyLineToTuple(line: Uint8Array, count: number, out: Uint8Array
   return { tuple: { buf: out, start: 0, end: o, count }, buf: out };
 }
 
+/**
+ * The column spans of a COPY text line with no escaped value (the common
+ * case): `spans[2i]`/`spans[2i + 1]` are column i's start and end in `line`,
+ * start -1 for NULL (`\N`). Returns false when some value holds an escape
+ * (copyLineToTuple then unescapes the line), and throws on a wrong column count.
+ */
+export function copyLineSpans(line: Uint8Array, count: number, spans: Int32Array): boolean {
+  let bs = line.indexOf(BACKSLASH);
+  let p = 0;
+  for (let i = 0; i < count; i++) {
+    if (p > line.length) throw new AgentError('protocol', `COPY text row has ${i} columns, expected ${count}`);
+    let end = line.indexOf(TAB, p);
+    if (end < 0) end = line.length;
+    if (bs >= 0 && bs < end) {
+      // Only a NULL may hold a backslash here: `\N` alone.
+      if (bs !== p || end - p !== 2 || line[p + 1] !== 0x4e) return false;
+      spans[2 * i] = -1;
+      bs = line.indexOf(BACKSLASH, end);
+    } else {
+      spans[2 * i] = p;
+      spans[2 * i + 1] = end;
+    }
+    p = end + 1;
+  }
+  if (p <= line.length) throw new AgentError('protocol', `COPY text row has more than ${count} columns`);
+  return true;
+}
+
 interface CopyConnection {
   query(text: string): void;
 }

@@ -1,0 +1,214 @@
+/**
+ * Reads one snapshot chunk of a PostgreSQL table: keyset `COPY (SELECT ...)
+ * TO STDOUT` inside a REPEATABLE READ transaction that also lists the
+ * transactions in progress in its snapshot, each row converted by the
+ * pgoutput converter into exactly the key and row bytes the stream produces.
+ * It owns its connection. The agent runs it in a worker thread
+ * (chunk-worker.ts), so conversion runs beside the capture instead of in
+ * turn with it; it runs in-process where no worker can be started.
+ */
+import pg from 'pg';
+import { RowWriter } from '../../../proto/tributary/v1/row-codec.js';
+import { AgentError } from '../../errors.js';
+import type { ChunkKey, KeyedTable } from '../../snapshot/snapshot-source.js';
+import { REPLICATION_SESSION_SETTINGS, RowConverter } from './convert.js';
+import { CopyOut, copyLineSpans, copyLineToTuple } from './copy-out.js';
+import type { RelationMessage } from './protocol.js';
+import { classify, optionsString } from './stream.js';
+import { tupleTexts } from './tuple-text.js';
+import { PG_TYPE_CATALOG_SQL, PgTypeCatalog, type PgTypeRow } from './types.js';
+
+export interface ColumnRow {
+  attname: string;
+  typid: number;
+  typmod: number;
+  typname: string;
+  pkpos: number | null;
+  identpos: number | null;
+}
+
+export interface TableRow {
+  oid: number;
+  relreplident: string;
+  reltuples: number;
+}
+
+const COLUMNS_SQL = `SELECT a.attname, a.atttypid::int AS typid, a.atttypmod AS typmod, format_type(a.atttypid, a.atttypmod) AS typname,
+  (SELECT array_position(i.indkey::int2[], a.attnum) FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indisprimary) AS pkpos,
+  (SELECT array_position(i.indkey::int2[], a.attnum) FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indisreplident) AS identpos
+FROM pg_attribute a WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum`;
+
+const TABLE_SQL = `SELECT c.oid::int AS oid, c.relreplident, greatest(c.reltuples, 0)::float8 AS reltuples
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`;
+
+export const quoteIdent = (s: string): string => `"${s.replace(/"/g, '""')}"`;
+/** A literal under standard_conforming_strings = on (set on this connection). */
+export const quoteLiteral = (s: string): string => `'${s.replace(/'/g, "''")}'`;
+
+/**
+ * One chunk as read: every row's key bytes then row bytes, back to back in
+ * `bytes`; `ends[2i]` is where row i's key ends, `ends[2i + 1]` where its row
+ * image ends (a form that crosses a thread boundary without a copy).
+ */
+export interface RawChunk {
+  readonly bytes: Uint8Array;
+  readonly ends: Uint32Array;
+  readonly lastKey: ChunkKey | null;
+  /** The Relation message pgoutput would send for the table: the rows were converted with it. */
+  readonly relation: RelationMessage;
+  /** Transactions in progress in the chunk SELECT's snapshot (see PgChunkMeta). */
+  readonly inProgress: number[];
+}
+
+/** A connection with the session settings snapshots need (the stream's, so conversion matches). */
+export async function snapshotConnection(config: pg.ClientConfig): Promise<pg.Client> {
+  // synchronous_commit stays as the server has it: a walsender sends WAL
+  // only once flushed, so an asynchronous commit would hold each watermark
+  // back by up to three wal_writer_delay periods.
+  const settings = { ...REPLICATION_SESSION_SETTINGS, standard_conforming_strings: 'on', client_encoding: 'UTF8' };
+  const client = new pg.Client({ ...config, options: optionsString(settings), application_name: `${config.application_name ?? 'tributary'}-snapshot` });
+  client.on('error', () => undefined); // a dropped connection fails the running query; the next call reconnects
+  try {
+    await client.connect();
+  } catch (cause) {
+    throw classify(cause);
+  }
+  return client;
+}
+
+export function splitTable(table: string): [string, string] {
+  const dot = table.indexOf('.');
+  return [table.slice(0, dot), table.slice(dot + 1)];
+}
+
+export async function tableColumns(c: pg.Client, table: string): Promise<{ t: TableRow; columns: ColumnRow[] }> {
+  const [schema, name] = splitTable(table);
+  const found = await c.query<TableRow>(TABLE_SQL, [schema, name]);
+  const t = found.rows[0];
+  if (t === undefined) throw new AgentError('source-misconfigured', `${table}: no such table`);
+  const { rows } = await c.query<ColumnRow>(COLUMNS_SQL, [t.oid]);
+  return { t, columns: rows };
+}
+
+/** The chunk key: primary key columns in index order, else the replica identity index's. */
+export function chunkKey(t: TableRow, columns: readonly ColumnRow[]): ColumnRow[] {
+  const by = (pos: (c: ColumnRow) => number | null): ColumnRow[] =>
+    columns.filter((c) => pos(c) !== null).sort((a, b) => (pos(a) as number) - (pos(b) as number));
+  const pk = by((c) => c.pkpos);
+  return pk.length > 0 ? pk : t.relreplident === 'i' ? by((c) => c.identpos) : [];
+}
+
+/** The Relation message pgoutput would send for this table: key flags follow the replica identity. */
+function relationOf(table: string, t: TableRow, columns: readonly ColumnRow[]): RelationMessage {
+  const [namespace, name] = splitTable(table);
+  const key = (c: ColumnRow): boolean =>
+    t.relreplident === 'f' ? true : t.relreplident === 'i' ? c.identpos !== null : t.relreplident === 'd' ? c.pkpos !== null : false;
+  return {
+    tag: 'relation',
+    relationId: t.oid,
+    namespace,
+    name,
+    replicaIdentity: t.relreplident,
+    columns: columns.map((c) => ({ key: key(c), name: c.attname, typeOid: c.typid, typeMod: c.typmod })),
+  };
+}
+
+export class ChunkReader {
+  private client: pg.Client | null = null;
+  private catalog: PgTypeCatalog | null = null;
+  private scratch: Uint8Array = new Uint8Array(1 << 16);
+  private readonly writer = new RowWriter(1 << 20);
+
+  constructor(private readonly config: pg.ClientConfig) {}
+
+  /** Runs `fn` on the connection; a failure drops the connection so the retry starts clean. */
+  private async use<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+    this.client ??= await snapshotConnection(this.config);
+    const c = this.client;
+    try {
+      return await fn(c);
+    } catch (cause) {
+      this.client = null;
+      await c.end().catch(() => undefined);
+      throw classify(cause);
+    }
+  }
+
+  read(table: KeyedTable, after: ChunkKey | null, limit: number): Promise<RawChunk> {
+    return this.use(async (c) => {
+      const { t, columns } = await tableColumns(c, table.table);
+      const key = chunkKey(t, columns);
+      if (key.map((k) => k.attname).join() !== table.keyColumns.join()) throw new AgentError('source-unavailable', `${table.table}: its key changed during the snapshot`);
+      const relation = relationOf(table.table, t, columns);
+      const converter = await this.converter(c, relation);
+      const keyIdx = key.map((k) => columns.indexOf(k));
+      const keyList = key.map((k) => quoteIdent(k.attname)).join(', ');
+      const where = after === null ? '' : ` WHERE (${keyList}) > (${after.map((v, i) => `${quoteLiteral(v)}::${key[i]?.typname ?? 'text'}`).join(', ')})`;
+      const [schema, name] = splitTable(table.table);
+      const sql = `COPY (SELECT ${columns.map((k) => quoteIdent(k.attname)).join(', ')} FROM ${quoteIdent(schema)}.${quoteIdent(name)}${where} ORDER BY ${keyList} LIMIT ${limit}) TO STDOUT`;
+      // Every key and row image of the chunk goes into one buffer: one copy per chunk, none per row.
+      let ends = new Uint32Array(Math.max(2, 2 * limit));
+      let n = 0;
+      const spans = new Int32Array(2 * columns.length);
+      // The newest line, kept for the next chunk's starting key (COPY's buffers are reused).
+      let lastLine = new Uint8Array(1024);
+      let lastLength = -1;
+      const w = this.writer.reset();
+      const copy = new CopyOut(sql, (line) => {
+        if (n + 2 > ends.length) {
+          const grown = new Uint32Array(ends.length * 2);
+          grown.set(ends);
+          ends = grown;
+        }
+        if (copyLineSpans(line, columns.length, spans)) {
+          // No escapes: values are converted straight from the line.
+          converter.writeSpans(line, spans, w, true);
+          ends[n++] = w.length;
+          converter.writeSpans(line, spans, w, false);
+          ends[n++] = w.length;
+        } else {
+          const { tuple, buf } = copyLineToTuple(line, columns.length, this.scratch);
+          this.scratch = buf;
+          converter.writeKey(tuple, w);
+          ends[n++] = w.length;
+          converter.writeRow(tuple, w);
+          ends[n++] = w.length;
+        }
+        if (lastLine.length < line.length) lastLine = new Uint8Array(line.length * 2);
+        lastLine.set(line);
+        lastLength = line.length;
+      });
+      // One snapshot for the xid list and the COPY: the transaction's first statement takes it.
+      await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const xip = await c.query<{ xip: string[] }>(
+        // txid_* rather than pg_current_snapshot() (PostgreSQL 13+): the same list, on every version.
+        "SELECT coalesce(array_agg((x % 4294967296)::text), '{}') AS xip FROM txid_snapshot_xip(txid_current_snapshot()) x",
+      );
+      c.query(copy as unknown as pg.QueryConfig);
+      await copy.done;
+      await c.query('COMMIT');
+      const inProgress = (xip.rows[0]?.xip ?? []).map(Number);
+      const lastKey = lastLength < 0 ? null : tupleTexts(copyLineToTuple(lastLine.subarray(0, lastLength), columns.length, this.scratch).tuple, keyIdx);
+      return { bytes: w.finish(), ends: ends.slice(0, n), lastKey, relation, inProgress };
+    });
+  }
+
+  private async converter(c: pg.Client, relation: RelationMessage): Promise<RowConverter> {
+    for (let attempt = 0; ; attempt++) {
+      if (this.catalog === null) this.catalog = new PgTypeCatalog((await c.query<PgTypeRow>(PG_TYPE_CATALOG_SQL)).rows);
+      try {
+        return RowConverter.forRelation(relation, this.catalog);
+      } catch (e) {
+        // A type created after the catalog was loaded: load it again, once.
+        if (attempt > 0 || !(e instanceof AgentError)) throw e;
+        this.catalog = null;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    const c = this.client;
+    this.client = null;
+    await c?.end().catch(() => undefined);
+  }
+}

@@ -11,7 +11,7 @@ import {
   type TableSchema,
 } from '../../proto/gen/tributary/v1/change_pb.js';
 import { encodeRow } from '../../proto/tributary/v1/row-codec.js';
-import { BatchBuilder, encodeEvent, withSequence, type EventFields } from './batch-builder.js';
+import { BatchBuilder, encodeEvent, EventTemplate, withSequence, type EventFields } from './batch-builder.js';
 
 const UINT64_MAX = 2n ** 64n - 1n;
 
@@ -106,6 +106,25 @@ describe('encodeEvent', () => {
   it('encodes an all-default event as zero bytes', () => {
     const e = fields({ schema: '', table: '', op: Op.UNSPECIFIED, key: new Uint8Array(0), after: null, commitPosition: 0n, indexInTx: 0, commitTimeUs: 0, txid: 0, schemaVersion: 0 });
     assert.equal(encodeEvent(e).length, 0);
+  });
+});
+
+describe('EventTemplate', () => {
+  it('appendFrom writes exactly the bytes of append with every field', () => {
+    const cases: EventFields[] = [
+      fields({ op: Op.READ, before: null, indexInTx: 0 }),
+      fields({ op: Op.READ, before: null, indexInTx: 300, commitPosition: UINT64_MAX, commitTimeUs: -5, txid: 0 }),
+      fields({ op: Op.UPDATE, indexInTx: 7, schemaVersion: 0, key: new Uint8Array(0), before: encodeRow([1n, 'old', 1.5]) }),
+      fields({ schema: '', table: 'x', op: Op.UNSPECIFIED, commitPosition: 0n, commitTimeUs: 0, txid: 0, schemaVersion: 0, after: null }),
+    ];
+    for (const [i, e] of cases.entries()) {
+      const viaTemplate = new BatchBuilder();
+      viaTemplate.appendFrom(new EventTemplate(e), e.key, e.before, e.after, e.indexInTx);
+      const direct = new BatchBuilder();
+      direct.append(e);
+      assert.equal(viaTemplate.eventCount, 1);
+      assert.deepEqual(viaTemplate.build(1n, true), direct.build(1n, true), `case ${i}`);
+    }
   });
 });
 

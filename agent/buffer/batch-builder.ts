@@ -107,12 +107,22 @@ class Bytes {
     this.buf = next;
   }
 
+  /** Varint of a non-negative safe integer (integer operations only, as RowWriter.uvarint). */
   varint(n: number): void {
     const b = this.buf;
     let p = this.pos;
+    if (n >= 0x80000000) {
+      const lo = n >>> 0;
+      const hi = (n - lo) / 0x100000000;
+      b[p++] = (lo & 0x7f) | 0x80;
+      b[p++] = ((lo >>> 7) & 0x7f) | 0x80;
+      b[p++] = ((lo >>> 14) & 0x7f) | 0x80;
+      b[p++] = ((lo >>> 21) & 0x7f) | 0x80;
+      n = (lo >>> 28) | (hi << 4);
+    }
     while (n >= 0x80) {
-      b[p++] = (n % 0x80) | 0x80;
-      n = Math.floor(n / 0x80);
+      b[p++] = (n & 0x7f) | 0x80;
+      n >>>= 7;
     }
     b[p++] = n;
     this.pos = p;
@@ -180,6 +190,28 @@ export function encodeEvent(e: EventFields): Uint8Array {
   return w.buf;
 }
 
+/** The fields a run of events shares (a snapshot chunk's READ rows at one position). */
+export type SharedFields = Omit<EventFields, 'key' | 'before' | 'after' | 'indexInTx'>;
+
+/**
+ * SharedFields encoded once, in the three pieces that surround an event's
+ * own fields in field-number order: 1–3 (names, op), 7 (position), 9–11.
+ */
+export class EventTemplate {
+  readonly head: Uint8Array;
+  readonly position: Uint8Array;
+  readonly tail: Uint8Array;
+
+  constructor(e: SharedFields) {
+    const none = new Uint8Array(0);
+    const piece = (fields: EventFields): Uint8Array => encodeEvent(fields);
+    const base: EventFields = { schema: '', table: '', op: 0, key: none, before: null, after: null, commitPosition: 0n, indexInTx: 0, commitTimeUs: 0, txid: 0, schemaVersion: 0 };
+    this.head = piece({ ...base, schema: e.schema, table: e.table, op: e.op });
+    this.position = piece({ ...base, commitPosition: e.commitPosition });
+    this.tail = piece({ ...base, commitTimeUs: e.commitTimeUs, txid: e.txid, schemaVersion: e.schemaVersion });
+  }
+}
+
 /** Accumulates encoded events and schemas for one spool batch. */
 export class BatchBuilder {
   /** Events as ChangeBatch field 3, each with its tag and length, in order. */
@@ -212,6 +244,31 @@ export class BatchBuilder {
     w.buf[w.pos++] = EVENT_TAG;
     w.varint(size);
     w.event(e, schema, table);
+    this.count++;
+  }
+
+  /**
+   * Encodes one event made of a template's shared fields and its own: the
+   * same bytes as `append` with all the fields, without encoding the shared
+   * ones again.
+   */
+  appendFrom(t: EventTemplate, key: Uint8Array, before: Uint8Array | null, after: Uint8Array | null, indexInTx: number): void {
+    let size = t.head.length + t.position.length + t.tail.length;
+    if (key.length > 0) size += bytesSize(key);
+    if (before !== null && before.length > 0) size += bytesSize(before);
+    if (after !== null && after.length > 0) size += bytesSize(after);
+    if (indexInTx !== 0) size += 1 + numberSize(indexInTx);
+    const w = this.events;
+    w.ensure(size + 11);
+    w.buf[w.pos++] = EVENT_TAG;
+    w.varint(size);
+    w.raw(t.head);
+    if (key.length > 0) w.bytesField(tag(4, LD), key);
+    if (before !== null && before.length > 0) w.bytesField(tag(5, LD), before);
+    if (after !== null && after.length > 0) w.bytesField(tag(6, LD), after);
+    w.raw(t.position);
+    if (indexInTx !== 0) w.numberField(tag(8, 0), indexInTx);
+    w.raw(t.tail);
     this.count++;
   }
 

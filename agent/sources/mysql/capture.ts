@@ -23,7 +23,7 @@
 import type { AnyBinlogEvent, MariadbGtidEvent, QueryEvent, TableMapEvent } from '@vlasky/zongji';
 import { Op } from '../../../proto/gen/tributary/v1/change_pb.js';
 import { RowWriter } from '../../../proto/tributary/v1/row-codec.js';
-import { BatchBuilder } from '../../buffer/batch-builder.js';
+import { BatchBuilder, EventTemplate } from '../../buffer/batch-builder.js';
 import type { ChangeBuffer } from '../../buffer/change-buffer.js';
 import { AgentError } from '../../errors.js';
 import type { Logger } from '../../log.js';
@@ -359,7 +359,12 @@ export class Capture implements VirtualWatermarks {
     const t = this.t.forSnapshot(emission.meta.shape, tx.position);
     if (t === null) return emission.rejected('the table changed between the chunk SELECT and its high watermark');
     this.t.markSent(t, this.open);
-    for (const row of emission.rows) this.addEvent(tx, t.schema.schema, t.schema.table, t.schema.version, Op.READ, row.key, null, row.after);
+    const shared = new EventTemplate({ schema: t.schema.schema, table: t.schema.table, op: Op.READ, commitPosition: tx.position, commitTimeUs: tx.timeUs, txid: 0, schemaVersion: t.schema.version });
+    for (const row of emission.rows) {
+      this.open.appendFrom(shared, row.key, null, row.after, tx.index++);
+      this.eventsCaptured++;
+      if (this.open.eventCount >= this.o.batchEvents) this.spool.partial(this.open);
+    }
     this.spool.addSnapshot(emission.record, emission.durable);
   }
 

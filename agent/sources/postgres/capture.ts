@@ -13,7 +13,7 @@
 import { create } from '@bufbuild/protobuf';
 import { ColumnSchema, Op, TableSchemaSchema, ValueKind, type TableSchema } from '../../../proto/gen/tributary/v1/change_pb.js';
 import { RowWriter } from '../../../proto/tributary/v1/row-codec.js';
-import { BatchBuilder } from '../../buffer/batch-builder.js';
+import { BatchBuilder, EventTemplate } from '../../buffer/batch-builder.js';
 import { SpoolWriter } from '../../buffer/spool-writer.js';
 import type { ChangeBuffer, SchemaVersionRecord } from '../../buffer/change-buffer.js';
 import { AgentError } from '../../errors.js';
@@ -318,7 +318,12 @@ export class Capture {
       return;
     }
     const r = this.relation(meta.relationId);
-    for (const row of emission.rows) this.addEvent(tx, r, Op.READ, row.key, null, row.after);
+    const shared = new EventTemplate({ schema: r.schema.schema, table: r.schema.table, op: Op.READ, commitPosition: tx.commitLsn, commitTimeUs: tx.commitTimeUs, txid: tx.xid, schemaVersion: r.schema.version });
+    for (const row of emission.rows) {
+      this.open.appendFrom(shared, row.key, null, row.after, tx.index++);
+      this.eventsCaptured++;
+      if (this.open.eventCount >= this.batchEvents) this.flushPartial();
+    }
     this.spool.addSnapshot(emission.record, emission.durable);
   }
 

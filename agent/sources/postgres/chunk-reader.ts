@@ -151,32 +151,32 @@ export class ChunkReader {
       let n = 0;
       const spans = new Int32Array(2 * columns.length);
       // The newest line, kept for the next chunk's starting key (COPY's buffers are reused).
-      let lastLine = new Uint8Array(1024);
+      let lastLine = Buffer.alloc(1024);
       let lastLength = -1;
       const w = this.writer.reset();
-      const copy = new CopyOut(sql, (line) => {
+      const copy = new CopyOut(sql, (data, start, end) => {
         if (n + 2 > ends.length) {
           const grown = new Uint32Array(ends.length * 2);
           grown.set(ends);
           ends = grown;
         }
-        if (copyLineSpans(line, columns.length, spans)) {
+        if (copyLineSpans(data, start, end, columns.length, spans)) {
           // No escapes: values are converted straight from the line.
-          converter.writeSpans(line, spans, w, true);
+          converter.writeSpans(data, spans, w, true);
           ends[n++] = w.length;
-          converter.writeSpans(line, spans, w, false);
+          converter.writeSpans(data, spans, w, false);
           ends[n++] = w.length;
         } else {
-          const { tuple, buf } = copyLineToTuple(line, columns.length, this.scratch);
+          const { tuple, buf } = copyLineToTuple(data.subarray(start, end), columns.length, this.scratch);
           this.scratch = buf;
           converter.writeKey(tuple, w);
           ends[n++] = w.length;
           converter.writeRow(tuple, w);
           ends[n++] = w.length;
         }
-        if (lastLine.length < line.length) lastLine = new Uint8Array(line.length * 2);
-        lastLine.set(line);
-        lastLength = line.length;
+        if (lastLine.length < end - start) lastLine = Buffer.alloc((end - start) * 2);
+        data.copy(lastLine, 0, start, end);
+        lastLength = end - start;
       });
       // One snapshot for the xid list and the COPY: the transaction's first statement takes it.
       await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');

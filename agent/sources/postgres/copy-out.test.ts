@@ -49,17 +49,28 @@ test('a column count that does not match is an error', () => {
   assert.throws(() => copyLineToTuple(enc.encode('1'), 2, new Uint8Array(0)), /1 columns, expected 2/);
 });
 
+/** copyLineSpans over a whole line. */
+const whole = (line: Uint8Array, count: number, spans: Int32Array): boolean => copyLineSpans(line, 0, line.length, count, spans);
+
+test('copyLineSpans reads only its line of a larger buffer', () => {
+  const spans = new Int32Array(4);
+  const buf = enc.encode('\\x\t\tab\tc\n\\N\t\t');
+  // the line 'ab\tc' sits at [4, 8); backslashes and tabs around it are not its own
+  assert.equal(copyLineSpans(buf, 4, 8, 2, spans), true);
+  assert.deepEqual([...spans], [4, 6, 7, 8]);
+});
+
 test('copyLineSpans: spans of a line without escapes, -1 for NULL; false when a value holds an escape', () => {
   const spans = new Int32Array(8);
   const line = enc.encode('1\t\\N\thello\t');
-  assert.equal(copyLineSpans(line, 4, spans), true);
+  assert.equal(whole(line, 4, spans), true);
   assert.deepEqual([...spans.subarray(0, 8)].filter((_, i) => i !== 3), [0, 1, -1, 5, 10, 11, 11]);
-  assert.equal(copyLineSpans(enc.encode('a\\tb\tc'), 2, spans), false);
-  assert.equal(copyLineSpans(enc.encode('x\t\\\\N'), 2, spans), false, 'an escaped backslash before N is text, not NULL');
-  assert.equal(copyLineSpans(enc.encode('\\N'), 1, spans), true);
+  assert.equal(whole(enc.encode('a\\tb\tc'), 2, spans), false);
+  assert.equal(whole(enc.encode('x\t\\\\N'), 2, spans), false, 'an escaped backslash before N is text, not NULL');
+  assert.equal(whole(enc.encode('\\N'), 1, spans), true);
   assert.equal(spans[0], -1);
-  assert.throws(() => copyLineSpans(enc.encode('1\t2\t3'), 2, spans), /more than 2 columns/);
-  assert.throws(() => copyLineSpans(enc.encode('1'), 2, spans), /1 columns, expected 2/);
+  assert.throws(() => whole(enc.encode('1\t2\t3'), 2, spans), /more than 2 columns/);
+  assert.throws(() => whole(enc.encode('1'), 2, spans), /1 columns, expected 2/);
 });
 
 test('the span path converts every line exactly as the unescaping path does (2,000 seeded lines)', () => {
@@ -90,7 +101,7 @@ test('the span path converts every line exactly as the unescaping path does (2,0
       const expected = new RowWriter();
       if (keysOnly) conv.writeKey(tuple, expected);
       else conv.writeRow(tuple, expected);
-      if (!copyLineSpans(line, 4, spans)) continue;
+      if (!whole(line, 4, spans)) continue;
       spanned++;
       const actual = new RowWriter();
       conv.writeSpans(line, spans, actual, keysOnly);

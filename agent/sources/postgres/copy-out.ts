@@ -65,30 +65,33 @@ export function copyLineToTuple(line: Uint8Array, count: number, out: Uint8Array
 }
 
 /**
- * The column spans of a COPY text line with no escaped value (the common
- * case): `spans[2i]`/`spans[2i + 1]` are column i's start and end in `line`,
- * start -1 for NULL (`\N`). Returns false when some value holds an escape
- * (copyLineToTuple then unescapes the line), and throws on a wrong column count.
+ * The column spans of a COPY text line `buf[start, end)` with no escaped
+ * value (the common case): `spans[2i]`/`spans[2i + 1]` are column i's start
+ * and end in `buf`, start -1 for NULL (`\N`). Returns false when some value
+ * holds an escape (copyLineToTuple then unescapes the line), and throws on a
+ * wrong column count.
  */
-export function copyLineSpans(line: Uint8Array, count: number, spans: Int32Array): boolean {
-  let bs = line.indexOf(BACKSLASH);
-  let p = 0;
+export function copyLineSpans(buf: Uint8Array, start: number, end: number, count: number, spans: Int32Array): boolean {
+  let bs = buf.indexOf(BACKSLASH, start);
+  if (bs >= end) bs = -1;
+  let p = start;
   for (let i = 0; i < count; i++) {
-    if (p > line.length) throw new AgentError('protocol', `COPY text row has ${i} columns, expected ${count}`);
-    let end = line.indexOf(TAB, p);
-    if (end < 0) end = line.length;
-    if (bs >= 0 && bs < end) {
+    if (p > end) throw new AgentError('protocol', `COPY text row has ${i} columns, expected ${count}`);
+    let stop = buf.indexOf(TAB, p);
+    if (stop < 0 || stop > end) stop = end;
+    if (bs >= 0 && bs < stop) {
       // Only a NULL may hold a backslash here: `\N` alone.
-      if (bs !== p || end - p !== 2 || line[p + 1] !== 0x4e) return false;
+      if (bs !== p || stop - p !== 2 || buf[p + 1] !== 0x4e) return false;
       spans[2 * i] = -1;
-      bs = line.indexOf(BACKSLASH, end);
+      bs = buf.indexOf(BACKSLASH, stop);
+      if (bs >= end) bs = -1;
     } else {
       spans[2 * i] = p;
-      spans[2 * i + 1] = end;
+      spans[2 * i + 1] = stop;
     }
-    p = end + 1;
+    p = stop + 1;
   }
-  if (p <= line.length) throw new AgentError('protocol', `COPY text row has more than ${count} columns`);
+  if (p <= end) throw new AgentError('protocol', `COPY text row has more than ${count} columns`);
   return true;
 }
 
@@ -98,7 +101,7 @@ interface CopyConnection {
 
 /**
  * A node-pg submittable running one COPY ... TO STDOUT: `onLine` receives
- * each row's bytes (valid only during the call). Resolves with the number of
+ * each row as `data[start, end)` (valid only during the call). Resolves with the number of
  * rows; rejects with the server's error (SQLSTATE kept on `code`).
  */
 export class CopyOut {
@@ -111,7 +114,7 @@ export class CopyOut {
 
   constructor(
     private readonly text: string,
-    private readonly onLine: (line: Uint8Array) => void,
+    private readonly onLine: (data: Buffer, start: number, end: number) => void,
   ) {
     this.done = new Promise<number>((res, rej) => {
       this.resolve = res;
@@ -125,7 +128,7 @@ export class CopyOut {
 
   handleCopyData(msg: { chunk: Buffer }): void {
     if (this.failed !== null) return;
-    let data: Uint8Array = msg.chunk;
+    let data = msg.chunk;
     if (this.rest !== null) {
       data = Buffer.concat([this.rest, data]);
       this.rest = null;
@@ -133,7 +136,7 @@ export class CopyOut {
     let start = 0;
     try {
       for (let nl = data.indexOf(NL, start); nl >= 0; nl = data.indexOf(NL, start)) {
-        this.onLine(data.subarray(start, nl));
+        this.onLine(data, start, nl);
         this.rows++;
         start = nl + 1;
       }
@@ -141,7 +144,7 @@ export class CopyOut {
       this.failed = cause;
       return;
     }
-    if (start < data.length) this.rest = Uint8Array.prototype.slice.call(data, start);
+    if (start < data.length) this.rest = Uint8Array.prototype.slice.call(data, start) as Uint8Array;
   }
 
   handleCommandComplete(): void {}

@@ -46,11 +46,25 @@ export class RowWriter {
   /** Unsigned varint of a non-negative safe integer. */
   uvarint(n: number): void {
     this.ensure(10);
-    while (n >= 0x80) {
-      this.buf[this.pos++] = (n % 0x80) | 0x80;
-      n = Math.floor(n / 0x80);
+    const b = this.buf;
+    let p = this.pos;
+    if (n >= 0x80000000) {
+      // Past 31 bits: the low 28 bits by integer operations, then the rest
+      // (at most 25 bits) as one integer; no floating-point division.
+      const lo = n >>> 0;
+      const hi = (n - lo) / 0x100000000;
+      b[p++] = (lo & 0x7f) | 0x80;
+      b[p++] = ((lo >>> 7) & 0x7f) | 0x80;
+      b[p++] = ((lo >>> 14) & 0x7f) | 0x80;
+      b[p++] = ((lo >>> 21) & 0x7f) | 0x80;
+      n = (lo >>> 28) | (hi << 4);
     }
-    this.buf[this.pos++] = n;
+    while (n >= 0x80) {
+      b[p++] = (n & 0x7f) | 0x80;
+      n >>>= 7;
+    }
+    b[p++] = n;
+    this.pos = p;
   }
 
   private uvarintBig(n: bigint): void {

@@ -41,6 +41,22 @@ FROM pg_attribute a WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdroppe
 const TABLE_SQL = `SELECT c.oid::int AS oid, c.relreplident, greatest(c.reltuples, 0)::float8 AS reltuples
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`;
 
+/** The in-progress transactions of the current snapshot, as pgoutput's 32-bit xids. */
+const XIP_SQL =
+  // txid_* rather than pg_current_snapshot() (PostgreSQL 13+): the same list, on every version.
+  "SELECT coalesce(array_agg((x % 4294967296)::text), '{}') AS xip FROM txid_snapshot_xip(txid_current_snapshot()) x";
+
+/** TABLE_SQL and COLUMNS_SQL with the name inlined, for a multi-statement simple query (which takes no parameters). */
+function tableSql(schema: string, name: string): string {
+  return TABLE_SQL.replace('$1', quoteLiteral(schema)).replace('$2', quoteLiteral(name));
+}
+function columnsSql(schema: string, name: string): string {
+  return COLUMNS_SQL.replace(
+    '$1',
+    `(SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ${quoteLiteral(schema)} AND c.relname = ${quoteLiteral(name)} AND c.relkind IN ('r', 'p'))`,
+  );
+}
+
 export const quoteIdent = (s: string): string => `"${s.replace(/"/g, '""')}"`;
 /** A literal under standard_conforming_strings = on (set on this connection). */
 export const quoteLiteral = (s: string): string => `'${s.replace(/'/g, "''")}'`;
@@ -113,6 +129,59 @@ function relationOf(table: string, t: TableRow, columns: readonly ColumnRow[]): 
   };
 }
 
+const utf8 = new TextDecoder();
+
+/**
+ * The newest row's key column texts (the next chunk starts after them), kept
+ * as bytes while rows stream by: COPY's buffers are reused, so a view would
+ * not survive, and decoding every row's key would cost a string per row.
+ */
+class NewestKey {
+  private bytes = new Uint8Array(256);
+  private readonly starts: Int32Array;
+  private readonly ends: Int32Array;
+  private decoded: Array<string | null> | null = null;
+  private seen = false;
+
+  constructor(private readonly columns: readonly number[]) {
+    this.starts = new Int32Array(columns.length);
+    this.ends = new Int32Array(columns.length);
+  }
+
+  /** A row given as column spans (copyLineSpans). */
+  fromSpans(data: Uint8Array, spans: Int32Array): void {
+    let o = 0;
+    for (let i = 0; i < this.columns.length; i++) {
+      const c = this.columns[i] as number;
+      const start = spans[2 * c] as number;
+      this.starts[i] = start < 0 ? -1 : o;
+      if (start < 0) continue;
+      const end = spans[2 * c + 1] as number;
+      if (o + end - start > this.bytes.length) {
+        const grown = new Uint8Array(2 * (o + end - start));
+        grown.set(this.bytes.subarray(0, o));
+        this.bytes = grown;
+      }
+      for (let p = start; p < end; p++) this.bytes[o++] = data[p] as number;
+      this.ends[i] = o;
+    }
+    this.decoded = null;
+    this.seen = true;
+  }
+
+  /** A row already decoded (the unescaping path). */
+  fromTexts(texts: Array<string | null>): void {
+    this.decoded = texts;
+    this.seen = true;
+  }
+
+  texts(): ChunkKey | null {
+    if (!this.seen) return null;
+    const texts = this.decoded ?? this.columns.map((_, i) => (this.starts[i] === -1 ? null : utf8.decode(this.bytes.subarray(this.starts[i], this.ends[i]))));
+    return texts as ChunkKey;
+  }
+}
+
 export class ChunkReader {
   private client: pg.Client | null = null;
   private catalog: PgTypeCatalog | null = null;
@@ -136,7 +205,16 @@ export class ChunkReader {
 
   read(table: KeyedTable, after: ChunkKey | null, limit: number): Promise<RawChunk> {
     return this.use(async (c) => {
-      const { t, columns } = await tableColumns(c, table.table);
+      const [schema, name] = splitTable(table.table);
+      // One round trip: the transaction, its snapshot's in-progress list (the
+      // first statement takes the snapshot COPY reads), and the table's shape.
+      const results = (await c.query(
+        `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; ${XIP_SQL}; ${tableSql(schema, name)}; ${columnsSql(schema, name)}`,
+      )) as unknown as [pg.QueryResult, pg.QueryResult<{ xip: string[] }>, pg.QueryResult<TableRow>, pg.QueryResult<ColumnRow>];
+      const t = results[2].rows[0];
+      if (t === undefined) throw new AgentError('source-misconfigured', `${table.table}: no such table`);
+      const columns = results[3].rows;
+      const inProgress = (results[1].rows[0]?.xip ?? []).map(Number);
       const key = chunkKey(t, columns);
       if (key.map((k) => k.attname).join() !== table.keyColumns.join()) throw new AgentError('source-unavailable', `${table.table}: its key changed during the snapshot`);
       const relation = relationOf(table.table, t, columns);
@@ -144,15 +222,12 @@ export class ChunkReader {
       const keyIdx = key.map((k) => columns.indexOf(k));
       const keyList = key.map((k) => quoteIdent(k.attname)).join(', ');
       const where = after === null ? '' : ` WHERE (${keyList}) > (${after.map((v, i) => `${quoteLiteral(v)}::${key[i]?.typname ?? 'text'}`).join(', ')})`;
-      const [schema, name] = splitTable(table.table);
       const sql = `COPY (SELECT ${columns.map((k) => quoteIdent(k.attname)).join(', ')} FROM ${quoteIdent(schema)}.${quoteIdent(name)}${where} ORDER BY ${keyList} LIMIT ${limit}) TO STDOUT`;
       // Every key and row image of the chunk goes into one buffer: one copy per chunk, none per row.
       let ends = new Uint32Array(Math.max(2, 2 * limit));
       let n = 0;
       const spans = new Int32Array(2 * columns.length);
-      // The newest line, kept for the next chunk's starting key (COPY's buffers are reused).
-      let lastLine = Buffer.alloc(1024);
-      let lastLength = -1;
+      const lastKey = new NewestKey(keyIdx);
       const w = this.writer.reset();
       const copy = new CopyOut(sql, (data, start, end) => {
         if (n + 2 > ends.length) {
@@ -166,6 +241,7 @@ export class ChunkReader {
           ends[n++] = w.length;
           converter.writeSpans(data, spans, w, false);
           ends[n++] = w.length;
+          lastKey.fromSpans(data, spans);
         } else {
           const { tuple, buf } = copyLineToTuple(data.subarray(start, end), columns.length, this.scratch);
           this.scratch = buf;
@@ -173,23 +249,14 @@ export class ChunkReader {
           ends[n++] = w.length;
           converter.writeRow(tuple, w);
           ends[n++] = w.length;
+          lastKey.fromTexts(tupleTexts(tuple, keyIdx));
         }
-        if (lastLine.length < end - start) lastLine = Buffer.alloc((end - start) * 2);
-        data.copy(lastLine, 0, start, end);
-        lastLength = end - start;
       });
-      // One snapshot for the xid list and the COPY: the transaction's first statement takes it.
-      await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      const xip = await c.query<{ xip: string[] }>(
-        // txid_* rather than pg_current_snapshot() (PostgreSQL 13+): the same list, on every version.
-        "SELECT coalesce(array_agg((x % 4294967296)::text), '{}') AS xip FROM txid_snapshot_xip(txid_current_snapshot()) x",
-      );
       c.query(copy as unknown as pg.QueryConfig);
       await copy.done;
-      await c.query('COMMIT');
-      const inProgress = (xip.rows[0]?.xip ?? []).map(Number);
-      const lastKey = lastLength < 0 ? null : tupleTexts(copyLineToTuple(lastLine.subarray(0, lastLength), columns.length, this.scratch).tuple, keyIdx);
-      return { bytes: w.finish(), ends: ends.slice(0, n), lastKey, relation, inProgress };
+      // Read only: nothing to wait for. The next statement queues behind it.
+      c.query('COMMIT').catch(() => undefined);
+      return { bytes: w.detach(), ends: ends.slice(0, n), lastKey: lastKey.texts(), relation, inProgress };
     });
   }
 

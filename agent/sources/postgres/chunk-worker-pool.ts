@@ -51,6 +51,11 @@ export class ChunkWorkerPool {
     private readonly log: Logger,
   ) {}
 
+  /** Starts the worker thread ahead of the first read (its start-up is not free: modules load in the thread). */
+  warm(): void {
+    if (this.inProcess === null) this.start();
+  }
+
   read(table: KeyedTable, after: ChunkKey | null, limit: number): Promise<RawChunk> {
     if (this.inProcess !== null) return this.inProcess.read(table, after, limit);
     const w = this.start();

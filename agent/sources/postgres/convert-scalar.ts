@@ -1,5 +1,4 @@
 import { ValueKind } from '../../../proto/gen/tributary/v1/change_pb.js';
-import { Tag } from '../../../proto/tributary/v1/row-codec.js';
 import type { RowWriter } from '../../../proto/tributary/v1/row-codec.js';
 import { asciiString, bytesEqual, CH_0, CH_9, CH_DOT, CH_MINUS, CH_PLUS, HEX, ValueSyntaxError } from './convert-syntax.js';
 import { writeDate, writeInterval, writeTime, writeTimestamp, writeTimeTz } from './convert-temporal.js';
@@ -14,7 +13,7 @@ export function writeScalar(kind: ValueKind, buf: Uint8Array, start: number, end
     case ValueKind.TEXT:
     case ValueKind.ENUM:
       // Already UTF-8 on the wire: copy the bytes, never decode and re-encode.
-      return w.textUtf8(buf.subarray(start, end));
+      return w.textRange(buf, start, end);
     case ValueKind.INT16:
     case ValueKind.INT32:
     case ValueKind.INT64:
@@ -32,7 +31,7 @@ export function writeScalar(kind: ValueKind, buf: Uint8Array, start: number, end
       return writeFloat(buf, start, end, w);
     case ValueKind.JSON:
     case ValueKind.JSONB:
-      return w.jsonUtf8(buf.subarray(start, end));
+      return w.jsonRange(buf, start, end);
     case ValueKind.UUID:
       return writeUuid(buf, start, end, w);
     case ValueKind.BYTES:
@@ -119,22 +118,7 @@ function writeDecimal(buf: Uint8Array, start: number, end: number, w: RowWriter)
       bytesEqual(buf, start, end, 'NaN') || bytesEqual(buf, start, end, 'Infinity') || bytesEqual(buf, start, end, '-Infinity');
     if (!special) throw new ValueSyntaxError('bad numeric');
   }
-  writeDecimalAscii(buf, start, end, w);
-}
-
-/**
- * Writes exactly what `w.decimal(text)` writes — tag 6, varint length, the
- * ASCII text — straight from the tuple bytes. `w.decimal` takes a string and
- * re-encodes it with TextEncoder, which costs over a microsecond per value and
- * would make numeric columns the bottleneck of the whole stream. A varint
- * below 0x80 is that single byte, and the text was checked to be ASCII above,
- * so `uvarint` emits the bytes unchanged. (A `decimalAscii(bytes)` method on
- * RowWriter would make this unnecessary.)
- */
-function writeDecimalAscii(buf: Uint8Array, start: number, end: number, w: RowWriter): void {
-  w.uvarint(Tag.Decimal);
-  w.uvarint(end - start);
-  for (let p = start; p < end; p++) w.uvarint(buf[p] as number);
+  w.decimalRange(buf, start, end);
 }
 
 /** Decoded bytea and uuid bytes; RowWriter copies them, so one scratch buffer serves every value. */

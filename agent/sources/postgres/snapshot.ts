@@ -68,6 +68,7 @@ export class PostgresSnapshotSource implements SnapshotSource<PgChunkMeta> {
   }
 
   async describe(table: string): Promise<TableInfo> {
+    this.chunks.warm(); // a table's chunks follow its description
     const { t, columns } = await this.use((c) => tableColumns(c, table));
     const key = chunkKey(t, columns);
     if (key.length === 0) return { kind: 'noKey', table, reason: `${table} has no primary key and no replica identity index: add one (or REPLICA IDENTITY USING INDEX on a unique NOT NULL index), then start its snapshot` };

@@ -300,6 +300,28 @@ describe('row codec varints', () => {
     }
   });
 
+  it('writes text, JSON and decimals from a byte range exactly as from their values', () => {
+    const enc = new TextEncoder();
+    for (const text of ['', 'a', 'Ünïcode ✓ 😀', 'x'.repeat(32), 'y'.repeat(33), 'z'.repeat(5000)]) {
+      const framed = enc.encode(`\t${text}\t`);
+      const end = framed.length - 1;
+      const a = new RowWriter(4);
+      a.textRange(framed, 1, end);
+      a.jsonRange(framed, 1, end);
+      const b = new RowWriter(4);
+      b.textUtf8(enc.encode(text));
+      b.jsonUtf8(enc.encode(text));
+      assert.deepEqual(a.finish(), b.finish(), `${text.length} characters`);
+    }
+    for (const d of ['0', '-12.50', '123456789012345678901234567890.000001', 'NaN']) {
+      const a = new RowWriter(2);
+      a.decimalRange(enc.encode(` ${d}`), 1, d.length + 1);
+      const b = new RowWriter(2);
+      b.decimal(d);
+      assert.deepEqual(a.finish(), b.finish(), d);
+    }
+  });
+
   it('round-trips timestamps and integers near the 31, 32 and 52-bit edges', () => {
     const edges = [2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 51, 2 ** 52 - 1, -(2 ** 31), -(2 ** 32) - 1, 1_764_000_000_123_456, -1_764_000_000_123_456];
     for (const v of edges) assert.equal(BigInt(decodeRow(encodeRow([v]))[0] as number | bigint), BigInt(v), `int ${v}`);

@@ -24,6 +24,19 @@ export class RowWriter {
     return this.buf.slice(0, this.pos);
   }
 
+  /**
+   * The bytes written since the last reset, without a copy: the writer
+   * continues in a new buffer of the same size (for a result that is handed
+   * on whole, such as a transfer to another thread).
+   */
+  detach(): Uint8Array {
+    const out = this.buf.subarray(0, this.pos);
+    this.buf = new Uint8Array(this.buf.length);
+    this.view = new DataView(this.buf.buffer);
+    this.pos = 0;
+    return out;
+  }
+
   get length(): number {
     return this.pos;
   }
@@ -124,6 +137,33 @@ export class RowWriter {
   textUtf8(bytes: Uint8Array): void {
     this.byte(Tag.Text);
     this.lenBytes(bytes);
+  }
+  /** Text already UTF-8 in `buf[start, end)`: copied, never decoded (as textUtf8, without a view). */
+  textRange(buf: Uint8Array, start: number, end: number): void {
+    this.tagged(Tag.Text, buf, start, end);
+  }
+  /** JSON already UTF-8 in `buf[start, end)`. */
+  jsonRange(buf: Uint8Array, start: number, end: number): void {
+    this.tagged(Tag.Json, buf, start, end);
+  }
+  /** A decimal's ASCII text in `buf[start, end)` (checked by the caller): what `decimal(text)` writes. */
+  decimalRange(buf: Uint8Array, start: number, end: number): void {
+    this.tagged(Tag.Decimal, buf, start, end);
+  }
+  private tagged(tag: number, buf: Uint8Array, start: number, end: number): void {
+    const n = end - start;
+    this.byte(tag);
+    this.uvarint(n);
+    this.ensure(n);
+    const out = this.buf;
+    let o = this.pos;
+    // Short values byte by byte: cheaper than the view `set` needs.
+    if (n <= 32) for (let p = start; p < end; p++) out[o++] = buf[p] as number;
+    else {
+      out.set(buf.subarray(start, end), o);
+      o += n;
+    }
+    this.pos = o;
   }
   bytes(v: Uint8Array): void {
     this.byte(Tag.Bytes);

@@ -136,15 +136,16 @@ try {
   await e.src.query('CREATE TABLE stream (id bigserial PRIMARY KEY, v int)');
   await e.src.query('VACUUM ANALYZE snap');
 
-  // Baseline: \copy of the same table, twice (the first warms the cache as the snapshot will find it).
+  // Baseline: \copy of the same table (the first run warms the cache as the snapshot will find it).
   const psql = join(e.pgi.binDir, 'psql');
   const copy = async (): Promise<number> => {
     const t0 = performance.now();
     await run(psql, ['-X', '-q', '-d', e.pgi.connectionString('src'), '-c', "\\copy snap TO '/dev/null'"]);
     return ROWS / ((performance.now() - t0) / 1000);
   };
+  // Best of three, after a warm-up: the fastest \copy is the baseline (the ratio errs against the snapshot).
   await copy();
-  const copyRate = await copy();
+  const copyRate = Math.max(await copy(), await copy(), await copy());
 
   e.hubLogOnly.start();
   // The stream keeps running: ~1000 inserts/s into another table for the whole measurement.

@@ -12,6 +12,7 @@ import { RowWriter } from '../../../proto/tributary/v1/row-codec.js';
 import { AgentError } from '../../errors.js';
 import type { ChunkKey, KeyedTable } from '../../snapshot/snapshot-source.js';
 import { REPLICATION_SESSION_SETTINGS, RowConverter } from './convert.js';
+import { BinaryCopyOut, BinaryKind, binaryPlan, OWN_TEXT_CAST_SQL } from './copy-binary.js';
 import { CopyOut, copyLineSpans, copyLineToTuple } from './copy-out.js';
 import type { RelationMessage } from './protocol.js';
 import { classify, optionsString } from './stream.js';
@@ -74,6 +75,8 @@ export interface RawChunk {
   readonly relation: RelationMessage;
   /** Transactions in progress in the chunk SELECT's snapshot (see PgChunkMeta). */
   readonly inProgress: number[];
+  /** The COPY format the chunk was read in (copy-binary.ts). */
+  readonly format: 'binary' | 'text';
 }
 
 /** A connection with the session settings snapshots need (the stream's, so conversion matches). */
@@ -185,10 +188,15 @@ class NewestKey {
 export class ChunkReader {
   private client: pg.Client | null = null;
   private catalog: PgTypeCatalog | null = null;
+  private ownTextCast: ReadonlySet<number> = new Set();
   private scratch: Uint8Array = new Uint8Array(1 << 16);
   private readonly writer = new RowWriter(1 << 20);
 
-  constructor(private readonly config: pg.ClientConfig) {}
+  /** `binary`: read in the binary format where the table's types allow (copy-binary.ts); false reads every table as text. */
+  constructor(
+    private readonly config: pg.ClientConfig,
+    private readonly binary = true,
+  ) {}
 
   /** Runs `fn` on the connection; a failure drops the connection so the retry starts clean. */
   private async use<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
@@ -220,49 +228,73 @@ export class ChunkReader {
       const relation = relationOf(table.table, t, columns);
       const converter = await this.converter(c, relation);
       const keyIdx = key.map((k) => columns.indexOf(k));
-      const keyList = key.map((k) => quoteIdent(k.attname)).join(', ');
+      // Qualified by the table's alias: an output column of the same name (`"id"::text`) must not be what orders or filters.
+      const keyList = key.map((k) => `t.${quoteIdent(k.attname)}`).join(', ');
       const where = after === null ? '' : ` WHERE (${keyList}) > (${after.map((v, i) => `${quoteLiteral(v)}::${key[i]?.typname ?? 'text'}`).join(', ')})`;
-      const sql = `COPY (SELECT ${columns.map((k) => quoteIdent(k.attname)).join(', ')} FROM ${quoteIdent(schema)}.${quoteIdent(name)}${where} ORDER BY ${keyList} LIMIT ${limit}) TO STDOUT`;
+      const from = `FROM ${quoteIdent(schema)}.${quoteIdent(name)} AS t${where} ORDER BY ${keyList} LIMIT ${limit}`;
       // Every key and row image of the chunk goes into one buffer: one copy per chunk, none per row.
       let ends = new Uint32Array(Math.max(2, 2 * limit));
       let n = 0;
-      const spans = new Int32Array(2 * columns.length);
-      const lastKey = new NewestKey(keyIdx);
+      const room = (): void => {
+        if (n + 2 <= ends.length) return;
+        const grown = new Uint32Array(ends.length * 2);
+        grown.set(ends);
+        ends = grown;
+      };
       const w = this.writer.reset();
-      const copy = new CopyOut(sql, (data, start, end) => {
-        if (n + 2 > ends.length) {
-          const grown = new Uint32Array(ends.length * 2);
-          grown.set(ends);
-          ends = grown;
-        }
-        if (copyLineSpans(data, start, end, columns.length, spans)) {
-          // No escapes: values are converted straight from the line.
-          converter.writeSpans(data, spans, w, true);
+      const plan = this.binaryPlan(columns);
+      let copy: CopyOut | BinaryCopyOut;
+      let lastKey: NewestKey;
+      if (plan !== null) {
+        // Binary, with the key columns once more as text at the end: the next chunk starts after them.
+        const select = columns.map((k, i) => (plan[i] === BinaryKind.Text ? `t.${quoteIdent(k.attname)}::text` : `t.${quoteIdent(k.attname)}`));
+        for (const k of key) select.push(`t.${quoteIdent(k.attname)}::text`);
+        lastKey = new NewestKey(key.map((_, i) => columns.length + i));
+        copy = new BinaryCopyOut(`COPY (SELECT ${select.join(', ')} ${from}) TO STDOUT (FORMAT binary)`, columns.length + key.length, (data, spans) => {
+          room();
+          converter.writeBinary(data, spans, plan, w, true);
           ends[n++] = w.length;
-          converter.writeSpans(data, spans, w, false);
+          converter.writeBinary(data, spans, plan, w, false);
           ends[n++] = w.length;
           lastKey.fromSpans(data, spans);
-        } else {
-          const { tuple, buf } = copyLineToTuple(data.subarray(start, end), columns.length, this.scratch);
-          this.scratch = buf;
-          converter.writeKey(tuple, w);
-          ends[n++] = w.length;
-          converter.writeRow(tuple, w);
-          ends[n++] = w.length;
-          lastKey.fromTexts(tupleTexts(tuple, keyIdx));
-        }
-      });
+        });
+      } else {
+        const spans = new Int32Array(2 * columns.length);
+        lastKey = new NewestKey(keyIdx);
+        copy = new CopyOut(`COPY (SELECT ${columns.map((k) => `t.${quoteIdent(k.attname)}`).join(', ')} ${from}) TO STDOUT`, (data, start, end) => {
+          room();
+          if (copyLineSpans(data, start, end, columns.length, spans)) {
+            // No escapes: values are converted straight from the line.
+            converter.writeSpans(data, spans, w, true);
+            ends[n++] = w.length;
+            converter.writeSpans(data, spans, w, false);
+            ends[n++] = w.length;
+            lastKey.fromSpans(data, spans);
+          } else {
+            const { tuple, buf } = copyLineToTuple(data.subarray(start, end), columns.length, this.scratch);
+            this.scratch = buf;
+            converter.writeKey(tuple, w);
+            ends[n++] = w.length;
+            converter.writeRow(tuple, w);
+            ends[n++] = w.length;
+            lastKey.fromTexts(tupleTexts(tuple, keyIdx));
+          }
+        });
+      }
       c.query(copy as unknown as pg.QueryConfig);
       await copy.done;
       // Read only: nothing to wait for. The next statement queues behind it.
       c.query('COMMIT').catch(() => undefined);
-      return { bytes: w.detach(), ends: ends.slice(0, n), lastKey: lastKey.texts(), relation, inProgress };
+      return { bytes: w.detach(), ends: ends.slice(0, n), lastKey: lastKey.texts(), relation, inProgress, format: plan === null ? 'text' : 'binary' };
     });
   }
 
   private async converter(c: pg.Client, relation: RelationMessage): Promise<RowConverter> {
     for (let attempt = 0; ; attempt++) {
-      if (this.catalog === null) this.catalog = new PgTypeCatalog((await c.query<PgTypeRow>(PG_TYPE_CATALOG_SQL)).rows);
+      if (this.catalog === null) {
+        this.catalog = new PgTypeCatalog((await c.query<PgTypeRow>(PG_TYPE_CATALOG_SQL)).rows);
+        this.ownTextCast = new Set((await c.query<{ oid: number }>(OWN_TEXT_CAST_SQL)).rows.map((r) => Number(r.oid)));
+      }
       try {
         return RowConverter.forRelation(relation, this.catalog);
       } catch (e) {
@@ -271,6 +303,19 @@ export class ChunkReader {
         this.catalog = null;
       }
     }
+  }
+
+  /** How each column is read in binary (copy-binary.ts), or null to read the table as text. */
+  private binaryPlan(columns: readonly ColumnRow[]): Int32Array | null {
+    const catalog = this.catalog;
+    if (catalog === null || !this.binary) return null;
+    const bases: number[] = [];
+    for (const c of columns) {
+      const base = catalog.baseTypeOid(c.typid);
+      if (base === undefined) return null;
+      bases.push(base);
+    }
+    return binaryPlan(bases, this.ownTextCast);
   }
 
   async close(): Promise<void> {

@@ -2,6 +2,7 @@ import { ValueKind } from '../../../proto/gen/tributary/v1/change_pb.js';
 import type { RowWriter } from '../../../proto/tributary/v1/row-codec.js';
 import { AgentError } from '../../errors.js';
 import { writeArray } from './convert-array.js';
+import { BinaryKind, writeBinaryValue } from './copy-binary.js';
 import { writeScalar } from './convert-scalar.js';
 import { ValueSyntaxError } from './convert-syntax.js';
 import { TupleKind } from './protocol.js';
@@ -143,6 +144,36 @@ export class RowConverter {
       const start = spans[2 * i] as number;
       if (start < 0) w.null();
       else this.value(i, buf, start, spans[2 * i + 1] as number, w);
+    }
+  }
+
+  /**
+   * Writes a row (or only its key columns) from a binary COPY row
+   * (copy-binary.ts): column i is `buf[spans[2i], spans[2i + 1])`, NULL when
+   * `spans[2i]` is -1, read as `plan[i]` — binary, or text (`::text`) that
+   * goes through the same conversion as the stream's text.
+   */
+  writeBinary(buf: Uint8Array, spans: Int32Array, plan: Int32Array, w: RowWriter, keysOnly: boolean): void {
+    const n = this.kinds.length;
+    w.columns(keysOnly ? this.keyCount : n);
+    for (let i = 0; i < n; i++) {
+      if (keysOnly && this.keys[i] !== 1) continue;
+      const start = spans[2 * i] as number;
+      if (start < 0) {
+        w.null();
+        continue;
+      }
+      const end = spans[2 * i + 1] as number;
+      const kind = plan[i] as BinaryKind;
+      if (kind === BinaryKind.Text) this.value(i, buf, start, end, w);
+      else {
+        try {
+          writeBinaryValue(kind, buf, start, end, w);
+        } catch (cause) {
+          if (cause instanceof ValueSyntaxError || cause instanceof RangeError) throw this.error(i, buf, start, end, cause.message, cause);
+          throw cause;
+        }
+      }
     }
   }
 

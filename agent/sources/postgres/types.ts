@@ -149,6 +149,11 @@ export class PgTypeCatalog {
     };
   }
 
+  /** The type a column of `typeOid` stores: domains followed to their base type; undefined when not in the catalog. */
+  baseTypeOid(typeOid: number): number | undefined {
+    return this.baseOf(typeOid, -1)?.info.oid;
+  }
+
   /** Follows domains to their base type; a domain's own modifier applies when the column has none. */
   private baseOf(oid: number, typmod: number): { info: TypeInfo; typmod: number } | undefined {
     let info = this.types.get(oid);

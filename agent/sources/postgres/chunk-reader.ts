@@ -81,9 +81,8 @@ export interface RawChunk {
 
 /** A connection with the session settings snapshots need (the stream's, so conversion matches). */
 export async function snapshotConnection(config: pg.ClientConfig): Promise<pg.Client> {
-  // synchronous_commit stays as the server has it: a walsender sends WAL
-  // only once flushed, so an asynchronous commit would hold each watermark
-  // back by up to three wal_writer_delay periods.
+  // synchronous_commit stays as the server has it (watermark writes set it
+  // per transaction: PostgresSnapshotSource.writeWatermarks).
   const settings = { ...REPLICATION_SESSION_SETTINGS, standard_conforming_strings: 'on', client_encoding: 'UTF8' };
   const client = new pg.Client({ ...config, options: optionsString(settings), application_name: `${config.application_name ?? 'tributary'}-snapshot` });
   client.on('error', () => undefined); // a dropped connection fails the running query; the next call reconnects

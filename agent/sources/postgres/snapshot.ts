@@ -44,6 +44,8 @@ export interface PostgresSnapshotOptions {
   /** `schema.table` of the signal table, or null to use logical decoding messages. */
   readonly signalTable: string | null;
   readonly log: Logger;
+  /** Start the chunk reader's thread now (`source.snapshot.initial`: chunks follow the start at once). */
+  readonly warm?: boolean;
 }
 
 export class PostgresSnapshotSource implements SnapshotSource<PgChunkMeta> {
@@ -52,6 +54,7 @@ export class PostgresSnapshotSource implements SnapshotSource<PgChunkMeta> {
 
   constructor(private readonly options: PostgresSnapshotOptions) {
     this.chunks = new ChunkWorkerPool(options.client, options.log);
+    if (options.warm === true) this.chunks.warm();
   }
 
   /** Runs `fn` on the connection (descriptions, watermarks); a failure drops it so the retry starts clean. */
@@ -95,11 +98,20 @@ export class PostgresSnapshotSource implements SnapshotSource<PgChunkMeta> {
   }
 
   /**
-   * One simple-protocol query of several statements: PostgreSQL runs them as
-   * one implicit transaction, in order (protocol docs, "Multiple Statements
-   * in a Simple Query"), so the watermarks share a commit and enter the WAL
-   * in the order given. The ids are ours (prefix, base64url, side), quoted
-   * as literals all the same.
+   * One simple-protocol query: the watermarks in one transaction, in order,
+   * so they share a commit and enter the WAL in the order given. The ids are
+   * ours (prefix, base64url, side), quoted as literals all the same.
+   *
+   * The commit does not wait for its WAL flush (`synchronous_commit = off`
+   * for this transaction only): what a low watermark needs is to be visible
+   * before the chunk's SELECT, and a synchronous commit becomes visible only
+   * after its fsync, which would sit between every two chunks. A walsender
+   * sends WAL only once flushed, though, so right behind it goes a
+   * transaction that commits synchronously (it takes an xid, so its commit
+   * waits for the flush of everything before it): the watermarks reach the
+   * stream one fsync later, as before, while the next chunk is already being
+   * read. Nothing waits for that second transaction but the next watermarks,
+   * which queue behind it on this connection.
    */
   async writeWatermarks(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
@@ -110,7 +122,8 @@ export class PostgresSnapshotSource implements SnapshotSource<PgChunkMeta> {
         ? `SELECT pg_logical_emit_message(true, ${quoteLiteral(WATERMARK_PREFIX)}, ${quoteLiteral(id)})`
         : `INSERT INTO ${quoteIdent(target[0])}.${quoteIdent(target[1])} (id) VALUES (${quoteLiteral(id)})`;
     await this.use(async (c) => {
-      await c.query(ids.map(statement).join('; '));
+      await c.query(`BEGIN; SET LOCAL synchronous_commit = off; ${ids.map(statement).join('; ')}; COMMIT`);
+      c.query('SELECT txid_current()').catch(() => undefined); // a failure shows on the next query, which reconnects
     });
   }
 

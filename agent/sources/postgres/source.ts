@@ -57,7 +57,12 @@ export class PostgresSource implements ChangeSource {
   constructor(private readonly options: PostgresSourceOptions) {
     this.id = options.config.id;
     this.tables = options.tables ?? CapturedTables.fromConfig(options.config.tables);
-    this.snapshotReader = new PostgresSnapshotSource({ client: this.clientConfig(), signalTable: options.config.snapshot.signalTable, log: options.log.child('snapshot') });
+    this.snapshotReader = new PostgresSnapshotSource({
+      client: this.clientConfig(),
+      signalTable: options.config.snapshot.signalTable,
+      log: options.log.child('snapshot'),
+      warm: options.config.snapshot.initial,
+    });
     this.snapshots = new SnapshotEngine({
       source: this.snapshotReader,
       buffer: options.buffer,

@@ -6,8 +6,10 @@
  * as fast as it goes), from /proc of the PostgreSQL server processes.
  *
  * Set BENCH_ROWS to scale the table (default 1000000), BENCH_CHUNK the
- * chunk size (default 10000) and BENCH_CEILING the rows-per-second ceiling
- * (default 0, unlimited).
+ * chunk size (default 10000), BENCH_CEILING the rows-per-second ceiling
+ * (default 0, unlimited) and BENCH_TABLE the table: `narrow` (default: a
+ * bigint key, an int, a short text and a timestamptz) or `wide` (15 columns
+ * of an orders table: numeric, char, text, dates, timestamps, NULLs).
  */
 import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';

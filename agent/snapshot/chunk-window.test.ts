@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { rowArray, rowList, type ChunkRows } from './chunk-rows.js';
 import { ChunkWindow, keyId } from './chunk-window.js';
 import type { Chunk, ChunkRow } from './snapshot-source.js';
 
 const row = (k: number): ChunkRow => ({ key: Uint8Array.of(1, k), after: Uint8Array.of(2, k, k) });
-const chunk = (...keys: number[]): Chunk<string> => ({ rows: keys.map(row), lastKey: keys.length ? [String(keys.at(-1))] : null, meta: 'm' });
-const keysOf = (r: { rows: readonly ChunkRow[] } | { error: string }): number[] => {
+const chunk = (...keys: number[]): Chunk<string> => ({ rows: rowList(keys.map(row)), lastKey: keys.length ? [String(keys.at(-1))] : null, meta: 'm' });
+const keysOf = (r: { rows: ChunkRows } | { error: string }): number[] => {
   assert.ok('rows' in r, 'error' in r ? r.error : '');
-  return r.rows.map((x) => x.key[1] as number);
+  return rowArray(r.rows).map((x) => x.key[1] as number);
 };
 
 test('rows changed between the watermarks are dropped; the rest keep key order', () => {

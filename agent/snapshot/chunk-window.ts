@@ -9,7 +9,8 @@
  * order. Rows changed before LW are read in their changed state (the SELECT
  * starts after LW committed); rows changed after HW are newer and follow.
  */
-import type { Chunk, ChunkRow } from './snapshot-source.js';
+import { NO_ROWS, SelectedRows, type ChunkRows } from './chunk-rows.js';
+import type { Chunk } from './snapshot-source.js';
 
 export type WindowState = 'written' | 'open' | 'closed';
 
@@ -57,7 +58,7 @@ export class ChunkWindow<M> {
    * an error reason when the window cannot be trusted (its low watermark was
    * never seen in this session, or the chunk is missing).
    */
-  close(): { rows: readonly ChunkRow[]; chunk: Chunk<M> } | { error: string } {
+  close(): { rows: ChunkRows; chunk: Chunk<M> } | { error: string } {
     const was = this.stateValue;
     this.stateValue = 'closed';
     if (was !== 'open') return { error: `high watermark ${this.highId} seen while the window was ${was}` };
@@ -65,9 +66,13 @@ export class ChunkWindow<M> {
     if (chunk === null) return { error: `high watermark ${this.highId} seen before the chunk was read` };
     // A truncate inside the window: the SELECT may have read rows from before
     // it; rows inserted after it are in the log. Nothing of the chunk is safe.
-    if (this.truncatedInWindow) return { rows: [], chunk };
+    if (this.truncatedInWindow) return { rows: NO_ROWS, chunk };
     if (this.changed.size === 0) return { rows: chunk.rows, chunk };
-    return { rows: chunk.rows.filter((r) => !this.changed.has(keyId(r.key))), chunk };
+    const rows = chunk.rows;
+    const keep = new Uint32Array(rows.length);
+    let n = 0;
+    for (let i = 0; i < rows.length; i++) if (!this.changed.has(keyId(rows.key(i)))) keep[n++] = i;
+    return { rows: new SelectedRows(rows, keep.subarray(0, n)), chunk };
   }
 
   /** Number of distinct keys changed in the window so far (for logs and tests). */

@@ -5,6 +5,7 @@ import { CommandSchema, type AgentEvent } from '../../proto/gen/tributary/v1/upl
 import type { ChangeBuffer } from '../buffer/change-buffer.js';
 import { createLogger } from '../log.js';
 import { AgentControl } from '../uplink/control.js';
+import { NO_ROWS } from './chunk-rows.js';
 import { progressEmitter, registerSnapshotCommands } from './commands.js';
 import { SnapshotEngine } from './engine.js';
 import type { SnapshotRecord } from './snapshot-record.js';
@@ -17,7 +18,7 @@ const command = (kind: string, payload: string, id: string) => create(CommandSch
 /** A source whose table is empty: a snapshot finishes at its first chunk. */
 const source: SnapshotSource<null> = {
   describe: (table): Promise<TableInfo> => Promise.resolve({ kind: 'keyed', table, keyColumns: ['id'], rowsEstimate: 0 }),
-  readChunk: (): Promise<Chunk<null>> => Promise.resolve({ rows: [], lastKey: null, meta: null }),
+  readChunk: (): Promise<Chunk<null>> => Promise.resolve({ rows: NO_ROWS, lastKey: null, meta: null }),
   writeWatermark: (id) => {
     const em = engine.hooks.watermark(id);
     if (em !== null) void buffer.putSnapshotRecord(em.record).then(() => em.durable());

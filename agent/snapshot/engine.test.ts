@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ChangeBuffer } from '../buffer/change-buffer.js';
 import { createLogger } from '../log.js';
+import { rowArray, rowList } from './chunk-rows.js';
 import { SnapshotEngine } from './engine.js';
 import type { SnapshotProgress, SnapshotRecord } from './snapshot-record.js';
 import type { Chunk, ChunkKey, KeyedTable, SnapshotSource, TableInfo } from './snapshot-source.js';
@@ -26,13 +27,13 @@ class FakeSource implements SnapshotSource<null> {
     this.onChunk?.();
     const from = after === null ? -Infinity : Number(after[0]);
     const ids = (this.tables.get(table.table) ?? []).filter((k) => k > from).slice(0, limit);
-    return Promise.resolve({ rows: ids.map((k) => ({ key: Uint8Array.of(k), after: Uint8Array.of(k) })), lastKey: ids.length ? [String(ids.at(-1))] : null, meta: null });
+    return Promise.resolve({ rows: rowList(ids.map((k) => ({ key: Uint8Array.of(k), after: Uint8Array.of(k) }))), lastKey: ids.length ? [String(ids.at(-1))] : null, meta: null });
   }
 
   writeWatermark(id: string): Promise<void> {
     const em = this.engine.hooks.watermark(id);
     if (em !== null) {
-      for (const r of em.rows) this.emitted.push(r.key[0] as number);
+      for (const r of rowArray(em.rows)) this.emitted.push(r.key[0] as number);
       // As the capture does: the record goes to the spool with the rows, then durable().
       void this.buffer.putSnapshotRecord(em.record).then(() => em.durable());
     }

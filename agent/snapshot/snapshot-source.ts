@@ -40,6 +40,7 @@
  * and never skips one. A watermark id the engine does not know (one written
  * before a restart) returns null and is ignored.
  */
+import type { ChunkRows } from './chunk-rows.js';
 import type { SnapshotRecord } from './snapshot-record.js';
 
 /** A table as `schema.table` (PostgreSQL) or `database.table` (MySQL). */
@@ -84,7 +85,8 @@ export interface ChunkRow {
  * were converted with, so their schema version is checked against the stream's).
  */
 export interface Chunk<M> {
-  readonly rows: readonly ChunkRow[];
+  /** The rows in key order (chunk-rows.ts: packed, not an object per row). */
+  readonly rows: ChunkRows;
   /** The key of the last row read (null when the chunk is empty: the table is done). */
   readonly lastKey: ChunkKey | null;
   readonly meta: M;
@@ -109,7 +111,7 @@ export interface SnapshotEmission<M> {
   /** The window's low watermark id (a source may check what it saw before it). */
   readonly lowId: string;
   /** Surviving rows, in key order. */
-  readonly rows: readonly ChunkRow[];
+  readonly rows: ChunkRows;
   readonly meta: M;
   /** Store in the spool with the batch holding the rows. */
   readonly record: SnapshotRecord;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AgentError } from '../errors.js';
+import { rowArray, rowList } from './chunk-rows.js';
 import type { SnapshotRecord } from './snapshot-record.js';
 import { WATERMARK_PREFIX, type Chunk } from './snapshot-source.js';
 import { WindowRegistry } from './windows.js';
@@ -15,7 +16,7 @@ const record = (table: string): ((c: Chunk<string>, written: number) => Snapshot
   startedAt: '',
   updatedAt: '',
 });
-const chunk = (...keys: number[]): Chunk<string> => ({ rows: keys.map((k) => ({ key: Uint8Array.of(k), after: Uint8Array.of(k, k) })), lastKey: [String(keys.at(-1))], meta: 'rel' });
+const chunk = (...keys: number[]): Chunk<string> => ({ rows: rowList(keys.map((k) => ({ key: Uint8Array.of(k), after: Uint8Array.of(k, k) }))), lastKey: [String(keys.at(-1))], meta: 'rel' });
 
 test('LW opens, changes in between drop rows, HW hands back the rest; done settles only once durable', async () => {
   const reg = new WindowRegistry<string>();
@@ -28,7 +29,7 @@ test('LW opens, changes in between drop rows, HW hands back the rest; done settl
   w.window.setChunk(chunk(1, 2, 3));
   const em = reg.watermark(w.highId);
   assert.ok(em !== null);
-  assert.deepEqual(em.rows.map((r) => r.key[0]), [1, 3]);
+  assert.deepEqual(rowArray(em.rows).map((r) => r.key[0]), [1, 3]);
   assert.deepEqual(em.record.lastKey, ['3'], 'the record advances past every row read, dropped ones included');
   assert.equal(reg.watching('public.t'), false, 'no longer watching once the window closed');
   let settled = false;

@@ -12,6 +12,7 @@ import { ChangeBatchSchema, Op } from '../../../proto/gen/tributary/v1/change_pb
 import { decodeRow, RowWriter } from '../../../proto/tributary/v1/row-codec.js';
 import type { ChangeBuffer, SchemaVersionRecord } from '../../buffer/change-buffer.js';
 import { createLogger } from '../../log.js';
+import { rowList } from '../../snapshot/chunk-rows.js';
 import type { SnapshotRecord } from '../../snapshot/snapshot-record.js';
 import { WindowRegistry } from '../../snapshot/windows.js';
 import { Capture } from './capture.js';
@@ -108,12 +109,14 @@ function chunkOf(ids: number[]) {
   const conv = new RowConverter('shop.t', columns, [0], 'null', () => undefined);
   const w = new RowWriter();
   return {
-    rows: ids.map((id) => {
-      conv.writeKeyValues([id, `r${id}`], w.reset());
-      const key = w.finish();
-      conv.writeValues([id, `r${id}`], w.reset());
-      return { key, after: w.finish() };
-    }),
+    rows: rowList(
+      ids.map((id) => {
+        conv.writeKeyValues([id, `r${id}`], w.reset());
+        const key = w.finish();
+        conv.writeValues([id, `r${id}`], w.reset());
+        return { key, after: w.finish() };
+      }),
+    ),
     lastKey: [String(ids.at(-1))],
     meta: { shape },
   };

@@ -360,8 +360,9 @@ export class Capture implements VirtualWatermarks {
     if (t === null) return emission.rejected('the table changed between the chunk SELECT and its high watermark');
     this.t.markSent(t, this.open);
     const shared = new EventTemplate({ schema: t.schema.schema, table: t.schema.table, op: Op.READ, commitPosition: tx.position, commitTimeUs: tx.timeUs, txid: 0, schemaVersion: t.schema.version });
-    for (const row of emission.rows) {
-      this.open.appendFrom(shared, row.key, null, row.after, tx.index++);
+    const rows = emission.rows;
+    for (let i = 0; i < rows.length; i++) {
+      this.open.appendFrom(shared, rows.key(i), null, rows.after(i), tx.index++);
       this.eventsCaptured++;
       if (this.open.eventCount >= this.o.batchEvents) this.spool.partial(this.open);
     }

@@ -27,7 +27,8 @@ import type mysql from 'mysql2/promise';
 import { RowWriter } from '../../../proto/tributary/v1/row-codec.js';
 import { AgentError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { WATERMARK_PREFIX, type Chunk, type ChunkKey, type ChunkRow, type KeyedTable, type SnapshotSource, type TableInfo } from '../../snapshot/snapshot-source.js';
+import { PackedRows } from '../../snapshot/chunk-rows.js';
+import { WATERMARK_PREFIX, type Chunk, type ChunkKey, type KeyedTable, type SnapshotSource, type TableInfo } from '../../snapshot/snapshot-source.js';
 import { RowConverter } from './convert.js';
 import type { ZeroDatePolicy } from './config.js';
 import { commitPosition } from './position.js';
@@ -115,16 +116,17 @@ export class MySqlSnapshotSource implements SnapshotSource<MySqlChunkMeta> {
         raw = await reader.read(c, after, limit);
         await c.query('COMMIT');
       }
-      const rows: ChunkRow[] = new Array<ChunkRow>(raw.rows.length);
-      const w = this.writer;
+      // Keys and row images back to back in one buffer (chunk-rows.ts).
+      const ends = new Uint32Array(2 * raw.rows.length);
+      const w = this.writer.reset();
       for (let i = 0; i < raw.rows.length; i++) {
         const r = raw.rows[i]!;
-        converter.writeKeyValues(r, w.reset());
-        const key = w.finish();
-        converter.writeValues(r, w.reset());
-        rows[i] = { key, after: w.finish() };
+        converter.writeKeyValues(r, w);
+        ends[2 * i] = w.length;
+        converter.writeValues(r, w);
+        ends[2 * i + 1] = w.length;
       }
-      return { rows, lastKey: raw.rows.length === 0 ? null : raw.last, meta: { shape } };
+      return { rows: new PackedRows(w.detach(), ends), lastKey: raw.rows.length === 0 ? null : raw.last, meta: { shape } };
     });
   }
 

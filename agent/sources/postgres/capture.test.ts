@@ -13,6 +13,7 @@ import { WindowRegistry } from '../../snapshot/windows.js';
 import type { PgChunkMeta } from './snapshot.js';
 import { createLogger } from '../../log.js';
 import { CapturedTables } from '../../pipeline/captured-tables.js';
+import { rowList } from '../../snapshot/chunk-rows.js';
 import { Capture, type CaptureSink } from './capture.js';
 import { decodePgOutput, type RelationMessage } from './protocol.js';
 import { PgTypeCatalog, type PgTypeRow } from './types.js';
@@ -710,7 +711,7 @@ describe('Capture with snapshots', () => {
     const { h, windows } = setup();
     const w = windows.open('public.orders', record);
     h.tx(0x100n, 0x180n, 501, mark(w.lowId));
-    w.window.setChunk({ rows: [chunkRow], lastKey: ['1'], meta: { relation, inProgress: [999] } });
+    w.window.setChunk({ rows: rowList([chunkRow]), lastKey: ['1'], meta: { relation, inProgress: [999] } });
     h.tx(0x200n, 0x280n, 502, mark(w.highId));
     await tick();
     const a = h.buffer.at(h.buffer.appends.length - 1);
@@ -732,7 +733,7 @@ describe('Capture with snapshots', () => {
     const w = windows.open('public.orders', record);
     h.tx(0x100n, 0x180n, 500, ordersRelation(), insert(1));
     h.tx(0x200n, 0x280n, 501, mark(w.lowId));
-    w.window.setChunk({ rows: [chunkRow], lastKey: ['1'], meta: { relation, inProgress: [500] } });
+    w.window.setChunk({ rows: rowList([chunkRow]), lastKey: ['1'], meta: { relation, inProgress: [500] } });
     h.tx(0x300n, 0x380n, 502, mark(w.highId));
     await assert.rejects(w.done, /transaction 500 committed before the low watermark/);
   });

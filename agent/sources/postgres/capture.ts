@@ -319,8 +319,9 @@ export class Capture {
     }
     const r = this.relation(meta.relationId);
     const shared = new EventTemplate({ schema: r.schema.schema, table: r.schema.table, op: Op.READ, commitPosition: tx.commitLsn, commitTimeUs: tx.commitTimeUs, txid: tx.xid, schemaVersion: r.schema.version });
-    for (const row of emission.rows) {
-      this.open.appendFrom(shared, row.key, null, row.after, tx.index++);
+    const rows = emission.rows;
+    for (let i = 0; i < rows.length; i++) {
+      this.open.appendFrom(shared, rows.key(i), null, rows.after(i), tx.index++);
       this.eventsCaptured++;
       if (this.open.eventCount >= this.batchEvents) this.flushPartial();
     }

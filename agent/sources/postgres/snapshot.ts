@@ -19,7 +19,8 @@
  */
 import type pg from 'pg';
 import type { Logger } from '../../log.js';
-import { WATERMARK_PREFIX, type Chunk, type ChunkKey, type ChunkRow, type KeyedTable, type SnapshotSource, type TableInfo } from '../../snapshot/snapshot-source.js';
+import { PackedRows } from '../../snapshot/chunk-rows.js';
+import { WATERMARK_PREFIX, type Chunk, type ChunkKey, type KeyedTable, type SnapshotSource, type TableInfo } from '../../snapshot/snapshot-source.js';
 import { chunkKey, quoteIdent, quoteLiteral, snapshotConnection, splitTable, tableColumns } from './chunk-reader.js';
 import { ChunkWorkerPool } from './chunk-worker-pool.js';
 import type { RelationMessage } from './protocol.js';
@@ -78,19 +79,10 @@ export class PostgresSnapshotSource implements SnapshotSource<PgChunkMeta> {
     return { kind: 'keyed', table, keyColumns: key.map((c) => c.attname), rowsEstimate: Math.round(t.reltuples) };
   }
 
-  /** Read and converted in the chunk reader's thread (chunk-worker-pool.ts); cut into rows here. */
+  /** Read and converted in the chunk reader's thread (chunk-worker-pool.ts), handed over packed. */
   async readChunk(table: KeyedTable, after: ChunkKey | null, limit: number): Promise<Chunk<PgChunkMeta>> {
     const raw = await this.chunks.read(table, after, limit);
-    const { bytes, ends } = raw;
-    const rows: ChunkRow[] = new Array<ChunkRow>(ends.length / 2);
-    let at = 0;
-    for (let i = 0; i < rows.length; i++) {
-      const k = ends[2 * i] as number;
-      const a = ends[2 * i + 1] as number;
-      rows[i] = { key: bytes.subarray(at, k), after: bytes.subarray(k, a) };
-      at = a;
-    }
-    return { rows, lastKey: raw.lastKey, meta: { relation: raw.relation, inProgress: raw.inProgress } };
+    return { rows: new PackedRows(raw.bytes, raw.ends), lastKey: raw.lastKey, meta: { relation: raw.relation, inProgress: raw.inProgress } };
   }
 
   async writeWatermark(id: string): Promise<void> {

@@ -9,6 +9,7 @@
 import { toBinary } from '@bufbuild/protobuf';
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { TableSchemaSchema, type Op, type TableSchema } from '../../proto/gen/tributary/v1/change_pb.js';
+import { putUvarint } from '../../proto/tributary/v1/row-codec.js';
 
 export interface EventFields {
   readonly schema: string;
@@ -107,25 +108,9 @@ class Bytes {
     this.buf = next;
   }
 
-  /** Varint of a non-negative safe integer (integer operations only, as RowWriter.uvarint). */
+  /** Varint of a non-negative safe integer (room for it ensured by the caller). */
   varint(n: number): void {
-    const b = this.buf;
-    let p = this.pos;
-    if (n >= 0x80000000) {
-      const lo = n >>> 0;
-      const hi = (n - lo) / 0x100000000;
-      b[p++] = (lo & 0x7f) | 0x80;
-      b[p++] = ((lo >>> 7) & 0x7f) | 0x80;
-      b[p++] = ((lo >>> 14) & 0x7f) | 0x80;
-      b[p++] = ((lo >>> 21) & 0x7f) | 0x80;
-      n = (lo >>> 28) | (hi << 4);
-    }
-    while (n >= 0x80) {
-      b[p++] = (n & 0x7f) | 0x80;
-      n >>>= 7;
-    }
-    b[p++] = n;
-    this.pos = p;
+    this.pos = putUvarint(this.buf, this.pos, n);
   }
 
   varint64(n: bigint): void {

@@ -79,19 +79,47 @@ export interface RawChunk {
   readonly format: 'binary' | 'text';
 }
 
-/** A connection with the session settings snapshots need (the stream's, so conversion matches). */
-export async function snapshotConnection(config: pg.ClientConfig): Promise<pg.Client> {
-  // synchronous_commit stays as the server has it (watermark writes set it
-  // per transaction: PostgresSnapshotSource.writeWatermarks).
-  const settings = { ...REPLICATION_SESSION_SETTINGS, standard_conforming_strings: 'on', client_encoding: 'UTF8' };
-  const client = new pg.Client({ ...config, options: optionsString(settings), application_name: `${config.application_name ?? 'tributary'}-snapshot` });
-  client.on('error', () => undefined); // a dropped connection fails the running query; the next call reconnects
-  try {
-    await client.connect();
-  } catch (cause) {
-    throw classify(cause);
+/**
+ * A connection with the session settings snapshots need (the stream's, so
+ * conversion matches), opened on first use. A failure drops it, so the retry
+ * starts on a clean one.
+ */
+export class SnapshotConnection {
+  private client: pg.Client | null = null;
+
+  constructor(private readonly config: pg.ClientConfig) {}
+
+  private async open(): Promise<pg.Client> {
+    // synchronous_commit stays as the server has it (watermark writes set it
+    // per transaction: PostgresSnapshotSource.writeWatermarks).
+    const settings = { ...REPLICATION_SESSION_SETTINGS, standard_conforming_strings: 'on', client_encoding: 'UTF8' };
+    const client = new pg.Client({ ...this.config, options: optionsString(settings), application_name: `${this.config.application_name ?? 'tributary'}-snapshot` });
+    client.on('error', () => undefined); // a dropped connection fails the running query; the next call reconnects
+    try {
+      await client.connect();
+    } catch (cause) {
+      throw classify(cause);
+    }
+    return client;
   }
-  return client;
+
+  async use<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+    this.client ??= await this.open();
+    const c = this.client;
+    try {
+      return await fn(c);
+    } catch (cause) {
+      this.client = null;
+      await c.end().catch(() => undefined);
+      throw classify(cause);
+    }
+  }
+
+  async close(): Promise<void> {
+    const c = this.client;
+    this.client = null;
+    await c?.end().catch(() => undefined);
+  }
 }
 
 export function splitTable(table: string): [string, string] {
@@ -185,7 +213,7 @@ class NewestKey {
 }
 
 export class ChunkReader {
-  private client: pg.Client | null = null;
+  private readonly connection: SnapshotConnection;
   private catalog: PgTypeCatalog | null = null;
   private ownTextCast: ReadonlySet<number> = new Set();
   private scratch: Uint8Array = new Uint8Array(1 << 16);
@@ -193,25 +221,14 @@ export class ChunkReader {
 
   /** `binary`: read in the binary format where the table's types allow (copy-binary.ts); false reads every table as text. */
   constructor(
-    private readonly config: pg.ClientConfig,
+    config: pg.ClientConfig,
     private readonly binary = true,
-  ) {}
-
-  /** Runs `fn` on the connection; a failure drops the connection so the retry starts clean. */
-  private async use<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-    this.client ??= await snapshotConnection(this.config);
-    const c = this.client;
-    try {
-      return await fn(c);
-    } catch (cause) {
-      this.client = null;
-      await c.end().catch(() => undefined);
-      throw classify(cause);
-    }
+  ) {
+    this.connection = new SnapshotConnection(config);
   }
 
   read(table: KeyedTable, after: ChunkKey | null, limit: number): Promise<RawChunk> {
-    return this.use(async (c) => {
+    return this.connection.use(async (c) => {
       const [schema, name] = splitTable(table.table);
       // One round trip: the transaction, its snapshot's in-progress list (the
       // first statement takes the snapshot COPY reads), and the table's shape.
@@ -317,9 +334,7 @@ export class ChunkReader {
     return binaryPlan(bases, this.ownTextCast);
   }
 
-  async close(): Promise<void> {
-    const c = this.client;
-    this.client = null;
-    await c?.end().catch(() => undefined);
+  close(): Promise<void> {
+    return this.connection.close();
   }
 }

@@ -21,6 +21,7 @@
 import { DATE_INFINITY, DATE_MINUS_INFINITY, type RowWriter } from '../../../proto/tributary/v1/row-codec.js';
 import { AgentError } from '../../errors.js';
 import { ValueSyntaxError } from './convert-syntax.js';
+import { CopyToStdout } from './copy-out.js';
 
 /** How a column is read in a binary COPY (Text: selected as `::text`, read by the stream's text converter). */
 export const BinaryKind = {
@@ -175,60 +176,31 @@ export function writeBinaryValue(kind: BinaryKind, buf: Uint8Array, start: numbe
 
 const SIGNATURE = [0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00];
 
-interface CopyConnection {
-  query(text: string): void;
-}
-
 /**
- * A node-pg submittable running one binary COPY ... TO STDOUT: `onRow`
- * receives each row as `spans` over `data` (`spans[2i]`/`spans[2i + 1]` the
- * field's start and end, start -1 for NULL), valid only during the call.
- * Resolves with the number of rows; rejects with the server's error.
+ * COPY's binary format: `onRow` receives each row as `spans` over `data`
+ * (`spans[2i]`/`spans[2i + 1]` the field's start and end, start -1 for
+ * NULL), valid only during the call.
  */
-export class BinaryCopyOut {
-  readonly done: Promise<number>;
-  private resolve!: (rows: number) => void;
-  private reject!: (e: unknown) => void;
-  private rows = 0;
-  private rest: Buffer | null = null;
+export class BinaryCopyOut extends CopyToStdout {
   private header = false;
   private ended = false;
-  private failed: unknown = null;
   private readonly spans: Int32Array;
 
   constructor(
-    private readonly text: string,
+    text: string,
     private readonly fields: number,
     private readonly onRow: (data: Buffer, spans: Int32Array) => void,
   ) {
+    super(text);
     this.spans = new Int32Array(2 * fields);
-    this.done = new Promise<number>((res, rej) => {
-      this.resolve = res;
-      this.reject = rej;
-    });
   }
 
-  submit(connection: CopyConnection): void {
-    connection.query(this.text);
-  }
-
-  handleCopyData(msg: { chunk: Buffer }): void {
-    if (this.failed !== null) return;
-    let data = msg.chunk;
-    if (this.rest !== null) {
-      data = Buffer.concat([this.rest, data]);
-      this.rest = null;
-    }
-    try {
-      const used = this.parse(data);
-      if (used < data.length) this.rest = Buffer.from(data.subarray(used));
-    } catch (cause) {
-      this.failed = cause;
-    }
+  protected unfinished(rest: Buffer | null): string | null {
+    return rest !== null || !this.header || !this.ended ? 'binary COPY output ended inside a row' : null;
   }
 
   /** Reads the header and every whole row in `data`; returns the bytes used. */
-  private parse(data: Buffer): number {
+  protected consume(data: Buffer): number {
     let p = 0;
     if (!this.header) {
       if (data.length < 19) return 0;
@@ -275,25 +247,5 @@ export class BinaryCopyOut {
       p = q;
     }
     return p;
-  }
-
-  handleCommandComplete(): void {}
-  handleRowDescription(): void {}
-  handleDataRow(): void {}
-  handleEmptyQuery(): void {}
-  handlePortalSuspended(): void {}
-
-  handleCopyInResponse(connection: { sendCopyFail(msg: string): void }): void {
-    connection.sendCopyFail('COPY FROM is not expected here');
-  }
-
-  handleReadyForQuery(): void {
-    if (this.failed !== null) this.reject(this.failed);
-    else if (this.rest !== null || (this.header && !this.ended)) this.reject(new AgentError('protocol', 'binary COPY output ended inside a row'));
-    else this.resolve(this.rows);
-  }
-
-  handleError(err: unknown): void {
-    this.reject(err);
   }
 }

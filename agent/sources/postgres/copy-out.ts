@@ -100,27 +100,33 @@ interface CopyConnection {
 }
 
 /**
- * A node-pg submittable running one COPY ... TO STDOUT: `onLine` receives
- * each row as `data[start, end)` (valid only during the call). Resolves with the number of
- * rows; rejects with the server's error (SQLSTATE kept on `code`).
+ * A node-pg submittable running one COPY ... TO STDOUT. The server's data
+ * arrives in CopyData messages whose boundaries need not match rows: a
+ * subclass consumes whole rows from the front of what it is given and
+ * returns how many bytes it used; the rest waits for the next message.
+ * `done` resolves with the number of rows, or rejects with the server's
+ * error (SQLSTATE kept on `code`) or the first error a row raised.
  */
-export class CopyOut {
+export abstract class CopyToStdout {
   readonly done: Promise<number>;
   private resolve!: (rows: number) => void;
   private reject!: (e: unknown) => void;
-  private rows = 0;
-  private rest: Uint8Array | null = null;
+  protected rows = 0;
+  private rest: Buffer | null = null;
   private failed: unknown = null;
 
-  constructor(
-    private readonly text: string,
-    private readonly onLine: (data: Buffer, start: number, end: number) => void,
-  ) {
+  constructor(private readonly text: string) {
     this.done = new Promise<number>((res, rej) => {
       this.resolve = res;
       this.reject = rej;
     });
   }
+
+  /** Reads every whole row at the front of `data`; returns the bytes used. */
+  protected abstract consume(data: Buffer): number;
+
+  /** Why the output is incomplete when the server says it ended (null: it is complete). */
+  protected abstract unfinished(rest: Buffer | null): string | null;
 
   submit(connection: CopyConnection): void {
     connection.query(this.text);
@@ -133,18 +139,13 @@ export class CopyOut {
       data = Buffer.concat([this.rest, data]);
       this.rest = null;
     }
-    let start = 0;
     try {
-      for (let nl = data.indexOf(NL, start); nl >= 0; nl = data.indexOf(NL, start)) {
-        this.onLine(data, start, nl);
-        this.rows++;
-        start = nl + 1;
-      }
+      const used = this.consume(data);
+      // A copy: the driver reuses its buffers.
+      if (used < data.length) this.rest = Buffer.from(data.subarray(used));
     } catch (cause) {
       this.failed = cause;
-      return;
     }
-    if (start < data.length) this.rest = Uint8Array.prototype.slice.call(data, start) as Uint8Array;
   }
 
   handleCommandComplete(): void {}
@@ -158,12 +159,37 @@ export class CopyOut {
   }
 
   handleReadyForQuery(): void {
+    const unfinished = this.failed === null ? this.unfinished(this.rest) : null;
     if (this.failed !== null) this.reject(this.failed);
-    else if (this.rest !== null) this.reject(new AgentError('protocol', 'COPY output ended inside a row'));
+    else if (unfinished !== null) this.reject(new AgentError('protocol', unfinished));
     else this.resolve(this.rows);
   }
 
   handleError(err: unknown): void {
     this.reject(err);
+  }
+}
+
+/** COPY's text format: `onLine` receives each row as `data[start, end)` (valid only during the call). */
+export class CopyOut extends CopyToStdout {
+  constructor(
+    text: string,
+    private readonly onLine: (data: Buffer, start: number, end: number) => void,
+  ) {
+    super(text);
+  }
+
+  protected consume(data: Buffer): number {
+    let start = 0;
+    for (let nl = data.indexOf(NL, start); nl >= 0; nl = data.indexOf(NL, start)) {
+      this.onLine(data, start, nl);
+      this.rows++;
+      start = nl + 1;
+    }
+    return start;
+  }
+
+  protected unfinished(rest: Buffer | null): string | null {
+    return rest === null ? null : 'COPY output ended inside a row';
   }
 }

@@ -21,10 +21,9 @@ import type pg from 'pg';
 import type { Logger } from '../../log.js';
 import { PackedRows } from '../../snapshot/chunk-rows.js';
 import { WATERMARK_PREFIX, type Chunk, type ChunkKey, type KeyedTable, type SnapshotSource, type TableInfo } from '../../snapshot/snapshot-source.js';
-import { chunkKey, quoteIdent, quoteLiteral, snapshotConnection, splitTable, tableColumns } from './chunk-reader.js';
+import { chunkKey, quoteIdent, quoteLiteral, SnapshotConnection, splitTable, tableColumns } from './chunk-reader.js';
 import { ChunkWorkerPool } from './chunk-worker-pool.js';
 import type { RelationMessage } from './protocol.js';
-import { classify } from './stream.js';
 
 /** What a PostgreSQL chunk hands back at its high watermark. */
 export interface PgChunkMeta {
@@ -50,30 +49,19 @@ export interface PostgresSnapshotOptions {
 }
 
 export class PostgresSnapshotSource implements SnapshotSource<PgChunkMeta> {
-  private client: pg.Client | null = null;
+  /** Descriptions and watermarks; chunks are read on the chunk reader's own connection. */
+  private readonly connection: SnapshotConnection;
   private readonly chunks: ChunkWorkerPool;
 
   constructor(private readonly options: PostgresSnapshotOptions) {
+    this.connection = new SnapshotConnection(options.client);
     this.chunks = new ChunkWorkerPool(options.client, options.log);
     if (options.warm === true) this.chunks.warm();
   }
 
-  /** Runs `fn` on the connection (descriptions, watermarks); a failure drops it so the retry starts clean. */
-  private async use<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-    this.client ??= await snapshotConnection(this.options.client);
-    const c = this.client;
-    try {
-      return await fn(c);
-    } catch (cause) {
-      this.client = null;
-      await c.end().catch(() => undefined);
-      throw classify(cause);
-    }
-  }
-
   async describe(table: string): Promise<TableInfo> {
     this.chunks.warm(); // a table's chunks follow its description
-    const { t, columns } = await this.use((c) => tableColumns(c, table));
+    const { t, columns } = await this.connection.use((c) => tableColumns(c, table));
     const key = chunkKey(t, columns);
     if (key.length === 0) return { kind: 'noKey', table, reason: `${table} has no primary key and no replica identity index: add one (or REPLICA IDENTITY USING INDEX on a unique NOT NULL index), then start its snapshot` };
     return { kind: 'keyed', table, keyColumns: key.map((c) => c.attname), rowsEstimate: Math.round(t.reltuples) };
@@ -113,15 +101,13 @@ export class PostgresSnapshotSource implements SnapshotSource<PgChunkMeta> {
       target === null
         ? `SELECT pg_logical_emit_message(true, ${quoteLiteral(WATERMARK_PREFIX)}, ${quoteLiteral(id)})`
         : `INSERT INTO ${quoteIdent(target[0])}.${quoteIdent(target[1])} (id) VALUES (${quoteLiteral(id)})`;
-    await this.use(async (c) => {
+    await this.connection.use(async (c) => {
       await c.query(`BEGIN; SET LOCAL synchronous_commit = off; ${ids.map(statement).join('; ')}; COMMIT`);
       c.query('SELECT txid_current()').catch(() => undefined); // a failure shows on the next query, which reconnects
     });
   }
 
   async close(): Promise<void> {
-    const c = this.client;
-    this.client = null;
-    await Promise.all([c?.end().catch(() => undefined), this.chunks.close()]);
+    await Promise.all([this.connection.close(), this.chunks.close()]);
   }
 }

@@ -30,5 +30,5 @@
  */
 
 export * from './row-values.js';
-export { RowWriter, encodeRow, writeValue, uuidToBytes } from './row-writer.js';
+export { RowWriter, encodeRow, writeValue, uuidToBytes, putUvarint } from './row-writer.js';
 export { RowDecodeError, decodeRow } from './row-reader.js';

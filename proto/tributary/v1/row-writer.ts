@@ -3,6 +3,30 @@ import { Tag, TS_INFINITY, TS_MINUS_INFINITY, UNCHANGED, type Value } from './ro
 
 const utf8 = new TextEncoder();
 
+/**
+ * Writes the varint of a non-negative safe integer at `b[p]` (room for 10
+ * bytes assumed); returns the position after it. Integer operations only:
+ * past 31 bits the low 28 bits go first, then the rest (at most 25 bits) as
+ * one integer, without floating-point division.
+ */
+export function putUvarint(b: Uint8Array, p: number, n: number): number {
+  if (n >= 0x80000000) {
+    const lo = n >>> 0;
+    const hi = (n - lo) / 0x100000000;
+    b[p++] = (lo & 0x7f) | 0x80;
+    b[p++] = ((lo >>> 7) & 0x7f) | 0x80;
+    b[p++] = ((lo >>> 14) & 0x7f) | 0x80;
+    b[p++] = ((lo >>> 21) & 0x7f) | 0x80;
+    n = (lo >>> 28) | (hi << 4);
+  }
+  while (n >= 0x80) {
+    b[p++] = (n & 0x7f) | 0x80;
+    n >>>= 7;
+  }
+  b[p++] = n;
+  return p;
+}
+
 /** Appends encoded values to a growable buffer. Reused across rows: call `reset()`. */
 export class RowWriter {
   private buf: Uint8Array;
@@ -59,25 +83,7 @@ export class RowWriter {
   /** Unsigned varint of a non-negative safe integer. */
   uvarint(n: number): void {
     this.ensure(10);
-    const b = this.buf;
-    let p = this.pos;
-    if (n >= 0x80000000) {
-      // Past 31 bits: the low 28 bits by integer operations, then the rest
-      // (at most 25 bits) as one integer; no floating-point division.
-      const lo = n >>> 0;
-      const hi = (n - lo) / 0x100000000;
-      b[p++] = (lo & 0x7f) | 0x80;
-      b[p++] = ((lo >>> 7) & 0x7f) | 0x80;
-      b[p++] = ((lo >>> 14) & 0x7f) | 0x80;
-      b[p++] = ((lo >>> 21) & 0x7f) | 0x80;
-      n = (lo >>> 28) | (hi << 4);
-    }
-    while (n >= 0x80) {
-      b[p++] = (n & 0x7f) | 0x80;
-      n >>>= 7;
-    }
-    b[p++] = n;
-    this.pos = p;
+    this.pos = putUvarint(this.buf, this.pos, n);
   }
 
   private uvarintBig(n: bigint): void {

@@ -187,6 +187,26 @@ describe('BatchBuilder', () => {
     assert.deepEqual(ours, theirs);
   });
 
+  it('prefixes the sequence in place once, and by a copy for any other body, with the same bytes', () => {
+    for (const schemas of [0, 1]) {
+      const b = new BatchBuilder();
+      if (schemas > 0) b.addSchema(tableSchema('orders', 7, ['id']));
+      b.addEvent(encodeEvent(fields()));
+      const body = b.build(99n, true);
+      const copy = Uint8Array.from(body);
+      const first = withSequence(body, 300);
+      assert.equal(first.buffer, body.buffer, 'the room in front of the body is used');
+      const again = withSequence(body, 1_000_000_000_000);
+      assert.notEqual(again.buffer, body.buffer, 'a second prefix copies: the first stays as it was');
+      assert.deepEqual(withSequence(copy, 300), first);
+      assert.deepEqual(withSequence(copy, 1_000_000_000_000), again);
+      assert.equal(fromBinary(ChangeBatchSchema, first).sequence, 300n);
+      // the builder goes on in a buffer of its own
+      b.addEvent(encodeEvent(fields({ indexInTx: 1 })));
+      assert.deepEqual(withSequence(copy, 300), first, 'the built body is not touched by later events');
+    }
+  });
+
   it('carries a heartbeat alone: no events, a position, a commit boundary and the source time', () => {
     const batch = fromBinary(ChangeBatchSchema, withSequence(new BatchBuilder().build(0x16b3748n, true, 1_764_000_000_000_001), 5));
     assert.equal(batch.events.length, 0);

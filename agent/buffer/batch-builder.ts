@@ -197,10 +197,25 @@ export class EventTemplate {
   }
 }
 
+/**
+ * Room kept in front of a built body for the `sequence` field the spool puts
+ * there (a tag and a varint of up to 10 bytes): withSequence writes it in
+ * place instead of copying the whole batch behind it.
+ */
+const HEADROOM = 11;
+/** Bodies built with HEADROOM in front that withSequence has not used yet. */
+const roomy = new WeakSet<Uint8Array>();
+
+function eventsBuffer(size: number): Bytes {
+  const b = new Bytes(size);
+  b.pos = HEADROOM;
+  return b;
+}
+
 /** Accumulates encoded events and schemas for one spool batch. */
 export class BatchBuilder {
-  /** Events as ChangeBatch field 3, each with its tag and length, in order. */
-  private events = new Bytes(64 << 10);
+  /** Events as ChangeBatch field 3, each with its tag and length, in order, after HEADROOM. */
+  private events = eventsBuffer(64 << 10);
   private count = 0;
   private schemas: TableSchema[] = [];
   private schemaBytes = 0;
@@ -211,7 +226,7 @@ export class BatchBuilder {
 
   /** Approximate encoded size, for batch-size limits. */
   get byteLength(): number {
-    return this.events.pos + this.schemaBytes;
+    return this.events.pos - HEADROOM + this.schemaBytes;
   }
 
   addSchema(schema: TableSchema): void {
@@ -270,27 +285,39 @@ export class BatchBuilder {
    * `sourceTimeUs`: the source clock at the newest commit the batch completes (0 = unknown).
    */
   build(sourcePosition: bigint, commitBoundary: boolean, sourceTimeUs = 0): Uint8Array {
-    const head = new BinaryWriter();
-    for (const s of this.schemas) head.tag(2, WireType.LengthDelimited).bytes(toBinary(TableSchemaSchema, s));
-    const schemas = head.finish();
     const tail = new BinaryWriter();
     if (sourcePosition !== 0n) tail.tag(4, WireType.Varint).uint64(sourcePosition);
     if (commitBoundary) tail.tag(5, WireType.Varint).bool(true);
     if (sourceTimeUs !== 0) tail.tag(6, WireType.Varint).int64(sourceTimeUs);
     const trailer = tail.finish();
-    const events = this.events.buf.subarray(0, this.events.pos);
-    const out = new Uint8Array(schemas.length + events.length + trailer.length);
-    out.set(schemas, 0);
-    out.set(events, schemas.length);
-    out.set(trailer, schemas.length + events.length);
+    let body: Uint8Array;
+    if (this.schemas.length === 0) {
+      // The usual batch: the events buffer itself becomes the body, no copy.
+      const w = this.events;
+      w.ensure(trailer.length);
+      w.raw(trailer);
+      body = w.buf.subarray(HEADROOM, w.pos);
+      this.events = eventsBuffer(Math.min(w.buf.length, SHRINK_ABOVE));
+    } else {
+      const head = new BinaryWriter();
+      for (const s of this.schemas) head.tag(2, WireType.LengthDelimited).bytes(toBinary(TableSchemaSchema, s));
+      const schemas = head.finish();
+      const events = this.events.buf.subarray(HEADROOM, this.events.pos);
+      const out = new Uint8Array(HEADROOM + schemas.length + events.length + trailer.length);
+      out.set(schemas, HEADROOM);
+      out.set(events, HEADROOM + schemas.length);
+      out.set(trailer, HEADROOM + schemas.length + events.length);
+      body = out.subarray(HEADROOM);
+    }
+    roomy.add(body);
     this.reset();
-    return out;
+    return body;
   }
 
   private reset(): void {
     // A batch of huge rows does not keep its buffer for ever.
-    if (this.events.buf.length > SHRINK_ABOVE) this.events = new Bytes(64 << 10);
-    this.events.pos = 0;
+    if (this.events.buf.length > SHRINK_ABOVE) this.events = eventsBuffer(64 << 10);
+    this.events.pos = HEADROOM;
     this.count = 0;
     this.schemas = [];
     this.schemaBytes = 0;
@@ -300,18 +327,26 @@ export class BatchBuilder {
   absorb(other: BatchBuilder): void {
     for (const s of other.schemas) this.addSchema(s);
     const w = this.events;
-    w.ensure(other.events.pos);
-    w.raw(other.events.buf.subarray(0, other.events.pos));
+    w.ensure(other.events.pos - HEADROOM);
+    w.raw(other.events.buf.subarray(HEADROOM, other.events.pos));
     this.count += other.count;
     other.reset();
   }
 }
 
-/** Prefixes `sequence` (ChangeBatch field 1) to a built batch body. */
+/**
+ * Prefixes `sequence` (ChangeBatch field 1) to a built batch body: in the
+ * room BatchBuilder.build left in front of it (once per body), else by a copy.
+ */
 export function withSequence(body: Uint8Array, sequence: number): Uint8Array {
   const w = new BinaryWriter();
   w.tag(1, WireType.Varint).uint64(sequence);
   const head = w.finish();
+  if (roomy.delete(body) && body.byteOffset >= head.length) {
+    const out = new Uint8Array(body.buffer, body.byteOffset - head.length, head.length + body.length);
+    out.set(head, 0);
+    return out;
+  }
   const out = new Uint8Array(head.length + body.length);
   out.set(head, 0);
   out.set(body, head.length);

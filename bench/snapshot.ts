@@ -17,7 +17,11 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fromBinary } from '@bufbuild/protobuf';
 import { open } from 'lmdb';
+import pg from 'pg';
 import { ChangeBatchSchema, Op } from '../proto/gen/tributary/v1/change_pb.js';
+import { ChunkReader } from '../agent/sources/postgres/chunk-reader.js';
+import { BinaryCopyOut } from '../agent/sources/postgres/copy-binary.js';
+import type { ChunkKey, KeyedTable } from '../agent/snapshot/snapshot-source.js';
 import { startE2E, type E2E } from '../test/support/e2e.js';
 import { ManagedProcess, apiFetch, waitFor } from '../test/support/pipeline.js';
 
@@ -117,6 +121,47 @@ async function streamLatency(e: E2E, fromMs: number, toMs: number): Promise<stri
   return `p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${q(1)} ms (${lat.length} rows)`;
 }
 
+const TABLE: KeyedTable = { kind: 'keyed', table: 'public.snap', keyColumns: ['id'], rowsEstimate: 0 };
+
+/** Rows per second of the agent's chunk reader by itself, chunk after chunk over the whole table. */
+async function readerAlone(e: E2E, binary: boolean): Promise<number> {
+  const reader = new ChunkReader({ connectionString: e.pgi.connectionString('src') }, binary);
+  try {
+    const t0 = performance.now();
+    let after: ChunkKey | null = null;
+    let rows = 0;
+    for (;;) {
+      const c = await reader.read(TABLE, after, CHUNK);
+      rows += c.ends.length / 2;
+      if (c.ends.length / 2 < CHUNK || c.lastKey === null) break;
+      after = c.lastKey;
+    }
+    return rows / ((performance.now() - t0) / 1000);
+  } finally {
+    await reader.close();
+  }
+}
+
+/** Rows per second of the same keyset chunks as binary COPY, parsed but not converted. */
+async function keysetCopy(e: E2E, rows: number, chunk: number): Promise<number> {
+  const client = new pg.Client({ connectionString: e.pgi.connectionString('src') });
+  await client.connect();
+  try {
+    const fields = Number((await client.query<{ n: string }>("SELECT count(*)::text AS n FROM information_schema.columns WHERE table_name = 'snap'")).rows[0]?.n);
+    // ::text for numeric, as the chunk reader selects it
+    const cols = (await client.query<{ c: string }>("SELECT string_agg(CASE WHEN data_type = 'numeric' THEN quote_ident(column_name) || '::text' ELSE quote_ident(column_name) END, ', ' ORDER BY ordinal_position) AS c FROM information_schema.columns WHERE table_name = 'snap'")).rows[0]?.c;
+    const t0 = performance.now();
+    for (let from = 0; from < rows; from += chunk) {
+      const copy = new BinaryCopyOut(`COPY (SELECT ${cols} FROM snap WHERE id > ${from} ORDER BY id LIMIT ${chunk}) TO STDOUT (FORMAT binary)`, fields, () => undefined);
+      void client.query(copy as unknown as pg.QueryConfig);
+      await copy.done;
+    }
+    return rows / ((performance.now() - t0) / 1000);
+  } finally {
+    await client.end();
+  }
+}
+
 const e = await startE2E({ name: 'bench_snapshot', batchEvents: 2000 });
 let agent: ManagedProcess | null = null;
 try {
@@ -148,6 +193,10 @@ try {
   // Best of three, after a warm-up: the fastest \copy is the baseline (the ratio errs against the snapshot).
   await copy();
   const copyRate = Math.max(await copy(), await copy(), await copy());
+  // Where a snapshot's time can go, on its own: PostgreSQL serving the keyset chunks (binary, nothing
+  // converted), and the agent's chunk reader alone (no hub, no stream), in both formats.
+  const keysetRate = await keysetCopy(e, ROWS, CHUNK);
+  const readerRate = { binary: await readerAlone(e, true), text: await readerAlone(e, false) };
 
   e.hubLogOnly.start();
   // The stream keeps running: ~1000 inserts/s into another table for the whole measurement.
@@ -188,6 +237,7 @@ try {
   log(`snapshot of ${ROWS} rows (state ${ended?.state}) while the stream carried ${streamedAtEnd} inserts; load average ${load}`);
   log(`  psql \\copy snap TO /dev/null       ${copyRate.toFixed(0).padStart(8)} rows/s   (baseline, same table, same run)`);
   log(`  snapshot → hub log (durable)      ${rate.toFixed(0).padStart(8)} rows/s   ${((100 * rate) / copyRate).toFixed(0)}% of \\copy  (${seconds.toFixed(1)} s)`);
+  log(`  alone: PostgreSQL serving keyset chunks (binary COPY, no conversion) ${keysetRate.toFixed(0)} rows/s; the agent's chunk reader ${readerRate.binary.toFixed(0)} rows/s binary, ${readerRate.text.toFixed(0)} rows/s text`);
   const span = (Date.parse(ended?.ts ?? '') - started) / 1000;
   log(`  snapshot chunks read and durable in the agent's spool: ${(ROWS / span).toFixed(0)} rows/s (${span.toFixed(1)} s)`);
   log(`  while snapshotting: agent ${((100 * agentCpu) / span).toFixed(0)}% of a core, hub ${((100 * hubCpu) / span).toFixed(0)}% of a core (the agent's process includes its tsx loader)`);

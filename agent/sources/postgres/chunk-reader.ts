@@ -15,7 +15,7 @@ import { REPLICATION_SESSION_SETTINGS, RowConverter } from './convert.js';
 import { BinaryCopyOut, BinaryKind, binaryPlan, OWN_TEXT_CAST_SQL } from './copy-binary.js';
 import { CopyOut, copyLineSpans, copyLineToTuple } from './copy-out.js';
 import type { RelationMessage } from './protocol.js';
-import { classify, optionsString } from './stream.js';
+import { classify, optionsString } from './session.js';
 import { tupleTexts } from './tuple-text.js';
 import { PG_TYPE_CATALOG_SQL, PgTypeCatalog, type PgTypeRow } from './types.js';
 

@@ -8,8 +8,10 @@
  */
 import { LogicalReplicationService } from 'pg-logical-replication';
 import type { ClientConfig } from 'pg';
-import { AgentError } from '../../errors.js';
 import { formatLsn, parseLsn } from './position.js';
+import { classify, optionsString } from './session.js';
+
+export { classify, optionsString };
 
 export interface ReplicationStreamOptions {
   readonly client: ClientConfig;
@@ -35,13 +37,6 @@ const PG_EPOCH_MS = 946_684_800_000;
 interface CopyConnection {
   sendCopyFromChunk(chunk: Buffer): void;
   stream?: { pause?: () => void; resume?: () => void };
-}
-
-/** The escaped `options` startup parameter for session settings. */
-export function optionsString(settings: Readonly<Record<string, string>>): string {
-  return Object.entries(settings)
-    .map(([k, v]) => `-c ${k}=${v.replace(/\\/g, '\\\\').replace(/ /g, '\\ ')}`)
-    .join(' ');
 }
 
 export class ReplicationStream {
@@ -74,7 +69,7 @@ export class ReplicationStream {
 
   /**
    * Streams until the connection ends or `stop` is called. Rejects with an
-   * AgentError classified by SQLSTATE.
+   * AgentError classified by SQLSTATE (session.ts).
    */
   async run(): Promise<void> {
     const pub = this.options.publication;
@@ -174,18 +169,3 @@ export function standbyStatusUpdate(durable: bigint, nowMs: number): Buffer {
   return msg;
 }
 
-/** Maps a failure to an AgentError by SQLSTATE (never by message text). */
-export function classify(cause: unknown): AgentError {
-  if (cause instanceof AgentError) return cause;
-  const code = (cause as { code?: unknown } | null)?.code;
-  const text = cause instanceof Error ? cause.message : String(cause);
-  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
-    const cls = code.slice(0, 2);
-    if (cls === '28' || code === '42501') return new AgentError('source-permission', `PostgreSQL refused access (SQLSTATE ${code}): ${text}`, { cause });
-    if (code === '55000' || code === '42704' || code === '0A000' || cls === '22' || cls === '42')
-      return new AgentError('source-misconfigured', `PostgreSQL rejected the replication setup (SQLSTATE ${code}): ${text}`, { cause });
-    if (code === '55006') return new AgentError('source-unavailable', `replication slot is in use by another process (SQLSTATE ${code}): ${text}`, { cause });
-    return new AgentError('source-unavailable', `PostgreSQL error (SQLSTATE ${code}): ${text}`, { cause });
-  }
-  return new AgentError('source-unavailable', `connection to PostgreSQL failed: ${text}`, { cause });
-}

@@ -68,7 +68,9 @@ export class ChunkWorkerPool {
 
   private start(): Worker {
     if (this.worker !== null) return this.worker;
-    const w = new Worker(BOOT, { eval: true, workerData: { role: 'tributary-chunk-reader', client: this.client, ...entry() } });
+    // The process's flags, less one that only applies to an evaluated main script.
+    const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+    const w = new Worker(BOOT, { eval: true, execArgv, workerData: { role: 'tributary-chunk-reader', client: this.client, ...entry() } });
     w.unref();
     w.on('message', (m: ChunkReply) => {
       this.answered = true;

@@ -41,6 +41,10 @@ before(async () => {
     FROM generate_series(1, 3000) g`);
   await admin.query('CREATE TABLE num_key (k numeric PRIMARY KEY, v text)');
   await admin.query("INSERT INTO num_key SELECT g * (CASE WHEN g % 2 = 0 THEN -1 ELSE 1 END) * 10 ^ (g % 4), 'v' || g FROM generate_series(1, 40) g");
+  // Names a placeholder substitution could misread: `$2`, `$'`, `$&`, quotes.
+  await admin.query(`CREATE SCHEMA "we$2ird'""s"`);
+  await admin.query(`CREATE TABLE "we$2ird'""s"."t$'&$1""x" (id int PRIMARY KEY, v text)`);
+  await admin.query(`INSERT INTO "we$2ird'""s"."t$'&$1""x" SELECT g, 'v' || g FROM generate_series(1, 30) g`);
   await admin.query('CREATE TABLE with_inet (id int PRIMARY KEY, addr inet, ok boolean)');
   await admin.query("INSERT INTO with_inet SELECT g, ('10.0.' || (g % 256) || '.1')::inet, g % 2 = 0 FROM generate_series(1, 50) g");
   const config = { connectionString: pgi.connectionString(), application_name: 'tributary-test' };
@@ -98,6 +102,10 @@ test('a key read as ::text still orders and pages by its own type (numeric keys 
   const chunks = await readAll(binary, { kind: 'keyed', table: 'public.num_key', keyColumns: ['k'], rowsEstimate: 40 }, 3);
   const lastKeys = chunks.map((c) => c.lastKey?.[0]).filter((k): k is string => k !== undefined).map(Number);
   assert.deepEqual(lastKeys, [...lastKeys].sort((a, b) => a - b), 'chunks follow numeric order');
+});
+
+test('hostile schema and table names are read as themselves', async () => {
+  await sameChunks({ kind: 'keyed', table: `we$2ird'"s.t$'&$1"x`, keyColumns: ['id'], rowsEstimate: 30 }, 7, 30, 'binary');
 });
 
 test('a table with a type that has its own cast to text (inet) is read as text, the same as before', async () => {

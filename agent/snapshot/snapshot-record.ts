@@ -22,17 +22,8 @@ export interface SnapshotRecord {
   readonly error?: string;
 }
 
-/** The `snapshot.progress` event payload (common contract between agent and hub). */
-export interface SnapshotProgress {
-  readonly table: TableName;
-  readonly state: SnapshotState;
-  readonly rowsDone: number;
-  readonly rowsEstimate: number;
-  readonly chunksDone: number;
-  readonly startedAt: string;
-  readonly updatedAt: string;
-  readonly error?: string;
-}
+/** The `snapshot.progress` event payload (common contract between agent and hub): the record without its key. */
+export type SnapshotProgress = Omit<SnapshotRecord, 'lastKey'>;
 
 export function progressOf(r: SnapshotRecord): SnapshotProgress {
   return {

@@ -39,23 +39,27 @@ const COLUMNS_SQL = `SELECT a.attname, a.atttypid::int AS typid, a.atttypmod AS 
   (SELECT array_position(i.indkey::int2[], a.attnum) FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indisreplident) AS identpos
 FROM pg_attribute a WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum`;
 
-const TABLE_SQL = `SELECT c.oid::int AS oid, c.relreplident, greatest(c.reltuples, 0)::float8 AS reltuples
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`;
+/** The table `$1.$2` (a plain or partitioned table). */
+const TABLE_FROM = "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')";
+
+const TABLE_SQL = `SELECT c.oid::int AS oid, c.relreplident, greatest(c.reltuples, 0)::float8 AS reltuples ${TABLE_FROM}`;
 
 /** The in-progress transactions of the current snapshot, as pgoutput's 32-bit xids. */
 const XIP_SQL =
   // txid_* rather than pg_current_snapshot() (PostgreSQL 13+): the same list, on every version.
   "SELECT coalesce(array_agg((x % 4294967296)::text), '{}') AS xip FROM txid_snapshot_xip(txid_current_snapshot()) x";
 
-/** TABLE_SQL and COLUMNS_SQL with the name inlined, for a multi-statement simple query (which takes no parameters). */
+/** `sql` with `$1`, `$2`… replaced by these literals, in one pass (names never read as placeholders or replacement patterns). */
+function inline(sql: string, ...literals: string[]): string {
+  return sql.replace(/\$(\d)/g, (_, i: string) => literals[Number(i) - 1] as string);
+}
+
+/** TABLE_SQL and COLUMNS_SQL by name, for a multi-statement simple query (which takes no parameters). */
 function tableSql(schema: string, name: string): string {
-  return TABLE_SQL.replace('$1', quoteLiteral(schema)).replace('$2', quoteLiteral(name));
+  return inline(TABLE_SQL, quoteLiteral(schema), quoteLiteral(name));
 }
 function columnsSql(schema: string, name: string): string {
-  return COLUMNS_SQL.replace(
-    '$1',
-    `(SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ${quoteLiteral(schema)} AND c.relname = ${quoteLiteral(name)} AND c.relkind IN ('r', 'p'))`,
-  );
+  return inline(COLUMNS_SQL, `(SELECT c.oid ${inline(TABLE_FROM, quoteLiteral(schema), quoteLiteral(name))})`);
 }
 
 export const quoteIdent = (s: string): string => `"${s.replace(/"/g, '""')}"`;
@@ -249,14 +253,9 @@ export class ChunkReader {
       const where = after === null ? '' : ` WHERE (${keyList}) > (${after.map((v, i) => `${quoteLiteral(v)}::${key[i]?.typname ?? 'text'}`).join(', ')})`;
       const from = `FROM ${quoteIdent(schema)}.${quoteIdent(name)} AS t${where} ORDER BY ${keyList} LIMIT ${limit}`;
       // Every key and row image of the chunk goes into one buffer: one copy per chunk, none per row.
-      let ends = new Uint32Array(Math.max(2, 2 * limit));
+      // LIMIT bounds the rows: two ends each.
+      const ends = new Uint32Array(2 * limit);
       let n = 0;
-      const room = (): void => {
-        if (n + 2 <= ends.length) return;
-        const grown = new Uint32Array(ends.length * 2);
-        grown.set(ends);
-        ends = grown;
-      };
       const w = this.writer.reset();
       const plan = this.binaryPlan(columns);
       let copy: CopyOut | BinaryCopyOut;
@@ -267,10 +266,9 @@ export class ChunkReader {
         for (const k of key) select.push(`t.${quoteIdent(k.attname)}::text`);
         lastKey = new NewestKey(key.map((_, i) => columns.length + i));
         copy = new BinaryCopyOut(`COPY (SELECT ${select.join(', ')} ${from}) TO STDOUT (FORMAT binary)`, columns.length + key.length, (data, spans) => {
-          room();
-          converter.writeBinary(data, spans, plan, w, true);
+          converter.writeSpans(data, spans, w, true, plan);
           ends[n++] = w.length;
-          converter.writeBinary(data, spans, plan, w, false);
+          converter.writeSpans(data, spans, w, false, plan);
           ends[n++] = w.length;
           lastKey.fromSpans(data, spans);
         });
@@ -278,7 +276,6 @@ export class ChunkReader {
         const spans = new Int32Array(2 * columns.length);
         lastKey = new NewestKey(keyIdx);
         copy = new CopyOut(`COPY (SELECT ${columns.map((k) => `t.${quoteIdent(k.attname)}`).join(', ')} ${from}) TO STDOUT`, (data, start, end) => {
-          room();
           if (copyLineSpans(data, start, end, columns.length, spans)) {
             // No escapes: values are converted straight from the line.
             converter.writeSpans(data, spans, w, true);

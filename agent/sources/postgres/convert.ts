@@ -43,6 +43,8 @@ export class RowConverter {
   private readonly elementKinds: Int32Array;
   private readonly delimiters: Int32Array;
   private readonly keys: Uint8Array;
+  /** Every column read as text (writeSpans' plan by default). */
+  private readonly allText: Int32Array;
   /** Number of key columns, the column count of `writeKey` rows. */
   readonly keyCount: number;
 
@@ -56,6 +58,7 @@ export class RowConverter {
     this.elementKinds = new Int32Array(n);
     this.delimiters = new Int32Array(n);
     this.keys = new Uint8Array(n);
+    this.allText = new Int32Array(n); // BinaryKind.Text is 0
     let keyCount = 0;
     columns.forEach((c, i) => {
       this.kinds[i] = c.resolved.kind;
@@ -132,28 +135,13 @@ export class RowConverter {
   }
 
   /**
-   * Writes a row (or only its key columns) whose values are text spans of
-   * `buf`: column i is `buf[spans[2i], spans[2i + 1])`, or NULL when
-   * `spans[2i]` is -1. What a COPY text line without escapes is (copy-out.ts).
+   * Writes a row (or only its key columns) whose values are spans of `buf`:
+   * column i is `buf[spans[2i], spans[2i + 1])`, NULL when `spans[2i]` is -1,
+   * read as `plan[i]` (copy-binary.ts) — text, converted exactly as the
+   * stream's text, or a binary value. Without a plan every column is text
+   * (a COPY text line without escapes, copy-out.ts).
    */
-  writeSpans(buf: Uint8Array, spans: Int32Array, w: RowWriter, keysOnly: boolean): void {
-    const n = this.kinds.length;
-    w.columns(keysOnly ? this.keyCount : n);
-    for (let i = 0; i < n; i++) {
-      if (keysOnly && this.keys[i] !== 1) continue;
-      const start = spans[2 * i] as number;
-      if (start < 0) w.null();
-      else this.value(i, buf, start, spans[2 * i + 1] as number, w);
-    }
-  }
-
-  /**
-   * Writes a row (or only its key columns) from a binary COPY row
-   * (copy-binary.ts): column i is `buf[spans[2i], spans[2i + 1])`, NULL when
-   * `spans[2i]` is -1, read as `plan[i]` — binary, or text (`::text`) that
-   * goes through the same conversion as the stream's text.
-   */
-  writeBinary(buf: Uint8Array, spans: Int32Array, plan: Int32Array, w: RowWriter, keysOnly: boolean): void {
+  writeSpans(buf: Uint8Array, spans: Int32Array, w: RowWriter, keysOnly: boolean, plan: Int32Array = this.allText): void {
     const n = this.kinds.length;
     w.columns(keysOnly ? this.keyCount : n);
     for (let i = 0; i < n; i++) {

@@ -30,6 +30,7 @@ import { ChunkReader, openSnapshotConnection, type ChunkCursor } from '../agent/
 import { readTableShape } from '../agent/sources/mysql/snapshot-shape.js';
 import { binlogStreaming, startMySqlE2E, type MySqlE2E } from '../test/support/mysql-e2e.js';
 import { apiFetch, waitFor } from '../test/support/pipeline.js';
+import { useCompiledBuild } from './compiled-build.js';
 
 const ROWS = Number(process.env['BENCH_ROWS'] ?? 1_000_000);
 const CHUNK = Number(process.env['BENCH_CHUNK'] ?? 10_000);
@@ -132,6 +133,7 @@ async function streamLatency(e: MySqlE2E, fromMs: number, toMs: number): Promise
 }
 
 async function main(): Promise<void> {
+  const build = await useCompiledBuild();
   const e = await startMySqlE2E({ name: 'mysql-snapshot-bench', batchEvents: 2000, mariadbArgs: ['--innodb-flush-log-at-trx-commit=2', '--innodb-buffer-pool-size=512M'] });
   try {
     await e.src.query('CREATE TABLE bench (id int PRIMARY KEY, v bigint NOT NULL, note varchar(40))');
@@ -181,7 +183,7 @@ async function main(): Promise<void> {
     const latency = await streamLatency(e, wall0, wall1);
     const rate = ROWS / seconds;
     const baseRate = ROWS / baseSeconds;
-    log(`snapshot: ${ROWS} rows in chunks of ${CHUNK}, ${MODE} watermarks, ceiling ${CEILING === 0 ? 'none' : `${CEILING} rows/s`}, streaming ${writer.rows() - sideBefore} writer rows meanwhile`);
+    log(`snapshot: ${ROWS} rows in chunks of ${CHUNK}, ${MODE} watermarks, ceiling ${CEILING === 0 ? 'none' : `${CEILING} rows/s`}, streaming ${writer.rows() - sideBefore} writer rows meanwhile; agent and hub: ${build}`);
     log(`  mariadb --batch SELECT *       ${baseRate.toFixed(0).padStart(8)} rows/s   (baseline, same table)`);
     log(`  mysql2 keyset pages (no conv.) ${(ROWS / pagesSeconds).toFixed(0).padStart(8)} rows/s   (in process, same chunks)`);
     log(`  agent → hub log (durable)      ${rate.toFixed(0).padStart(8)} rows/s   ${((100 * rate) / baseRate).toFixed(0)}% of the baseline`);

@@ -23,6 +23,7 @@ import { ChunkReader } from '../agent/sources/postgres/chunk-reader.js';
 import { BinaryCopyOut } from '../agent/sources/postgres/copy-binary.js';
 import type { ChunkKey, KeyedTable } from '../agent/snapshot/snapshot-source.js';
 import { startE2E, type E2E } from '../test/support/e2e.js';
+import { useCompiledBuild } from './compiled-build.js';
 import { ManagedProcess, apiFetch, waitFor } from '../test/support/pipeline.js';
 
 const run = promisify(execFile);
@@ -162,10 +163,11 @@ async function keysetCopy(e: E2E, rows: number, chunk: number): Promise<number> 
   }
 }
 
+const build = await useCompiledBuild();
 const e = await startE2E({ name: 'bench_snapshot', batchEvents: 2000 });
 let agent: ManagedProcess | null = null;
 try {
-  log(`machine: ${(await run('nproc')).stdout.trim()} cores; PostgreSQL from ${e.pgi.binDir}; ${SHAPE} table of ${ROWS} rows, chunks of ${CHUNK}, ceiling ${CEILING === 0 ? 'none' : `${CEILING} rows/s`}`);
+  log(`machine: ${(await run('nproc')).stdout.trim()} cores; PostgreSQL from ${e.pgi.binDir}; ${SHAPE} table of ${ROWS} rows, chunks of ${CHUNK}, ceiling ${CEILING === 0 ? 'none' : `${CEILING} rows/s`}; agent and hub: ${build}`);
   if (SHAPE === 'narrow') {
     await e.src.query('CREATE TABLE snap (id bigint PRIMARY KEY, v int NOT NULL, label text NOT NULL, at timestamptz NOT NULL)');
     await e.src.query(`INSERT INTO snap SELECT g, g % 1000, 'row-' || g, '2024-01-01'::timestamptz + g * interval '1 ms' FROM generate_series(1, ${ROWS}) g`);
@@ -240,7 +242,7 @@ try {
   log(`  alone: PostgreSQL serving keyset chunks (binary COPY, no conversion) ${keysetRate.toFixed(0)} rows/s; the agent's chunk reader ${readerRate.binary.toFixed(0)} rows/s binary, ${readerRate.text.toFixed(0)} rows/s text`);
   const span = (Date.parse(ended?.ts ?? '') - started) / 1000;
   log(`  snapshot chunks read and durable in the agent's spool: ${(ROWS / span).toFixed(0)} rows/s (${span.toFixed(1)} s)`);
-  log(`  while snapshotting: agent ${((100 * agentCpu) / span).toFixed(0)}% of a core, hub ${((100 * hubCpu) / span).toFixed(0)}% of a core (the agent's process includes its tsx loader)`);
+  log(`  while snapshotting: agent ${((100 * agentCpu) / span).toFixed(0)}% of a core, hub ${((100 * hubCpu) / span).toFixed(0)}% of a core (the agent's over its two threads)`);
   await e.hubLogOnly.stop();
   log(`  the stream's own latency meanwhile (commit → durable in the hub log): ${await streamLatency(e, started, Date.parse(ended?.ts ?? ''))}`);
   log(`  PostgreSQL CPU: ${(100 * idleCpu).toFixed(0)}% of a core streaming only, ${(100 * snapCpu).toFixed(0)}% while snapshotting (extra ${(100 * (snapCpu - idleCpu)).toFixed(0)}% of a core)`);

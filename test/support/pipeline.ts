@@ -9,7 +9,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-const CLI = resolve(import.meta.dirname, '../../scripts/tributary.mjs');
+/** The `tributary` command: the sources through tsx, or another build (TRIBUTARY_CLI; benchmarks run the compiled one). */
+const cli = (): string => process.env['TRIBUTARY_CLI'] ?? resolve(import.meta.dirname, '../../scripts/tributary.mjs');
 
 export function freePort(): Promise<number> {
   return new Promise((res, rej) => {
@@ -52,7 +53,7 @@ export class ManagedProcess {
     // BENCH_CPU_PROFILE_DIR: each process writes a V8 CPU profile there when it exits (benchmarks' profiling aid).
     const profile = process.env['BENCH_CPU_PROFILE_DIR'];
     const flags = profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profile}`];
-    const child = spawn(process.execPath, [...flags, CLI, ...this.args], { env: { ...process.env, ...this.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...flags, cli(), ...this.args], { env: { ...process.env, ...this.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout?.pipe(this.logFile, { end: false });
     child.stderr?.pipe(this.logFile, { end: false });
     child.on('exit', () => {

@@ -198,13 +198,21 @@ export class EventTemplate {
 }
 
 /**
- * Room kept in front of a built body for the `sequence` field the spool puts
- * there (a tag and a varint of up to 10 bytes): withSequence writes it in
- * place instead of copying the whole batch behind it.
+ * Room the uplink may use in front of a spooled batch for the header that
+ * makes it an AgentMessage (a field tag and a length of up to 5 bytes; see
+ * frameInPlace).
  */
-const HEADROOM = 11;
+const FRAME_ROOM = 6;
+/**
+ * Room kept in front of a built body for the `sequence` field the spool puts
+ * there (a tag and a varint of up to 10 bytes), then FRAME_ROOM: withSequence
+ * writes in place instead of copying the whole batch behind it.
+ */
+const HEADROOM = 11 + FRAME_ROOM;
 /** Bodies built with HEADROOM in front that withSequence has not used yet. */
 const roomy = new WeakSet<Uint8Array>();
+/** Spooled batches (withSequence's in-place results) with FRAME_ROOM in front of them. */
+const framable = new WeakSet<Uint8Array>();
 
 function eventsBuffer(size: number): Bytes {
   const b = new Bytes(size);
@@ -342,13 +350,27 @@ export function withSequence(body: Uint8Array, sequence: number): Uint8Array {
   const w = new BinaryWriter();
   w.tag(1, WireType.Varint).uint64(sequence);
   const head = w.finish();
-  if (roomy.delete(body) && body.byteOffset >= head.length) {
+  if (roomy.delete(body) && body.byteOffset >= head.length + FRAME_ROOM) {
     const out = new Uint8Array(body.buffer, body.byteOffset - head.length, head.length + body.length);
     out.set(head, 0);
+    framable.add(out);
     return out;
   }
   const out = new Uint8Array(head.length + body.length);
   out.set(head, 0);
   out.set(body, head.length);
+  return out;
+}
+
+/**
+ * `header` followed by a spooled batch, written into the room in front of the
+ * batch when withSequence left it there (the bytes before a batch belong to
+ * no one else, and every sender writes the same header), else null: the
+ * caller copies. The batch's own bytes are not touched.
+ */
+export function frameInPlace(batch: Uint8Array, header: Uint8Array): Uint8Array | null {
+  if (header.length > FRAME_ROOM || !framable.has(batch)) return null;
+  const out = new Uint8Array(batch.buffer, batch.byteOffset - header.length, header.length + batch.length);
+  out.set(header, 0);
   return out;
 }

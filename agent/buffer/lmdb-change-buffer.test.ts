@@ -39,8 +39,8 @@ describe('LmdbChangeBuffer', () => {
   let dir: string;
   const open: LmdbChangeBuffer[] = [];
 
-  async function openBuffer(maxBytes = 64 * MiB): Promise<LmdbChangeBuffer> {
-    const b = await LmdbChangeBuffer.open({ path: dir, maxBytes });
+  async function openBuffer(maxBytes = 64 * MiB, recentBytes?: number): Promise<LmdbChangeBuffer> {
+    const b = await LmdbChangeBuffer.open({ path: dir, maxBytes, ...(recentBytes !== undefined ? { recentBytes } : {}) });
     open.push(b);
     return b;
   }
@@ -135,6 +135,33 @@ describe('LmdbChangeBuffer', () => {
     assert.deepEqual(sequences(b.read(0, 1, MiB)), [1]);
   });
 
+  it('reads the newest batches from memory and older ones from LMDB, the same bytes either way', async () => {
+    const hex = (batches: readonly SpooledBatch[]): Array<[number, string]> => batches.map((x) => [x.sequence, Buffer.from(x.bytes).toString('hex')]);
+    // Room in memory for about two of these batches: 1..4 come from LMDB, 5..6 from memory.
+    let b = await openBuffer(64 * MiB, 2500);
+    for (let i = 1; i <= 6; i++) await b.append(body(BigInt(i), true, 1000 + i), BigInt(i));
+    const mixed = hex(b.read(1, 100, MiB));
+    assert.deepEqual(
+      mixed.map(([, h]) => fromBinary(ChangeBatchSchema, Buffer.from(h, 'hex')).sequence),
+      [1n, 2n, 3n, 4n, 5n, 6n],
+    );
+    assert.deepEqual(sequences(b.read(5, 100, MiB)), [5, 6]);
+    assert.deepEqual(sequences(b.read(4, 2, MiB)), [4, 5]);
+    assert.deepEqual(sequences(b.read(5, 1, MiB)), [5]);
+    assert.deepEqual(sequences(b.read(5, 100, 1)), [5]);
+    await close(b);
+    // Reopened, nothing is in memory: the same batches from LMDB alone.
+    b = await openBuffer(64 * MiB, 0);
+    assert.deepEqual(hex(b.read(1, 100, MiB)), mixed);
+    await close(b);
+    // Acknowledged batches leave memory with the spool.
+    b = await openBuffer();
+    await b.append(body(7n, true, 1000), 7n);
+    await b.acknowledge(5);
+    assert.deepEqual(sequences(b.read(1, 100, MiB)), [6, 7]);
+    assert.equal(b.state().bytes, b.read(6, 2, MiB).reduce((n, x) => n + x.bytes.length, 0));
+  });
+
   it('reopening keeps committed batches and discards the uncommitted tail', async () => {
     let b = await openBuffer();
     assert.equal(await b.append(body(10n, true), 10n), 1);
@@ -172,6 +199,8 @@ describe('LmdbChangeBuffer', () => {
     assert.equal(b.state().committedSequence, 1);
     assert.equal(await b.append(body(20n, true), 20n), 2);
     assert.deepEqual(sequences(b.read(1, 100, MiB)), [1, 2]);
+    // batch 2 is the new body, not a discarded one still held in memory
+    assert.equal(fromBinary(ChangeBatchSchema, b.read(2, 1, MiB)[0]?.bytes ?? new Uint8Array()).sourcePosition, 20n);
     // nothing to discard is a no-op
     await b.discardUncommitted();
     assert.deepEqual(sequences(b.read(1, 100, MiB)), [1, 2]);

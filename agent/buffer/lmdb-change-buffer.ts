@@ -7,6 +7,8 @@ import type { SnapshotRecord } from '../snapshot/snapshot-record.js';
 export interface LmdbChangeBufferOptions {
   readonly path: string;
   readonly maxBytes: number;
+  /** Bytes of the newest durable batches kept in memory for readers (default RECENT_MAX_BYTES). */
+  readonly recentBytes?: number;
 }
 
 interface Meta {
@@ -21,6 +23,14 @@ interface Meta {
 type CommitPoint = { committedSequence: number; committedPosition: string; sourceState: string | null };
 
 const META_KEY = 'meta';
+
+/**
+ * Bytes of the newest durable batches kept in memory for the uplink, which
+ * then sends what was just spooled instead of reading it back from LMDB (a
+ * copy and an allocation per batch). Older batches, after a restart or while
+ * the hub is behind, are read from LMDB as before.
+ */
+const RECENT_MAX_BYTES = 32 << 20;
 
 /**
  * ChangeBuffer on LMDB. Every append is its own write queued on lmdb-js,
@@ -44,6 +54,9 @@ export class LmdbChangeBuffer implements ChangeBuffer {
   private nextSequence: number;
   private firstSequence: number;
   private readonly sizes = new Map<number, number>();
+  /** Durable batches by sequence, oldest first, at most `recentBytes` of them (see RECENT_MAX_BYTES). */
+  private readonly recent = new Map<number, Uint8Array>();
+  private recentBytes = 0;
   private waiters = new Set<() => void>();
   private roomWaiters = new Set<() => void>();
 
@@ -146,6 +159,7 @@ export class LmdbChangeBuffer implements ChangeBuffer {
       for (const r of snapshots) void this.snapshotDb.put(r.table, r);
     });
     await this.root.flushed;
+    this.keepRecent(sequence, bytes);
     if (boundary && sequence > this.meta.committedSequence) {
       this.meta.committedSequence = sequence;
       this.meta.committedPosition = point.committedPosition;
@@ -162,6 +176,7 @@ export class LmdbChangeBuffer implements ChangeBuffer {
     for (let s = from; s <= upto; s++) {
       this.meta.bytes -= this.sizes.get(s) ?? 0;
       this.sizes.delete(s);
+      this.dropRecent(s);
     }
     this.nextSequence = from;
     await this.root.transaction(() => {
@@ -178,8 +193,16 @@ export class LmdbChangeBuffer implements ChangeBuffer {
   read(from: number, maxBatches: number, maxBytes: number): SpooledBatch[] {
     const out: SpooledBatch[] = [];
     let size = 0;
-    const start = Math.max(from, this.firstSequence);
-    for (const { key, value } of this.batches.getRange({ start, end: this.meta.committedSequence + 1, limit: maxBatches })) {
+    let start = Math.max(from, this.firstSequence);
+    const end = this.meta.committedSequence + 1;
+    // From memory while the batches are there, then from LMDB.
+    for (let bytes = this.recent.get(start); bytes !== undefined && start < end && out.length < maxBatches; bytes = this.recent.get(start)) {
+      out.push({ sequence: start++, bytes });
+      size += bytes.length;
+      if (size >= maxBytes) return out;
+    }
+    if (start >= end || out.length >= maxBatches) return out;
+    for (const { key, value } of this.batches.getRange({ start, end, limit: maxBatches - out.length })) {
       out.push({ sequence: key, bytes: value });
       size += value.length;
       if (size >= maxBytes) break;
@@ -199,6 +222,7 @@ export class LmdbChangeBuffer implements ChangeBuffer {
     for (let s = from; s <= upto; s++) {
       this.meta.bytes -= this.sizes.get(s) ?? 0;
       this.sizes.delete(s);
+      this.dropRecent(s);
     }
     this.meta.ackedSequence = upto;
     this.firstSequence = upto + 1;
@@ -208,6 +232,25 @@ export class LmdbChangeBuffer implements ChangeBuffer {
       void this.metaDb.put(META_KEY, this.storedMeta(point));
     });
     if (!this.isFull()) this.wake(this.roomWaiters);
+  }
+
+  private keepRecent(sequence: number, bytes: Uint8Array): void {
+    const max = this.options.recentBytes ?? RECENT_MAX_BYTES;
+    if (bytes.length > max || sequence <= this.meta.ackedSequence) return;
+    this.recent.set(sequence, bytes);
+    this.recentBytes += bytes.length;
+    for (const [s, b] of this.recent) {
+      if (this.recentBytes <= max) break;
+      this.recent.delete(s);
+      this.recentBytes -= b.length;
+    }
+  }
+
+  private dropRecent(sequence: number): void {
+    const b = this.recent.get(sequence);
+    if (b === undefined) return;
+    this.recent.delete(sequence);
+    this.recentBytes -= b.length;
   }
 
   isFull(): boolean {

@@ -8,6 +8,7 @@ import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { AgentMessageSchema, HubMessageSchema, type AgentMessage, type HubMessage } from '../../proto/gen/tributary/v1/uplink_pb.js';
 import { UPLINK_STREAM_PATH } from '../../proto/tributary/v1/uplink-service.js';
+import { frameInPlace } from '../buffer/batch-builder.js';
 
 /** An AgentMessage already in wire form. */
 export interface EncodedAgentMessage {
@@ -19,13 +20,17 @@ export type OutgoingAgentMessage = AgentMessage | EncodedAgentMessage;
 const BATCH_FIELD_TAG = (2 << 3) | 2;
 
 export function encodedBatchMessage(batchBytes: Uint8Array): EncodedAgentMessage {
-  const header: number[] = [BATCH_FIELD_TAG];
+  const bytes: number[] = [BATCH_FIELD_TAG];
   let n = batchBytes.length;
   while (n >= 0x80) {
-    header.push((n & 0x7f) | 0x80);
+    bytes.push((n & 0x7f) | 0x80);
     n >>>= 7;
   }
-  header.push(n);
+  bytes.push(n);
+  const header = Uint8Array.from(bytes);
+  // A batch just spooled has room for the header in front of it: no copy.
+  const framed = frameInPlace(batchBytes, header);
+  if (framed !== null) return { encoded: framed };
   const out = Buffer.allocUnsafe(header.length + batchBytes.length);
   out.set(header, 0);
   out.set(batchBytes, header.length);

@@ -61,7 +61,7 @@ describe('parseAgentConfig', () => {
     const c = parseAgentConfig(valid(), { PG_PASSWORD: PASSWORD });
     assert.equal(c.agentId, 'edge-01');
     assert.deepEqual(c.hub, { address: 'hub.example.com:7400', plaintext: true, credentials: null, enrollmentToken: null });
-    assert.deepEqual(c.spool, { path: '/var/lib/tributary/spool', maxBytes: 8 << 20, batchEvents: 500, encryptionKey: null });
+    assert.deepEqual(c.spool, { path: '/var/lib/tributary/spool', maxBytes: 8 << 20, batchEvents: 500, batchBytes: 4 << 20, encryptionKey: null });
     assert.equal(c.logLevel, 'debug');
     const s = c.source;
     assert.equal(s.kind, 'postgres');
@@ -90,7 +90,8 @@ describe('parseAgentConfig', () => {
     );
     assert.equal(c.logLevel, 'info');
     assert.equal(c.spool.maxBytes, 1 << 30);
-    assert.equal(c.spool.batchEvents, 2000);
+    assert.equal(c.spool.batchEvents, 10_000);
+    assert.equal(c.spool.batchBytes, 4 << 20);
     assert.equal(c.source.host, '127.0.0.1');
     assert.equal(c.source.port, 5432);
     assert.equal(c.source.password, null);
@@ -138,6 +139,8 @@ describe('parseAgentConfig', () => {
       ['spool.maxBytes', (c) => (c['spool']!['maxBytes'] = (1 << 20) + 0.5)],
       ['spool.batchEvents', (c) => (c['spool']!['batchEvents'] = 0)],
       ['spool.batchEvents', (c) => (c['spool']!['batchEvents'] = '500')],
+      ['spool.batchBytes', (c) => (c['spool']!['batchBytes'] = 1000), /from 65536/],
+      ['spool.batchBytes', (c) => (c['spool']!['batchBytes'] = 64 << 20), /33554432/],
       ['source', (c) => (c['source'] = [] as never), /expected an object/],
       ['source.kind', (c) => (c['source']!['kind'] = 'oracle'), /not supported/],
       ['source.id', (c) => (c['source']!['id'] = '-bad')],

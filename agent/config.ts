@@ -57,7 +57,7 @@ export type SourceConfig = PostgresSourceConfig | MySqlSourceConfig;
 export interface AgentConfig {
   readonly agentId: string;
   readonly hub: { readonly address: string; readonly plaintext: boolean } & HubTlsConfig;
-  readonly spool: { readonly path: string; readonly maxBytes: number; readonly batchEvents: number; readonly encryptionKey: Secret | null };
+  readonly spool: { readonly path: string; readonly maxBytes: number; readonly batchEvents: number; readonly batchBytes: number; readonly encryptionKey: Secret | null };
   readonly source: SourceConfig;
   /** The continuous doctor: seconds between source checks; 0 = off. */
   readonly doctor: { readonly intervalSeconds: number };
@@ -198,7 +198,7 @@ export function parseAgentConfig(json: unknown, env: NodeJS.ProcessEnv = process
   r.unknownKeys(hub, ['address', 'plaintext', ...HUB_TLS_FIELDS], 'hub');
   const plaintext = r.bool(hub, 'plaintext', 'hub', false);
   const spool = r.object(root['spool'], 'spool');
-  r.unknownKeys(spool, ['path', 'maxBytes', 'batchEvents', 'encryptionKey'], 'spool');
+  r.unknownKeys(spool, ['path', 'maxBytes', 'batchEvents', 'batchBytes', 'encryptionKey'], 'spool');
   const spoolKey = r.secret(spool, 'encryptionKey', 'spool');
   if (spoolKey !== null && parseSpoolKey(spoolKey.reveal()) === null) r.errors.push('spool.encryptionKey: expected 64 hexadecimal characters (a 256-bit key, e.g. `openssl rand -hex 32`)');
   const logLevel = r.string(root, 'logLevel', 'config', { default: 'info', pattern: /^(debug|info|warn|error)$/, hint: 'one of debug, info, warn, error' });
@@ -212,7 +212,9 @@ export function parseAgentConfig(json: unknown, env: NodeJS.ProcessEnv = process
     spool: {
       path: r.string(spool, 'path', 'spool'),
       maxBytes: r.int(spool, 'maxBytes', 'spool', 1 << 20, Number.MAX_SAFE_INTEGER, 1 << 30),
-      batchEvents: r.int(spool, 'batchEvents', 'spool', 1, 100_000, 2000),
+      batchEvents: r.int(spool, 'batchEvents', 'spool', 1, 100_000, 10_000),
+      // At most the hub's default grpc.maxMessageBytes (32 MiB), so a batch of many events always fits it.
+      batchBytes: r.int(spool, 'batchBytes', 'spool', 64 << 10, 32 << 20, 4 << 20),
       encryptionKey: spoolKey,
     },
     source: parseSource(r, root['source']),

@@ -38,7 +38,7 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
   try {
     const control = new AgentControl(log.child('control'), 1000, [config.source.user, config.source.password?.reveal() ?? '']);
     const tables = initialTables(config.spool.path, config.source.tables);
-    const sourceOptions = { buffer, log: log.child('source'), batchEvents: config.spool.batchEvents, control, tables };
+    const sourceOptions = { buffer, log: log.child('source'), batchLimit: { events: config.spool.batchEvents, bytes: config.spool.batchBytes }, control, tables };
     const source =
       config.source.kind === 'mysql' ? new MySqlSource({ ...sourceOptions, config: config.source }) : new PostgresSource({ ...sourceOptions, config: config.source });
     registerPipelineApply({ control, source, dir: config.spool.path, pattern: config.source.kind === 'mysql' ? MYSQL_TABLE : PG_TABLE, log: log.child('pipeline') });

@@ -134,7 +134,7 @@ async function streamLatency(e: MySqlE2E, fromMs: number, toMs: number): Promise
 
 async function main(): Promise<void> {
   const build = await useCompiledBuild();
-  const e = await startMySqlE2E({ name: 'mysql-snapshot-bench', batchEvents: 2000, mariadbArgs: ['--innodb-flush-log-at-trx-commit=2', '--innodb-buffer-pool-size=512M'] });
+  const e = await startMySqlE2E({ name: 'mysql-snapshot-bench', batchEvents: 10_000 /* the agent's default */, mariadbArgs: ['--innodb-flush-log-at-trx-commit=2', '--innodb-buffer-pool-size=512M'] });
   try {
     await e.src.query('CREATE TABLE bench (id int PRIMARY KEY, v bigint NOT NULL, note varchar(40))');
     await e.src.query('CREATE TABLE side (id int AUTO_INCREMENT PRIMARY KEY, v int, at_us bigint)');

@@ -170,7 +170,7 @@ async function keysetCopy(e: E2E, rows: number, chunk: number): Promise<number> 
 }
 
 const build = await useCompiledBuild();
-const e = await startE2E({ name: 'bench_snapshot', batchEvents: 2000 });
+const e = await startE2E({ name: 'bench_snapshot', batchEvents: 10_000 }); // the agent's defaults (spool.batchEvents, spool.batchBytes)
 let agent: ManagedProcess | null = null;
 try {
   log(`machine: ${(await run('nproc')).stdout.trim()} cores; PostgreSQL from ${e.pgi.binDir}; ${SHAPE} table of ${ROWS} rows, chunks of ${CHUNK}, ceiling ${CEILING === 0 ? 'none' : `${CEILING} rows/s`}; agent and hub: ${build}`);

@@ -207,6 +207,24 @@ describe('BatchBuilder', () => {
     }
   });
 
+  it('reaches its limit at the events or the bytes, whichever comes first', () => {
+    const b = new BatchBuilder();
+    const limit = { events: 3, bytes: 10_000 };
+    assert.equal(b.reached(limit), false);
+    b.append(fields());
+    b.append(fields());
+    assert.equal(b.reached(limit), false);
+    b.append(fields());
+    assert.equal(b.reached(limit), true, 'three events');
+    b.build(1n, true);
+    assert.equal(b.reached(limit), false, 'a built batch starts over');
+    b.append(fields({ after: new Uint8Array(9_000) }));
+    assert.equal(b.reached(limit), false);
+    b.append(fields({ after: new Uint8Array(1_000) }));
+    assert.equal(b.reached(limit), true, 'over 10,000 bytes in two events');
+    assert.ok(b.byteLength >= 10_000);
+  });
+
   it('carries a heartbeat alone: no events, a position, a commit boundary and the source time', () => {
     const batch = fromBinary(ChangeBatchSchema, withSequence(new BatchBuilder().build(0x16b3748n, true, 1_764_000_000_000_001), 5));
     assert.equal(batch.events.length, 0);

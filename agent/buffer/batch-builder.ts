@@ -220,6 +220,16 @@ function eventsBuffer(size: number): Bytes {
   return b;
 }
 
+/**
+ * When a spooled batch is cut: at `events` events or `bytes` encoded bytes,
+ * whichever comes first (`spool.batchEvents`, `spool.batchBytes`): a batch
+ * exceeds `bytes` by at most its last event.
+ */
+export interface BatchLimit {
+  readonly events: number;
+  readonly bytes: number;
+}
+
 /** Accumulates encoded events and schemas for one spool batch. */
 export class BatchBuilder {
   /** Events as ChangeBatch field 3, each with its tag and length, in order, after HEADROOM. */
@@ -235,6 +245,11 @@ export class BatchBuilder {
   /** Approximate encoded size, for batch-size limits. */
   get byteLength(): number {
     return this.events.pos - HEADROOM + this.schemaBytes;
+  }
+
+  /** True once the batch holds `limit`'s events or bytes. */
+  reached(limit: BatchLimit): boolean {
+    return this.count >= limit.events || this.events.pos - HEADROOM + this.schemaBytes >= limit.bytes;
   }
 
   addSchema(schema: TableSchema): void {

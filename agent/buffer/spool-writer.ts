@@ -9,7 +9,7 @@
  * fsync (the spool's pace, not the server's send rate, bounds memory), and
  * while the spool is full (back-pressure: the database keeps its log).
  */
-import type { BatchBuilder } from './batch-builder.js';
+import type { BatchBuilder, BatchLimit } from './batch-builder.js';
 import { BatchBuilder as Builder } from './batch-builder.js';
 import type { ChangeBuffer, SchemaVersionRecord } from './change-buffer.js';
 import { AgentError } from '../errors.js';
@@ -90,7 +90,7 @@ export class SpoolWriter {
    * is the source's clock at that commit (a heartbeat's commit included),
    * carried with the batch so every reader knows how fresh it is.
    */
-  commit(open: BatchBuilder, position: bigint, state: (() => string) | undefined, batchEvents: number, sourceTimeUs = 0): void {
+  commit(open: BatchBuilder, position: bigint, state: (() => string) | undefined, limit: BatchLimit, sourceTimeUs = 0): void {
     this.committed.absorb(open);
     this.committedVersions.push(...this.openVersions);
     this.openVersions = [];
@@ -100,7 +100,7 @@ export class SpoolWriter {
     this.lastState = state;
     if (sourceTimeUs > this.lastSourceTimeUs) this.lastSourceTimeUs = sourceTimeUs;
     this.pendingCommit = true;
-    if (this.committed.eventCount >= batchEvents) this.flush();
+    if (this.committed.reached(limit)) this.flush();
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => {

@@ -168,8 +168,9 @@ test('no chunk is read while the hub has not acknowledged the spool (an outage, 
   const src = new FakeSource();
   src.tables.set('public.t', [1, 2, 3, 4, 5, 6]);
   const buf = fakeBuffer();
+  // 100 batches of 1 MiB wait for the hub.
   let unacked = 100;
-  (buf as unknown as { state: () => object }).state = () => ({ firstSequence: 1, committedSequence: unacked, committedPosition: 0n, ackedSequence: 0, bytes: 0, maxBytes: 1 << 20 });
+  (buf as unknown as { state: () => object }).state = () => ({ firstSequence: 1, committedSequence: unacked, committedPosition: 0n, ackedSequence: 0, bytes: unacked << 20, maxBytes: 1 << 30 });
   const e = engine(src, buf);
   const stop = new AbortController();
   const running = e.run(stop.signal);

@@ -42,12 +42,13 @@ export interface SnapshotEngineOptions<M> {
 const now = (): string => new Date().toISOString();
 
 /**
- * Spool batches not yet acknowledged by the hub above which no new chunk is
+ * Spool bytes not yet acknowledged by the hub above which no new chunk is
  * read: the snapshot then runs at the pace the hub takes it, the stream's
  * own changes never queue behind more than this much snapshot data, and a
  * hub outage stops the snapshot instead of filling the spool with it.
+ * (Bytes, not batches: how many rows a batch holds depends on the row.)
  */
-const MAX_UNACKED_BATCHES = 48;
+const MAX_UNACKED_BYTES = 16 << 20;
 
 export class SnapshotEngine<M> {
   /** The hooks the source's capture calls (see snapshot-source.ts). */
@@ -237,8 +238,7 @@ export class SnapshotEngine<M> {
   }
 
   private hasRoom(): boolean {
-    const s = this.options.buffer.state();
-    return s.committedSequence - s.ackedSequence <= MAX_UNACKED_BATCHES;
+    return this.options.buffer.state().bytes <= MAX_UNACKED_BYTES;
   }
 
   private async spoolRoom(signal: AbortSignal): Promise<void> {

@@ -83,7 +83,7 @@ function setup() {
     buffer: mem.buffer,
     target: { confirm: () => undefined, pause: () => undefined, resume: () => undefined, stop: () => undefined },
     log: createLogger('error', {}, () => undefined),
-    batchEvents: 1000,
+    batchLimit: { events: 1000, bytes: 4 << 20 },
     zeroDates: 'null',
     signal: new AbortController().signal,
     start: { gtid: null, file: FILE, pos: 4 },

@@ -23,7 +23,7 @@
 import type { AnyBinlogEvent, MariadbGtidEvent, QueryEvent, TableMapEvent } from '@vlasky/zongji';
 import { Op } from '../../../proto/gen/tributary/v1/change_pb.js';
 import { RowWriter } from '../../../proto/tributary/v1/row-codec.js';
-import { BatchBuilder, EventTemplate } from '../../buffer/batch-builder.js';
+import { BatchBuilder, EventTemplate, type BatchLimit } from '../../buffer/batch-builder.js';
 import type { ChangeBuffer } from '../../buffer/change-buffer.js';
 import { AgentError } from '../../errors.js';
 import type { Logger } from '../../log.js';
@@ -57,7 +57,7 @@ export interface CaptureOptions {
   readonly buffer: ChangeBuffer;
   readonly target: SpoolTarget;
   readonly log: Logger;
-  readonly batchEvents: number;
+  readonly batchLimit: BatchLimit;
   readonly zeroDates: ZeroDatePolicy;
   readonly signal: AbortSignal;
   /** Where streaming starts (the spooled resume position). */
@@ -303,7 +303,7 @@ export class Capture implements VirtualWatermarks {
       schemaVersion: version,
     });
     this.eventsCaptured++;
-    if (this.open.eventCount >= this.o.batchEvents) this.spool.partial(this.open);
+    if (this.open.reached(this.o.batchLimit)) this.spool.partial(this.open);
   }
 
   private commit(endPos: number): void {
@@ -323,7 +323,7 @@ export class Capture implements VirtualWatermarks {
     this.endFile = this.file;
     const resume = { gtid: this.gtid, file: this.file, pos: endPos };
     // Source time: the commit's binlog timestamp (whole seconds), or the heartbeat's server clock (µs).
-    this.spool.commit(this.open, tx.position, () => encodeResume(resume), this.o.batchEvents, Math.max(tx.timeUs, tx.heartbeatUs));
+    this.spool.commit(this.open, tx.position, () => encodeResume(resume), this.o.batchLimit, Math.max(tx.timeUs, tx.heartbeatUs));
   }
 
   /** Read-only low watermark: the window opens at the capture's current point. */
@@ -350,7 +350,7 @@ export class Capture implements VirtualWatermarks {
       const tx: OpenTransaction = { position: this.w.position, timeUs: Date.now() * 1000, gtid: null, explicit: false, skip: false, index: 0, heartbeatUs: 0 };
       this.emit(tx, emission);
       const resume = { gtid: this.gtid, file: this.endFile, pos: this.endPos };
-      this.spool.commit(this.open, tx.position, () => encodeResume(resume), this.o.batchEvents);
+      this.spool.commit(this.open, tx.position, () => encodeResume(resume), this.o.batchLimit);
     }
   }
 
@@ -364,7 +364,7 @@ export class Capture implements VirtualWatermarks {
     for (let i = 0; i < rows.length; i++) {
       this.open.appendFrom(shared, rows.key(i), null, rows.after(i), tx.index++);
       this.eventsCaptured++;
-      if (this.open.eventCount >= this.o.batchEvents) this.spool.partial(this.open);
+      if (this.open.reached(this.o.batchLimit)) this.spool.partial(this.open);
     }
     this.spool.addSnapshot(emission.record, emission.durable);
   }

@@ -9,7 +9,7 @@
 import type { AgentControl } from '../../uplink/control.js';
 import mysql from 'mysql2/promise';
 import { CapturedTables } from '../../pipeline/captured-tables.js';
-import { BatchBuilder } from '../../buffer/batch-builder.js';
+import { BatchBuilder, type BatchLimit } from '../../buffer/batch-builder.js';
 import type { ChangeBuffer } from '../../buffer/change-buffer.js';
 import { Backoff } from '../../backoff.js';
 import { AgentError, retryDirective } from '../../errors.js';
@@ -30,7 +30,7 @@ export interface MySqlSourceOptions {
   readonly config: MySqlSourceConfig;
   readonly buffer: ChangeBuffer;
   readonly log: Logger;
-  readonly batchEvents: number;
+  readonly batchLimit: BatchLimit;
   /** Commands from the hub and events to it; absent in tools that run a source without a hub. */
   readonly control?: AgentControl | undefined;
   /** The tables captured, changed at run time by `pipeline.apply`; absent: `config.tables`. */
@@ -231,7 +231,7 @@ export class MySqlSource implements ChangeSource {
         stop: () => stream?.stop(),
       },
       log,
-      batchEvents: this.options.batchEvents,
+      batchLimit: this.options.batchLimit,
       zeroDates: config.zeroDates,
       signal: session.signal,
       start,

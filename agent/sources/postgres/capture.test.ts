@@ -187,14 +187,14 @@ interface Harness {
   tx(finalLsn: bigint, endLsn: bigint, xid: number, ...body: ByteBuilder[]): void;
 }
 
-function harness(options: { batchEvents?: number; committedPosition?: bigint; versions?: readonly SchemaVersionRecord[]; tables?: CapturedTables } = {}): Harness {
+function harness(options: { batchEvents?: number; batchBytes?: number; committedPosition?: bigint; versions?: readonly SchemaVersionRecord[]; tables?: CapturedTables } = {}): Harness {
   const buffer = new FaultyBuffer();
   buffer.committedPosition = options.committedPosition ?? 0n;
   for (const v of options.versions ?? []) buffer.versions.set(v.tableKey, v);
   const sink = new RecordingSink();
   const lines: string[] = [];
   const log = createLogger('debug', { component: 'capture-test' }, (l) => lines.push(l));
-  const capture = new Capture(buffer, catalog, sink, log, options.batchEvents ?? 1000, new AbortController().signal, options.tables);
+  const capture = new Capture(buffer, catalog, sink, log, { events: options.batchEvents ?? 1000, bytes: options.batchBytes ?? 4 << 20 }, new AbortController().signal, options.tables);
   const feed = (...messages: ByteBuilder[]): void => {
     for (const m of messages) capture.handle(decodePgOutput(m.build()));
   };
@@ -383,6 +383,34 @@ describe('Capture', () => {
     assert.deepEqual(h.sink.confirms, [0x4010n], 'no confirm until the final batch is durable');
     last.resolve();
     await tick();
+    assert.deepEqual(h.sink.confirms, [0x4010n, 0x5100n]);
+  });
+
+  it('cuts the pieces of a large transaction by bytes too (spool.batchBytes), whatever batchEvents allows', async () => {
+    const h = harness({ batchEvents: 1000, batchBytes: 1000 });
+    h.tx(0x4000n, 0x4010n, 900, ordersRelation(), insert(100));
+    h.feed(pgoutput.begin(0x5000n, T0, 901));
+    // Events of ~270 bytes: a piece is cut at the first event that takes it to 1000 bytes.
+    for (let i = 1; i <= 10; i++) h.feed(insert(i, 'x'.repeat(230)));
+    h.feed(pgoutput.commit(0x5000n, 0x5100n, T0));
+    await tick();
+    for (const a of h.buffer.appends) a.resolve();
+    await tick();
+    const pieces = h.buffer.appends.slice(1).map((a) => ({ boundary: a.endsTransactionAt, bytes: a.body.length, events: decodeBatch(a).events }));
+    assert.deepEqual(
+      pieces.map((p) => p.events.length),
+      [4, 4, 2],
+      'pieces of four ~270-byte events, the rest with the commit',
+    );
+    assert.deepEqual(
+      pieces.map((p) => p.boundary),
+      [null, null, 0x5100n],
+    );
+    for (const p of pieces.slice(0, -1)) assert.ok(p.bytes >= 1000 && p.bytes < 1000 + 300, `a piece of ${p.bytes} bytes`);
+    assert.deepEqual(
+      pieces.flatMap((p) => p.events.map((e) => e.indexInTx)),
+      Array.from({ length: 10 }, (_, i) => i),
+    );
     assert.deepEqual(h.sink.confirms, [0x4010n, 0x5100n]);
   });
 
@@ -698,7 +726,7 @@ describe('Capture with snapshots', () => {
     const buffer = new FaultyBuffer();
     const sink = new RecordingSink();
     const windows = new WindowRegistry<PgChunkMeta>();
-    const capture = new Capture(buffer, catalog, sink, createLogger('error', {}, () => undefined), 1000, new AbortController().signal, undefined, { hooks: windows, signalTable: null });
+    const capture = new Capture(buffer, catalog, sink, createLogger('error', {}, () => undefined), { events: 1000, bytes: 4 << 20 }, new AbortController().signal, undefined, { hooks: windows, signalTable: null });
     const feed = (...messages: ByteBuilder[]): void => {
       for (const m of messages) capture.handle(decodePgOutput(m.build()));
     };

@@ -13,7 +13,7 @@
 import { create } from '@bufbuild/protobuf';
 import { ColumnSchema, Op, TableSchemaSchema, ValueKind, type TableSchema } from '../../../proto/gen/tributary/v1/change_pb.js';
 import { RowWriter } from '../../../proto/tributary/v1/row-codec.js';
-import { BatchBuilder, EventTemplate } from '../../buffer/batch-builder.js';
+import { BatchBuilder, EventTemplate, type BatchLimit } from '../../buffer/batch-builder.js';
 import { SpoolWriter } from '../../buffer/spool-writer.js';
 import type { ChangeBuffer, SchemaVersionRecord } from '../../buffer/change-buffer.js';
 import { AgentError } from '../../errors.js';
@@ -79,7 +79,7 @@ export class Capture {
     private readonly catalog: PgTypeCatalog,
     target: CaptureSink,
     private readonly log: Logger,
-    private readonly batchEvents: number,
+    private readonly batchLimit: BatchLimit,
     signal: AbortSignal,
     /** Changes of tables it does not accept are dropped (pipeline tables applied while running). */
     private readonly tables?: { accepts(schema: string, table: string): boolean },
@@ -323,7 +323,7 @@ export class Capture {
     for (let i = 0; i < rows.length; i++) {
       this.open.appendFrom(shared, rows.key(i), null, rows.after(i), tx.index++);
       this.eventsCaptured++;
-      if (this.open.eventCount >= this.batchEvents) this.flushPartial();
+      if (this.open.reached(this.batchLimit)) this.flushPartial();
     }
     this.spool.addSnapshot(emission.record, emission.durable);
   }
@@ -343,7 +343,7 @@ export class Capture {
       schemaVersion: r.schema.version,
     });
     this.eventsCaptured++;
-    if (this.open.eventCount >= this.batchEvents) this.flushPartial();
+    if (this.open.reached(this.batchLimit)) this.flushPartial();
   }
 
   private onCommit(endLsn: bigint): void {
@@ -356,7 +356,7 @@ export class Capture {
       return;
     }
     // The commit time travels with the batch: a heartbeat transaction (no rows) included, so freshness is known when idle.
-    this.spool.commit(this.open, endLsn, undefined, this.batchEvents, tx.commitTimeUs);
+    this.spool.commit(this.open, endLsn, undefined, this.batchLimit, tx.commitTimeUs);
   }
 
   /** A large transaction: spool what is committed, then the open part, invisible until its commit. */

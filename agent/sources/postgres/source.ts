@@ -7,6 +7,7 @@
 import type { AgentControl } from '../../uplink/control.js';
 import pg from 'pg';
 import type { ChangeBuffer } from '../../buffer/change-buffer.js';
+import type { BatchLimit } from '../../buffer/batch-builder.js';
 import type { PostgresSourceConfig } from '../../config.js';
 import { Backoff } from '../../backoff.js';
 import { AgentError, retryDirective } from '../../errors.js';
@@ -32,7 +33,7 @@ export interface PostgresSourceOptions {
   readonly config: PostgresSourceConfig;
   readonly buffer: ChangeBuffer;
   readonly log: Logger;
-  readonly batchEvents: number;
+  readonly batchLimit: BatchLimit;
   /** Commands from the hub and events to it; absent in tools that run a source without a hub. */
   readonly control?: AgentControl | undefined;
   /** The tables captured, changed at run time by `pipeline.apply`; absent: `config.tables`. */
@@ -217,7 +218,7 @@ export class PostgresSource implements ChangeSource {
         stop: () => void stream?.stop(),
       },
       log,
-      this.options.batchEvents,
+      this.options.batchLimit,
       session.signal,
       this.tables,
       { hooks: this.snapshots.hooks, signalTable: config.snapshot.signalTable },

@@ -218,3 +218,44 @@ test("a chunk's high watermark shares one write with the next chunk's low waterm
   // Three chunks: the first low watermark, then HW1+LW2 and HW2+LW3 in one write each, HW3 alone at the end.
   assert.deepEqual(src.writes, [['low'], ['high', 'low'], ['high', 'low'], ['high']]);
 });
+
+/**
+ * Rejects the high watermark of its `rejectChunk`-th chunk once (as the
+ * capture does for a chunk whose SELECT missed a transaction), and checks at
+ * every stored record that every row up to its last key was emitted before.
+ */
+class RejectingSource extends FakeSource {
+  rejectChunk = 2;
+  private highs = 0;
+  readonly violations: string[] = [];
+  override writeWatermark(id: string): Promise<void> {
+    if (id.endsWith(':high') && ++this.highs === this.rejectChunk) {
+      this.engine.hooks.watermark(id)?.rejected('a transaction was not yet visible to the chunk SELECT');
+      return Promise.resolve();
+    }
+    const em = this.engine.hooks.watermark(id);
+    if (em !== null) {
+      for (const r of rowArray(em.rows)) this.emitted.push(r.key[0] as number);
+      const last = Number(em.record.lastKey?.[0] ?? -1);
+      const missing = (this.tables.get(em.record.table) ?? []).filter((k) => k <= last && !this.emitted.includes(k));
+      if (missing.length > 0) this.violations.push(`record at key ${last} stored before rows ${missing.join(',')} were written`);
+      void this.buffer.putSnapshotRecord(em.record).then(() => em.durable());
+    }
+    return Promise.resolve();
+  }
+}
+
+test('after a chunk is rejected at its high watermark, no later chunk stores a record past it before it is read again', async () => {
+  const src = new RejectingSource();
+  src.tables.set('public.t', Array.from({ length: 15 }, (_, i) => i + 1));
+  const buf = fakeBuffer();
+  const e = engine(src, buf);
+  const stop = new AbortController();
+  const running = e.run(stop.signal);
+  e.include(['public.t']);
+  await until(() => e.list()[0]?.state === 'done');
+  stop.abort();
+  await running;
+  assert.deepEqual(src.violations, [], 'a restart would have resumed after rows that never reached the spool');
+  assert.deepEqual([...new Set(src.emitted)].sort((a, b) => a - b), Array.from({ length: 15 }, (_, i) => i + 1));
+});

@@ -59,6 +59,7 @@ export async function snapshotTable<M>(ctx: TableSnapshotContext<M>, job: TableJ
     return;
   }
   await ctx.store({ ...job.record, state: 'running', rowsEstimate: info.rowsEstimate, updatedAt: now() });
+  ctx.windows.restart(job.table); // a failure of an earlier run of this table is behind us
   const backoff = new Backoff({ initialMs: 200, maxMs: 10_000 });
   const started = Date.now();
   // Up to CHUNKS_IN_FLIGHT chunks between their high watermark and the
@@ -125,6 +126,7 @@ export async function snapshotTable<M>(ctx: TableSnapshotContext<M>, job: TableJ
       inFlight.length = 0;
       unclosed = null;
       cursor = job.record;
+      ctx.windows.restart(job.table);
       await backoff.wait(ctx.signal);
     }
   }

@@ -69,6 +69,22 @@ test('a rejected emission fails the chunk so it is read again', async () => {
   await assert.rejects(w.done, /schema changed/);
 });
 
+test('after a failed window no window of that table opens until its chunk loop starts over', async () => {
+  const reg = new WindowRegistry<string>();
+  const w = reg.open('public.t', record('public.t'));
+  reg.watermark(w.lowId);
+  w.window.setChunk(chunk(1));
+  reg.watermark(w.highId)?.rejected('a transaction was not yet visible');
+  await assert.rejects(w.done, /not yet visible/);
+  assert.throws(() => reg.open('public.t', record('public.t')), /not yet visible/);
+  assert.doesNotThrow(() => reg.open('public.u', record('public.u')), 'other tables are not concerned');
+  reg.restart('public.t');
+  assert.doesNotThrow(() => reg.open('public.t', record('public.t')));
+  // A new capture session fails every table's windows the same way.
+  reg.sessionStarted();
+  assert.throws(() => reg.open('public.u', record('public.u')), /capture session restarted/);
+});
+
 test('a high watermark whose low one was never seen fails the chunk', async () => {
   const reg = new WindowRegistry<string>();
   const w = reg.open('public.t', record('public.t'));

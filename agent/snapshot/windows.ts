@@ -48,6 +48,15 @@ export class WindowRegistry<M> implements SnapshotHooks<M> {
   /** Windows closed at their high watermark whose rows are not durable yet. */
   private readonly emitted = new Set<Pending<M>>();
   private readonly watched = new Map<TableName, number>();
+  /**
+   * Tables with a window that failed since their chunk loop last started
+   * over (`restart`), and why. The loop learns of a failure only when it
+   * next awaits that window, and may read further chunks meanwhile; a window
+   * opened then would close normally and store a record past the failed
+   * chunk, whose rows never reached the spool (a restart would resume after
+   * them). So no window opens for such a table until the loop starts over.
+   */
+  private readonly broken = new Map<TableName, AgentError>();
   private opened = 0;
 
   /**
@@ -55,6 +64,8 @@ export class WindowRegistry<M> implements SnapshotHooks<M> {
    * with the chunk's rows, from the chunk and the number of rows written.
    */
   open(table: TableName, record: (chunk: Chunk<M>, rowsWritten: number) => SnapshotRecord): OpenWindow<M> {
+    const failed = this.broken.get(table);
+    if (failed !== undefined) throw failed;
     const { lowId, highId } = watermarkIds();
     const window = new ChunkWindow<M>(table, lowId, highId);
     let resolve!: (o: WindowOutcome) => void;
@@ -70,6 +81,11 @@ export class WindowRegistry<M> implements SnapshotHooks<M> {
     this.byHigh.set(highId, p);
     this.watched.set(table, (this.watched.get(table) ?? 0) + 1);
     return { lowId, highId, window, done };
+  }
+
+  /** The table's chunk loop starts over from its last durable chunk: windows may open again. */
+  restart(table: TableName): void {
+    this.broken.delete(table);
   }
 
   /** Forgets a window the chunk loop gave up on (a failed SELECT or watermark write). */
@@ -127,6 +143,7 @@ export class WindowRegistry<M> implements SnapshotHooks<M> {
   sessionStarted(): void {
     const err = new AgentError('source-unavailable', 'the capture session restarted while a chunk window was open');
     for (const p of [...this.byHigh.values(), ...this.emitted]) {
+      this.broken.set(p.window.table, err);
       this.forget(p);
       this.emitted.delete(p);
       p.reject(err);
@@ -145,6 +162,7 @@ export class WindowRegistry<M> implements SnapshotHooks<M> {
    */
   private settle(p: Pending<M>, err: AgentError): void {
     const table = p.window.table;
+    this.broken.set(table, err);
     for (const q of [p, ...this.byHigh.values(), ...this.emitted]) {
       if (q !== p && (q.window.table !== table || q.seq < p.seq)) continue;
       this.forget(q);

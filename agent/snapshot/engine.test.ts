@@ -34,11 +34,15 @@ class FakeSource implements SnapshotSource<null> {
     const em = this.engine.hooks.watermark(id);
     if (em !== null) {
       for (const r of rowArray(em.rows)) this.emitted.push(r.key[0] as number);
+      this.stored(em.record);
       // As the capture does: the record goes to the spool with the rows, then durable().
       void this.buffer.putSnapshotRecord(em.record).then(() => em.durable());
     }
     return Promise.resolve();
   }
+
+  /** A record about to be stored with its chunk's rows (those rows already in `emitted`). */
+  protected stored(_record: SnapshotRecord): void {}
 }
 
 function fakeBuffer(stored: SnapshotRecord[] = []): ChangeBuffer & { records: Map<string, SnapshotRecord> } {
@@ -60,6 +64,18 @@ function engine(source: FakeSource, buffer: ChangeBuffer, settings = { initial: 
   source.buffer = buffer;
   lastList = () => [e.list(), [...(buffer as unknown as { records: Map<string, unknown> }).records.values()]];
   return e;
+}
+
+/** Snapshots `public.t` holding `rows` with a fresh engine until it is done. */
+async function snapshotToEnd(src: FakeSource, rows: number[]): Promise<void> {
+  src.tables.set('public.t', rows);
+  const e = engine(src, fakeBuffer());
+  const stop = new AbortController();
+  const running = e.run(stop.signal);
+  e.include(['public.t']);
+  await until(() => e.list()[0]?.state === 'done');
+  stop.abort();
+  await running;
 }
 
 let lastList: (() => unknown) | null = null;
@@ -205,15 +221,7 @@ class BatchingSource extends FakeSource {
 
 test("a chunk's high watermark shares one write with the next chunk's low watermark; the last goes alone", async () => {
   const src = new BatchingSource();
-  src.tables.set('public.t', [1, 2, 3, 4, 5, 6, 7]);
-  const buf = fakeBuffer();
-  const e = engine(src, buf);
-  const stop = new AbortController();
-  const running = e.run(stop.signal);
-  e.include(['public.t']);
-  await until(() => e.list()[0]?.state === 'done');
-  stop.abort();
-  await running;
+  await snapshotToEnd(src, [1, 2, 3, 4, 5, 6, 7]);
   assert.deepEqual(src.emitted, [1, 2, 3, 4, 5, 6, 7]);
   // Three chunks: the first low watermark, then HW1+LW2 and HW2+LW3 in one write each, HW3 alone at the end.
   assert.deepEqual(src.writes, [['low'], ['high', 'low'], ['high', 'low'], ['high']]);
@@ -229,33 +237,20 @@ class RejectingSource extends FakeSource {
   private highs = 0;
   readonly violations: string[] = [];
   override writeWatermark(id: string): Promise<void> {
-    if (id.endsWith(':high') && ++this.highs === this.rejectChunk) {
-      this.engine.hooks.watermark(id)?.rejected('a transaction was not yet visible to the chunk SELECT');
-      return Promise.resolve();
-    }
-    const em = this.engine.hooks.watermark(id);
-    if (em !== null) {
-      for (const r of rowArray(em.rows)) this.emitted.push(r.key[0] as number);
-      const last = Number(em.record.lastKey?.[0] ?? -1);
-      const missing = (this.tables.get(em.record.table) ?? []).filter((k) => k <= last && !this.emitted.includes(k));
-      if (missing.length > 0) this.violations.push(`record at key ${last} stored before rows ${missing.join(',')} were written`);
-      void this.buffer.putSnapshotRecord(em.record).then(() => em.durable());
-    }
+    if (!id.endsWith(':high') || ++this.highs !== this.rejectChunk) return super.writeWatermark(id);
+    this.engine.hooks.watermark(id)?.rejected('a transaction was not yet visible to the chunk SELECT');
     return Promise.resolve();
+  }
+  protected override stored(record: SnapshotRecord): void {
+    const last = Number(record.lastKey?.[0] ?? -1);
+    const missing = (this.tables.get(record.table) ?? []).filter((k) => k <= last && !this.emitted.includes(k));
+    if (missing.length > 0) this.violations.push(`record at key ${last} stored before rows ${missing.join(',')} were written`);
   }
 }
 
 test('after a chunk is rejected at its high watermark, no later chunk stores a record past it before it is read again', async () => {
   const src = new RejectingSource();
-  src.tables.set('public.t', Array.from({ length: 15 }, (_, i) => i + 1));
-  const buf = fakeBuffer();
-  const e = engine(src, buf);
-  const stop = new AbortController();
-  const running = e.run(stop.signal);
-  e.include(['public.t']);
-  await until(() => e.list()[0]?.state === 'done');
-  stop.abort();
-  await running;
+  await snapshotToEnd(src, Array.from({ length: 15 }, (_, i) => i + 1));
   assert.deepEqual(src.violations, [], 'a restart would have resumed after rows that never reached the spool');
   assert.deepEqual([...new Set(src.emitted)].sort((a, b) => a - b), Array.from({ length: 15 }, (_, i) => i + 1));
 });

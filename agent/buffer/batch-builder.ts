@@ -366,8 +366,7 @@ export function withSequence(body: Uint8Array, sequence: number): Uint8Array {
   w.tag(1, WireType.Varint).uint64(sequence);
   const head = w.finish();
   if (roomy.delete(body) && body.byteOffset >= head.length + FRAME_ROOM) {
-    const out = new Uint8Array(body.buffer, body.byteOffset - head.length, head.length + body.length);
-    out.set(head, 0);
+    const out = prefixInPlace(body, head);
     framable.add(out);
     return out;
   }
@@ -384,8 +383,12 @@ export function withSequence(body: Uint8Array, sequence: number): Uint8Array {
  * caller copies. The batch's own bytes are not touched.
  */
 export function frameInPlace(batch: Uint8Array, header: Uint8Array): Uint8Array | null {
-  if (header.length > FRAME_ROOM || !framable.has(batch)) return null;
-  const out = new Uint8Array(batch.buffer, batch.byteOffset - header.length, header.length + batch.length);
-  out.set(header, 0);
+  return header.length > FRAME_ROOM || !framable.has(batch) ? null : prefixInPlace(batch, header);
+}
+
+/** `head` written into the bytes right in front of `bytes` (the caller owns them), and a view of both. */
+function prefixInPlace(bytes: Uint8Array, head: Uint8Array): Uint8Array {
+  const out = new Uint8Array(bytes.buffer, bytes.byteOffset - head.length, head.length + bytes.length);
+  out.set(head, 0);
   return out;
 }

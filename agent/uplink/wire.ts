@@ -8,6 +8,7 @@ import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { AgentMessageSchema, HubMessageSchema, type AgentMessage, type HubMessage } from '../../proto/gen/tributary/v1/uplink_pb.js';
 import { UPLINK_STREAM_PATH } from '../../proto/tributary/v1/uplink-service.js';
+import { putUvarint } from '../../proto/tributary/v1/row-codec.js';
 import { frameInPlace } from '../buffer/batch-builder.js';
 
 /** An AgentMessage already in wire form. */
@@ -20,14 +21,9 @@ export type OutgoingAgentMessage = AgentMessage | EncodedAgentMessage;
 const BATCH_FIELD_TAG = (2 << 3) | 2;
 
 export function encodedBatchMessage(batchBytes: Uint8Array): EncodedAgentMessage {
-  const bytes: number[] = [BATCH_FIELD_TAG];
-  let n = batchBytes.length;
-  while (n >= 0x80) {
-    bytes.push((n & 0x7f) | 0x80);
-    n >>>= 7;
-  }
-  bytes.push(n);
-  const header = Uint8Array.from(bytes);
+  const room = new Uint8Array(11);
+  room[0] = BATCH_FIELD_TAG;
+  const header = room.subarray(0, putUvarint(room, 1, batchBytes.length));
   // A batch just spooled has room for the header in front of it: no copy.
   const framed = frameInPlace(batchBytes, header);
   if (framed !== null) return { encoded: framed };

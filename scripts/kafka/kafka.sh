@@ -173,9 +173,13 @@ start() {
   done
   local rf="$brokers" min_isr=1
   ((brokers == 3)) && min_isr=2
-  # 22 characters of base64url: a random 16-byte Kafka Uuid.
-  local cluster_id
-  cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+  # 22 characters of base64url: a random 16-byte Kafka Uuid. One that starts
+  # with "-" reads as an option to the storage tool (Kafka's own random-uuid
+  # draws again in that case, and so does this).
+  local cluster_id="-"
+  while [[ "$cluster_id" == -* ]]; do
+    cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+  done
 
   for ((i = 1; i <= brokers; i++)); do
     local nd; nd="$(node_dir "$dir" "$i")"

@@ -8,6 +8,7 @@
  * dropped, loudly): the feed, not the webhook, is the record.
  */
 import { Backoff, sleep } from '../backoff.js';
+import { deadlineSignal } from '../deadline.js';
 import type { Logger } from '../log.js';
 import { atLeast, type Transition } from './alert.js';
 import type { WebhookConfig } from './config.js';
@@ -88,12 +89,13 @@ export class WebhookDispatcher {
     const fields = { webhook: c.name, alert: t.alert.id, type: t.type };
     for (let attempt = 1; attempt <= c.maxAttempts && !signal.aborted; attempt++) {
       let reason: string;
+      const wait = deadlineSignal(signal, c.timeoutMs);
       try {
         const res = await fetch(c.url.reveal(), {
           method: 'POST',
           headers: { 'content-type': 'application/json', 'user-agent': 'tributary-hub' },
           body: this.body(c, t),
-          signal: AbortSignal.any([signal, AbortSignal.timeout(c.timeoutMs)]),
+          signal: wait.signal,
           redirect: 'error',
         });
         await res.body?.cancel().catch(() => undefined);
@@ -110,6 +112,8 @@ export class WebhookDispatcher {
         if (signal.aborted) break;
         // Never log the error's text: fetch errors can repeat the URL, which may hold a token.
         reason = e instanceof Error && e.name === 'TimeoutError' ? `no answer within ${c.timeoutMs} ms` : `network error (${(e as { cause?: { code?: unknown } }).cause?.code ?? (e as Error).name})`;
+      } finally {
+        wait.clear();
       }
       if (attempt < c.maxAttempts) {
         this.logger.warn('webhook delivery failed; retrying', { ...fields, attempt, reason });

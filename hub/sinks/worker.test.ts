@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { createLogger } from '../log.js';
 import { LmdbChangeLog } from '../log/embedded/lmdb-log.js';
 import { HubMetrics } from '../metrics.js';
@@ -75,6 +77,31 @@ test('a held source stops the sink right before its next entry; releasing it con
     await log.append('agent/a', 2, 2n, new Uint8Array(0), []);
     await log.append('agent/b', 4, 4n, new Uint8Array(0), []);
     await until('the sink to pass an unrouted source', () => worker.status().offset === 7);
+  } finally {
+    stop.abort();
+    await running;
+    await log[Symbol.asyncDispose]();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a sink that waits to fill a batch still writes when a garbage collection runs during the wait', async () => {
+  setFlagsFromString('--expose-gc');
+  const collectGarbage = runInNewContext('gc') as () => void;
+  const dir = mkdtempSync(join(tmpdir(), 'tributary-worker-'));
+  const log = new LmdbChangeLog(dir);
+  const sink: Sink = { name: 'dest', flush: { maxEvents: 100_000, maxDelayMs: 300 }, open: async () => null, write: async () => undefined, [Symbol.asyncDispose]: async () => undefined };
+  const worker = new SinkWorker(sink, log, new TestRoutes(new Set(['agent/a']), new Set()), new HubMetrics(), createLogger('error', {}, () => undefined));
+  const stop = new AbortController();
+  const running = worker.run(stop.signal);
+  try {
+    for (let n = 1; n <= 3; n++) {
+      await log.append('agent/a', n, BigInt(n), new Uint8Array(0), []);
+      // The worker now waits up to maxDelayMs for more entries; nothing else arrives.
+      await new Promise((r) => setTimeout(r, 50));
+      collectGarbage();
+      await until(`the sink to apply entry ${n} once its delay passed`, () => worker.status().offset === n);
+    }
   } finally {
     stop.abort();
     await running;

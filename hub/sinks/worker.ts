@@ -8,6 +8,7 @@ import { fromBinary } from '@bufbuild/protobuf';
 import { ChangeBatchSchema, Op } from '../../proto/gen/tributary/v1/change_pb.js';
 import { decodeRow } from '../../proto/tributary/v1/row-codec.js';
 import { Backoff } from '../backoff.js';
+import { deadlineSignal } from '../deadline.js';
 import { HubError, retryDirective } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ChangeLog, LogEntry } from '../log/change-log.js';
@@ -180,10 +181,14 @@ export class SinkWorker {
     };
     if (take() || out.length === 0) return out;
     const first = out[0] as LogEntry;
-    const deadline = first.ingestedAtUs / 1000 + (this.sink.flush?.maxDelayMs ?? 0);
-    while (!signal.aborted && Date.now() < deadline) {
-      const wait = AbortSignal.any([signal, AbortSignal.timeout(Math.max(1, Math.ceil(deadline - Date.now())))]);
-      await this.log.waitFor((out[out.length - 1] as LogEntry).offset, wait);
+    const dueMs = first.ingestedAtUs / 1000 + (this.sink.flush?.maxDelayMs ?? 0);
+    while (!signal.aborted && Date.now() < dueMs) {
+      const wait = deadlineSignal(signal, Math.max(1, Math.ceil(dueMs - Date.now())));
+      try {
+        await this.log.waitFor((out[out.length - 1] as LogEntry).offset, wait.signal);
+      } finally {
+        wait.clear();
+      }
       await new Promise((resolve) => setImmediate(resolve));
       if (take()) break;
     }

@@ -8,6 +8,7 @@
  */
 import type { Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
 import { Backoff } from '../../backoff.js';
+import { deadlineSignal } from '../../deadline.js';
 import { HubError, retryDirective } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { HubMetrics } from '../../metrics.js';
@@ -128,7 +129,8 @@ export class KafkaSinkDriver {
       const chunk = this.chunk(batch.messages, start);
       if (chunk.length === 0) {
         // The next message is a paused pipeline's: wait right before it, heartbeating so the group keeps the partition.
-        await this.sources.changed(AbortSignal.any([signal, AbortSignal.timeout(2_000)]));
+        const wait = deadlineSignal(signal, 2_000);
+        await this.sources.changed(wait.signal).finally(wait.clear);
         await p.heartbeat().catch(() => undefined);
         continue;
       }

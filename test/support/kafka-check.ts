@@ -37,8 +37,14 @@ export async function assertChurnExactlyOnce(bootstrap: string, prefix: string, 
   const topic = `${prefix}.src.public.churn`;
   const records = await recordsWhenComplete(bootstrap, topic, expectedChanges);
   const envelopes = records.map((r) => JSON.parse((r.value as Buffer).toString('utf8')) as Envelope);
-  const positions = new Set(envelopes.map((e) => e.source.sequence));
-  assert.equal(positions.size, envelopes.length, 'no change appears twice (by source position)');
+  const where = new Map<string, string[]>();
+  records.forEach((r, i) => {
+    const at = `partition ${r.partition} offset ${r.offset}`;
+    const seq = (envelopes[i] as Envelope).source.sequence;
+    where.set(seq, [...(where.get(seq) ?? []), at]);
+  });
+  const twice = [...where].filter(([, at]) => at.length > 1);
+  assert.equal(twice.length, 0, `no change appears twice (by source position); ${twice.length} do, e.g. ${twice.slice(0, 3).map(([seq, at]) => `${seq} at ${at.join(' and ')}`).join('; ')}`);
   assert.equal(envelopes.length, expectedChanges, 'every committed change is in the topic exactly once');
   // Folding the envelopes per key in topic order gives the source table.
   const rows = new Map<string, string>();

@@ -95,8 +95,11 @@ function headersOf(m: KafkaMessage): Record<string, string> {
 
 /**
  * Every committed record of a topic (read_committed), in partition and offset
- * order: reads until each partition's position reaches its high watermark
- * (transaction markers included), so nothing committed before the call is missed.
+ * order, each once: reads until each partition's position reaches its high
+ * watermark (transaction markers included), so nothing committed before the
+ * call is missed. The consumer may hand over a fetched batch again (after a
+ * rebalance or a retried fetch); a record is what the topic holds at its
+ * offset, so a second delivery of the same offset is not a second record.
  */
 export async function readTopic(bootstrap: string, topic: string, timeoutMs = 60_000): Promise<TopicRecord[]> {
   const kafka = new Kafka({ clientId: 'test-reader', brokers: bootstrap.split(','), logLevel: logLevel.NOTHING });
@@ -105,7 +108,7 @@ export async function readTopic(bootstrap: string, topic: string, timeoutMs = 60
   const ends = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.high)]));
   await admin.disconnect();
   const consumer = kafka.consumer({ groupId: `test-reader-${Math.random().toString(36).slice(2)}`, readUncommitted: false, maxWaitTimeInMs: 100 });
-  const records: TopicRecord[] = [];
+  const records = new Map<string, TopicRecord>();
   const position = new Map<number, number>();
   const done = (): boolean => [...ends].every(([p, high]) => high === 0 || (position.get(p) ?? -1) >= high - 1);
   try {
@@ -119,7 +122,8 @@ export async function readTopic(bootstrap: string, topic: string, timeoutMs = 60
     });
     await consumer.run({
       eachMessage: async ({ partition, message }) => {
-        records.push({ partition, offset: Number(message.offset), key: message.key?.toString('utf8') ?? null, value: message.value, headers: headersOf(message) });
+        const offset = Number(message.offset);
+        records.set(`${partition}:${offset}`, { partition, offset, key: message.key?.toString('utf8') ?? null, value: message.value, headers: headersOf(message) });
       },
     });
     if (!done()) {
@@ -130,5 +134,5 @@ export async function readTopic(bootstrap: string, topic: string, timeoutMs = 60
   } finally {
     await consumer.disconnect();
   }
-  return records.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
+  return [...records.values()].sort((a, b) => a.partition - b.partition || a.offset - b.offset);
 }

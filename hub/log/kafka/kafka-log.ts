@@ -33,7 +33,8 @@ export class KafkaChangeLog implements IngestLog {
   private readonly writers = new Map<string, SourceWriter>();
   /** Claims in progress: appends of the new stream wait for them (they are issued before the Welcome is sent). */
   private readonly claims = new Map<string, Promise<void>>();
-  private readonly knownTopics = new Set<string>();
+  /** Table topics known to exist, with their partition counts. */
+  private readonly knownTopics = new Map<string, number>();
   private readonly namer: TopicNamer;
   private head = 0;
 
@@ -121,6 +122,11 @@ export class KafkaChangeLog implements IngestLog {
         stateTopic: stateTopic(this.config.topicPrefix),
         statePartition: partition,
         ensureTopics: (topics) => this.ensureTableTopics(topics),
+        partitions: (topic) => {
+          const n = this.knownTopics.get(topic);
+          if (n === undefined) throw new HubError('internal', `topic ${topic} is used before its partitions are known`);
+          return n;
+        },
         committed: (c) => {
           this.state.noteCheckpoint(sourceKey, c);
           this.head = Math.max(this.head, c.offset);
@@ -187,7 +193,18 @@ export class KafkaChangeLog implements IngestLog {
     } catch (cause) {
       throw new HubError('log-unavailable', `creating topics ${missing.join(', ')} failed`, { cause });
     }
-    for (const t of missing) this.knownTopics.add(t);
+    let counts: Map<string, number>;
+    try {
+      const meta = await this.admin.fetchTopicMetadata({ topics: missing });
+      counts = new Map(meta.topics.map((t) => [t.name, t.partitions.length]));
+    } catch (cause) {
+      throw new HubError('log-unavailable', `reading the partitions of topics ${missing.join(', ')} failed`, { cause });
+    }
+    for (const t of missing) {
+      const n = counts.get(t);
+      if (n === undefined || n < 1) throw new HubError('log-unavailable', `topic ${t} has no partitions in the cluster's metadata`);
+      this.knownTopics.set(t, n);
+    }
   }
 
   /** A schema version is immutable: the same (table, version) with other columns is refused. */

@@ -9,7 +9,7 @@
  * agent reconnects, the source is claimed anew, and the resume point comes
  * from Kafka).
  */
-import type { Message, Producer, TopicMessages } from 'kafkajs';
+import { Partitioners, type Message, type PartitionMetadata, type Producer, type TopicMessages } from 'kafkajs';
 import { HubError } from '../../errors.js';
 import { checkpointKey, checkpointValue, type StoredCheckpoint } from './state.js';
 
@@ -35,6 +35,8 @@ export interface WriterTarget {
   readonly statePartition: number;
   /** Creates missing table topics before a transaction uses them. */
   ensureTopics(topics: readonly string[]): Promise<void>;
+  /** The partition count of a topic `ensureTopics` made sure of. */
+  partitions(topic: string): number;
   /** Called after each commit with the newest checkpoint. */
   committed(c: StoredCheckpoint): void;
 }
@@ -78,10 +80,55 @@ export function produceRounds(topics: readonly TopicMessages[]): TopicMessages[]
   return rounds;
 }
 
+/**
+ * The topic's records as produce requests that each hold ONE partition, in
+ * order per partition and under MAX_REQUEST_BYTES each (a single larger record
+ * goes alone). A record without a partition gets `partitionOf`'s, set
+ * explicitly.
+ *
+ * Why one partition per request: kafkajs keeps, across the retries of one
+ * send, the answers of the brokers that already accepted their part. When a
+ * partition's leader dies and leadership moves onto a broker that had already
+ * answered, that partition's records would not be sent again, and the
+ * transaction would commit without them. A request to one partition has one
+ * broker: a retry sends it whole to the partition's leader of the moment, and
+ * the idempotent sequence drops what that leader already holds.
+ */
+export function partitionRequests(t: TopicMessages, partitionOf: (m: Message) => number): TopicMessages[] {
+  const byPartition = new Map<number, Message[]>();
+  for (const m of t.messages) {
+    const partition = m.partition ?? partitionOf(m);
+    const list = byPartition.get(partition);
+    if (list === undefined) byPartition.set(partition, [{ ...m, partition }]);
+    else list.push({ ...m, partition });
+  }
+  return [...byPartition.values()].flatMap((messages) => produceRounds([{ topic: t.topic, messages }]).map((round) => round[0] as TopicMessages));
+}
+
+/**
+ * The partition kafkajs's default partitioner gives a record in a topic of
+ * `count` partitions, all with a leader (murmur2 of the key, as the Java
+ * client; round-robin without a key): records keep the partitions they had
+ * when kafkajs chose them.
+ */
+export function defaultPartitioner(): (topic: string, count: number, m: Message) => number {
+  const partition = Partitioners.DefaultPartitioner();
+  const metadata = new Map<number, PartitionMetadata[]>();
+  return (topic, count, message) => {
+    let partitionMetadata = metadata.get(count);
+    if (partitionMetadata === undefined) {
+      partitionMetadata = Array.from({ length: count }, (_, partitionId) => ({ partitionErrorCode: 0, partitionId, leader: 0, replicas: [0], isr: [0] }));
+      metadata.set(count, partitionMetadata);
+    }
+    return partition({ topic, partitionMetadata, message });
+  };
+}
+
 export class SourceWriter {
   private readonly queue: Queued[] = [];
   private draining = false;
   private broken: Error | null = null;
+  private readonly partitioner = defaultPartitioner();
 
   constructor(
     readonly producer: Producer,
@@ -158,9 +205,9 @@ export class SourceWriter {
       const checkpoint: StoredCheckpoint = { sequence: last.sequence, position: last.position, offset: base, hash: last.hash };
       const state: Message[] = group.flatMap((b) => b.schemas.map((m) => ({ ...m, partition: this.target.statePartition })));
       state.push({ partition: this.target.statePartition, key: checkpointKey(this.sourceKey), value: checkpointValue(checkpoint) });
-      for (const topicMessages of produceRounds([...[...byTopic].map(([topic, messages]) => ({ topic, messages })), { topic: this.target.stateTopic, messages: state }])) {
-        await txn.sendBatch({ topicMessages });
-      }
+      const topics: TopicMessages[] = [...[...byTopic].map(([topic, messages]) => ({ topic, messages })), { topic: this.target.stateTopic, messages: state }];
+      // State records carry their partition; table records get the one kafkajs would have chosen.
+      for (const t of topics) for (const request of partitionRequests(t, (m) => this.partitioner(t.topic, this.target.partitions(t.topic), m))) await txn.send(request);
       await txn.commit();
       this.target.committed(checkpoint);
       return offsets;

@@ -55,29 +55,23 @@ function sizeOf(m: Message): number {
   return 64 + (typeof m.key === 'string' ? m.key.length : (m.key?.length ?? 0)) + (typeof v === 'string' ? v.length : (v?.length ?? 0));
 }
 
-/** Splits each topic's records into chunks under MAX_REQUEST_BYTES; round r sends the r-th chunk of every topic. */
-export function produceRounds(topics: readonly TopicMessages[]): TopicMessages[][] {
-  const rounds: TopicMessages[][] = [];
-  for (const t of topics) {
-    let chunk: Message[] = [];
-    let bytes = 0;
-    let r = 0;
-    const flush = (): void => {
-      if (chunk.length === 0) return;
-      (rounds[r] ??= []).push({ topic: t.topic, messages: chunk });
-      r++;
+/** The records in order, in chunks under MAX_REQUEST_BYTES each; a single larger record is a chunk of its own. */
+export function requestChunks(messages: readonly Message[]): Message[][] {
+  const chunks: Message[][] = [];
+  let chunk: Message[] = [];
+  let bytes = 0;
+  for (const m of messages) {
+    const n = sizeOf(m);
+    if (bytes + n > MAX_REQUEST_BYTES && chunk.length > 0) {
+      chunks.push(chunk);
       chunk = [];
       bytes = 0;
-    };
-    for (const m of t.messages) {
-      const n = sizeOf(m);
-      if (bytes + n > MAX_REQUEST_BYTES) flush();
-      chunk.push(m);
-      bytes += n;
     }
-    flush();
+    chunk.push(m);
+    bytes += n;
   }
-  return rounds;
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
 }
 
 /**
@@ -102,7 +96,7 @@ export function partitionRequests(t: TopicMessages, partitionOf: (m: Message) =>
     if (list === undefined) byPartition.set(partition, [{ ...m, partition }]);
     else list.push({ ...m, partition });
   }
-  return [...byPartition.values()].flatMap((messages) => produceRounds([{ topic: t.topic, messages }]).map((round) => round[0] as TopicMessages));
+  return [...byPartition.values()].flatMap((messages) => requestChunks(messages).map((chunk) => ({ topic: t.topic, messages: chunk })));
 }
 
 /**
@@ -194,12 +188,11 @@ export class SourceWriter {
     try {
       // Each produce request to the single ingest partition appends its records at consecutive offsets.
       const offsets: number[] = [];
-      for (const [round] of produceRounds([{ topic: this.target.ingestTopic, messages: group.map((b) => b.ingest) }])) {
-        if (round === undefined) continue;
-        const [meta] = await txn.send(round);
+      for (const request of partitionRequests({ topic: this.target.ingestTopic, messages: group.map((b) => b.ingest) }, () => 0)) {
+        const [meta] = await txn.send(request);
         const base = Number(meta?.baseOffset ?? Number.NaN);
         if (!Number.isFinite(base)) throw new Error('the ingest topic returned no offset');
-        round.messages.forEach((_, i) => offsets.push(base + i));
+        request.messages.forEach((_, i) => offsets.push(base + i));
       }
       const base = offsets[offsets.length - 1] as number;
       const checkpoint: StoredCheckpoint = { sequence: last.sequence, position: last.position, offset: base, hash: last.hash };
